@@ -1,0 +1,9 @@
+/* err - classify errno values.
+ * err_temp() is 1 when the error may go away by itself (try again later),
+ * 0 when it is permanent. In doubt it says temporary. */
+#ifndef ERR_H
+#define ERR_H
+
+int err_temp(int e);
+
+#endif

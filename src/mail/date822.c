@@ -1,0 +1,52 @@
+#include <time.h>
+
+#include "date822.h"
+#include "fmt.h"
+
+static const char days[] = "SunMonTueWedThuFriSat";
+static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+static int fmt(sa *out, const struct tm *tm, long off)
+{
+  char buf[64];
+  size_t n = 0;
+  unsigned long a;
+
+  buf[n++] = days[tm->tm_wday * 3];
+  buf[n++] = days[tm->tm_wday * 3 + 1];
+  buf[n++] = days[tm->tm_wday * 3 + 2];
+  buf[n++] = ','; buf[n++] = ' ';
+  n += fmt_ulong(buf + n, (unsigned long)tm->tm_mday);
+  buf[n++] = ' ';
+  buf[n++] = months[tm->tm_mon * 3];
+  buf[n++] = months[tm->tm_mon * 3 + 1];
+  buf[n++] = months[tm->tm_mon * 3 + 2];
+  buf[n++] = ' ';
+  n += fmt_ulong(buf + n, (unsigned long)tm->tm_year + 1900);
+  buf[n++] = ' ';
+  n += fmt_ulong0(buf + n, (unsigned long)tm->tm_hour, 2);
+  buf[n++] = ':';
+  n += fmt_ulong0(buf + n, (unsigned long)tm->tm_min, 2);
+  buf[n++] = ':';
+  n += fmt_ulong0(buf + n, (unsigned long)tm->tm_sec, 2);
+  buf[n++] = ' ';
+  buf[n++] = off < 0 ? '-' : '+';
+  a = (unsigned long)(off < 0 ? -off : off) / 60;
+  n += fmt_ulong0(buf + n, a / 60 % 100, 2);
+  n += fmt_ulong0(buf + n, a % 60, 2);
+  return sa_catb(out, buf, n);
+}
+
+int date822_fmt(sa *out, time_t t)
+{
+  struct tm tm;
+  if (!localtime_r(&t, &tm)) return 0;
+  return fmt(out, &tm, tm.tm_gmtoff);
+}
+
+int date822_fmt_utc(sa *out, time_t t)
+{
+  struct tm tm;
+  if (!gmtime_r(&t, &tm)) return 0;
+  return fmt(out, &tm, 0);
+}
