@@ -1,0 +1,63 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "control.h"
+
+static char dir[] = "/tmp/ctltestXXXXXX";
+static int olddir = -1;
+
+static void enter(void)
+{
+  CHECK(mkdtemp(dir) != 0);
+  olddir = open(".", O_RDONLY);
+  CHECK(chdir(dir) == 0);
+  CHECK(mkdir("control", 0755) == 0);
+}
+
+static void put(const char *fn, const char *s)
+{
+  int fd = open(fn, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd != -1);
+  CHECK(write(fd, s, strlen(s)) == (ssize_t)strlen(s));
+  close(fd);
+}
+
+static void leave(void)
+{
+  CHECK(system("rm -rf control") == 0);
+  CHECK(fchdir(olddir) == 0);
+  close(olddir);
+  rmdir(dir);
+}
+
+/* control files saved with CRLF and trailing blanks read as clean names */
+TEST(control_crlf_comments)
+{
+  sa out = SA_ZERO;
+  unsigned long u = 7;
+
+  enter();
+  put("control/locals", "# comment\r\nexample.com\r\n\r\n  \nexample.net \t\r\n");
+  CHECK(control_readfile(&out, "control/locals") == 1);
+  CHECK(out.len == 24 && memcmp(out.s, "example.com\0example.net\0", 24) == 0);
+  put("control/me", "host.example\r\n");
+  CHECK(control_me(&out) == 1);
+  CHECK(out.len == 12 && memcmp(out.s, "host.example", 12) == 0);
+  put("control/me", "\n");
+  CHECK(control_me(&out) == 2 && out.len > 0);
+  CHECK(control_rldef(&out, "control/bouncefrom", "MAILER-DAEMON") == 0);
+  CHECK(out.len == 13);
+  CHECK(control_readint(&u, "control/missing") == 0 && u == 7);
+  put("control/n", "42\r\n");
+  CHECK(control_readint(&u, "control/n") == 1 && u == 42);
+  put("control/n", "4x2\n");
+  CHECK(control_readint(&u, "control/n") == -1 && errno == EINVAL && u == 42);
+  CHECK(control_readfile(&out, "control/none") == 0 && out.len == 0);
+  leave();
+  sa_free(&out);
+}
