@@ -1,6 +1,8 @@
 # Plain make. Every program is src/<stage>/<program>.c (the file with main)
 # plus any src/<stage>/<program>-<part>.c that is not itself a program;
-# shell programs are src/<stage>/<program>.sh. Generated files go to $(O).
+# shell programs are src/<stage>/<program>.sh. A program that needs a system
+# library beyond libc names it in src/<stage>/<program>.libs (e.g. -lcrypt).
+# Generated files go to $(O).
 #
 #   make                 build everything into $(O) (default build/)
 #   make setup check     install into conf-home (or QMAILHOME=...) and check it
@@ -52,7 +54,7 @@ $(O)/mail.a: $(call obj,$(MAILSRC)) $(O)/obj/gen/auto.o
 define prog_rule
 $(O)/bin/$(notdir $(basename $(1))): $(call obj,$(1) $(call parts,$(1))) $(O)/mail.a $(O)/lib.a
 	@mkdir -p $(O)/bin
-	$(LD) -o $$@ $$^
+	$(LD) -o $$@ $$^ $(shell cat $(basename $(1)).libs 2>/dev/null)
 endef
 $(foreach p,$(PROGSRC),$(eval $(call prog_rule,$(p))))
 
@@ -90,12 +92,15 @@ test:
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/system
 
 try:
-	sh scripts/try.sh
+	sh scripts/try.sh start
+
+try-stop:
+	sh scripts/try.sh stop
 
 clean:
 	rm -rf $(O)
 
 FORCE:
-.PHONY: all setup check test unit try clean FORCE
+.PHONY: all setup check test unit try try-stop clean FORCE
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
