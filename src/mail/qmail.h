@@ -5,7 +5,8 @@
  * is remembered and reported by qmail_close. qmail_close returns "" when the
  * message is safely queued, else a text beginning with Z (temporary) or D
  * (permanent) followed by a human reason ending in an enhanced status code.
- * Callers should ignore SIGPIPE. */
+ * After the last qmail_to the caller ends the envelope with qmail_put(q, "", 1)
+ * before qmail_close. Callers should ignore SIGPIPE. */
 #ifndef QMAIL_H
 #define QMAIL_H
 

@@ -1,0 +1,52 @@
+/* predate - run a program with a Date field for now put in front of the
+ * message it reads. Usage: predate child [arg ...]. Exits with the child's
+ * exit code; 100 for bad usage; 111 when the child cannot be run or dies. */
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bio.h"
+#include "fd.h"
+#include "say.h"
+#include "wait.h"
+#include "date822.h"
+
+#define FATAL "predate: fatal: "
+
+int main(int argc, char **argv)
+{
+  static char inbuf[BIO_SIZE], outbuf[BIO_SIZE];
+  bio in = BIO_INIT(0, inbuf, sizeof inbuf);
+  bio out;
+  sa date = SA_ZERO;
+  int pi[2], status, r;
+  pid_t pid;
+
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 2) die(100, "predate: usage: predate child [ arg ... ]\n", (char *)0);
+  if (!sa_copys(&date, "Date: ") || !date822_fmt(&date, time(0)) || !sa_append(&date, '\n'))
+    die(111, FATAL, "out of memory\n", (char *)0);
+  if (pipe(pi) == -1) die(111, FATAL, "unable to create pipe: ", say_errno(), "\n", (char *)0);
+  pid = fork();
+  if (pid == -1) die(111, FATAL, "unable to fork: ", say_errno(), "\n", (char *)0);
+  if (pid == 0) {
+    close(pi[1]);
+    if (fd_move(0, pi[0]) == -1) die(111, FATAL, "unable to set up fds: ", say_errno(), "\n", (char *)0);
+    signal(SIGPIPE, SIG_DFL);
+    execvp(argv[1], argv + 1);
+    die(111, FATAL, "unable to run ", argv[1], ": ", say_errno(), "\n", (char *)0);
+  }
+  close(pi[0]);
+  bio_init(&out, pi[1], outbuf, sizeof outbuf);
+  /* a child that stops reading early is its own business: its exit code
+   * decides, so write errors here are ignored */
+  r = bio_put(&out, date.s, date.len) ? bio_copy(&out, &in) : -2;
+  if (r == 0) bio_flush(&out);
+  close(pi[1]);
+  if (wait_pid(pid, &status) == -1) die(111, FATAL, "wait failed: ", say_errno(), "\n", (char *)0);
+  if (r == -1) die(111, FATAL, "unable to read input: ", say_errno(), "\n", (char *)0);
+  r = wait_exitcode(status);
+  if (r == -1) die(111, FATAL, "child crashed\n", (char *)0);
+  return r;
+}

@@ -1,0 +1,301 @@
+/* qmail-inject - preprocess a message and hand it to qmail-queue.
+ * Reads the message on fd 0, holds at most HEADER_MAX bytes of header,
+ * rewrites it per qmail-header(5) and streams the body. Exits 0, 100 for
+ * bad usage or a bad message, 111 for temporary trouble. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmail-inject.h"
+#include "err.h"
+#include "say.h"
+#include "str.h"
+#include "auto.h"
+#include "control.h"
+#include "qmail.h"
+#include "quote.h"
+
+#define FATAL "qmail-inject: fatal: "
+
+struct inject inj;
+static qmail qq;
+static int qqopen;
+static char outbuf[BIO_SIZE];
+static bio out = BIO_INIT(1, outbuf, sizeof outbuf);
+static char inbuf[BIO_SIZE];
+
+/* abort_queue - make sure a started qmail-queue queues nothing */
+static void abort_queue(void)
+{
+  if (!qqopen) return;
+  qqopen = 0;
+  qmail_fail(&qq);
+  qmail_close(&qq);
+}
+
+noreturn void die_nomem(void) { abort_queue(); die(111, FATAL, "out of memory\n", (char *)0); }
+
+noreturn void die_read(void)
+{
+  int nomem = errno == ENOMEM;
+  const char *e = say_errno();
+  if (nomem) die_nomem();
+  abort_queue();
+  die(111, FATAL, "unable to read input: ", e, "\n", (char *)0);
+}
+
+static noreturn void die_write(void)
+{
+  die(111, FATAL, "unable to write output: ", say_errno(), "\n", (char *)0);
+}
+
+static noreturn void die_usage(void)
+{
+  die(100, "qmail-inject: usage: qmail-inject [ -nNaAhH ] [ -fsender ] [ recip ... ]\n",
+      (char *)0);
+}
+
+/* die_perm - a bad message: say why, and show the field (at most 200 bytes) */
+noreturn void die_perm(const char *why, const char *what, size_t n)
+{
+  char buf[204];
+  size_t i;
+
+  abort_queue();
+  if (!what) die(100, FATAL, why, "\n", (char *)0);
+  if (n > 200) n = 200;
+  for (i = 0; i < n; ++i) buf[i] = what[i] ? what[i] : '?';
+  if (n && buf[n - 1] == '\n') --n;
+  buf[n] = 0;
+  die(100, FATAL, why, " in this field:\n", buf, "\n", (char *)0);
+}
+
+static noreturn void die_control(const char *fn)
+{
+  die(111, FATAL, "unable to read control/", fn, ": ", say_errno(), "\n", (char *)0);
+}
+
+static void put(const char *s, size_t n)
+{
+  if (inj.flagqueue) qmail_put(&qq, s, n);
+  else if (!bio_put(&out, s, n)) die_write();
+}
+
+static const char *env(const char *a, const char *b, const char *c, const char *d)
+{
+  const char *x = 0;
+  if (a) x = getenv(a);
+  if (!x && b) x = getenv(b);
+  if (!x && c) x = getenv(c);
+  if (!x && d) x = getenv(d);
+  return x;
+}
+
+/* control - a name from control/fn, else control/me, else the literal
+ * fn; the environment variable overrides all */
+static void control(sa *x, const char *fn, const char *var)
+{
+  char path[64] = "control/";
+  const char *e = getenv(var);
+  int r;
+
+  if (e) { if (!sa_copys(x, e)) die_nomem(); return; }
+  strcat(path, fn);
+  r = control_rldef(x, path, 0);
+  if (r == -1) die_control(fn);
+  if (r == 1) return;
+  r = control_rldef(x, "control/me", fn);
+  if (r == -1) die_control("me");
+}
+
+static void setup(void)
+{
+  const char *x = getenv("QMAILINJECT");
+  const char *mftfile = getenv("QMAILMFTFILE");
+
+  for (; x && *x; ++x)
+    switch (*x) {
+      case 'c': inj.flagnamecomment = 1; break;
+      case 's': inj.flagdeletesender = 1; break;
+      case 'f': inj.flagdeletefrom = 1; break;
+      case 'i': inj.flagdeletemessid = 1; break;
+      case 'r': inj.flaghackrecip = 1; break;
+      case 'm': inj.flaghackmess = 1; break;
+    }
+  inj.mailhost = env("QMAILHOST", "MAILHOST", 0, 0);
+  inj.mailrhost = env("QMAILSHOST", 0, 0, 0);
+  if (!inj.mailrhost) inj.mailrhost = inj.mailhost;
+  inj.mailuser = env("QMAILUSER", "MAILUSER", "USER", "LOGNAME");
+  if (!inj.mailuser) inj.mailuser = "anonymous";
+  inj.mailruser = env("QMAILSUSER", 0, 0, 0);
+  if (!inj.mailruser) inj.mailruser = inj.mailuser;
+  inj.fullname = env("QMAILNAME", "MAILNAME", "NAME", 0);
+  if (strpbrk(inj.mailuser, "\r\n") || strpbrk(inj.mailruser, "\r\n") ||
+      (inj.mailhost && strpbrk(inj.mailhost, "\r\n")) ||
+      (inj.mailrhost && strpbrk(inj.mailrhost, "\r\n")))
+    die(100, FATAL, "line break in a user or host name from the environment\n", (char *)0);
+
+  /* the list file is named relative to where we were started */
+  if (mftfile) {
+    int r = control_readfile(&inj.mft, mftfile);
+    if (r == -1) die(111, FATAL, "unable to read ", mftfile, ": ", say_errno(), "\n", (char *)0);
+    inj.flagmft = r == 1;
+  }
+  if (chdir(auto_home) == -1)
+    die(111, FATAL, "unable to switch to ", auto_home, ": ", say_errno(), "\n", (char *)0);
+  control(&inj.defaultdomain, "defaultdomain", "QMAILDEFAULTDOMAIN");
+  control(&inj.defaulthost, "defaulthost", "QMAILDEFAULTHOST");
+  control(&inj.plusdomain, "plusdomain", "QMAILPLUSDOMAIN");
+  control(&inj.idhost, "idhost", "QMAILIDHOST");
+}
+
+/* address - an address given on the command line, qualified, into o */
+static void address(sa *o, const char *s)
+{
+  static sa local = SA_ZERO, domain = SA_ZERO;
+  size_t n = strlen(s), at;
+  int flagat;
+
+  if (n >= 2 && s[0] == '<' && s[n - 1] == '>') { ++s; n -= 2; }
+  if (strpbrk(s, "\r\n")) die(100, FATAL, "line break in an address\n", (char *)0);
+  at = byte_rchr(s, n, '@');
+  flagat = at < n;
+  if (!sa_copyb(&local, s, at)) die_nomem();
+  if (!sa_copyb(&domain, flagat ? s + at + 1 : "", flagat ? n - at - 1 : 0)) die_nomem();
+  qualify(&local, &flagat, &domain);
+  if (!sa_copy(o, &local)) die_nomem();
+  if (flagat && (!sa_append(o, '@') || !sa_cat(o, &domain))) die_nomem();
+  if (o->len > ADDR_MAX) die(100, FATAL, "address too long (over 1000 bytes)\n", (char *)0);
+}
+
+/* body - copy the rest of fd 0, line ends CRLF made LF, ending in LF */
+static void body(const sa *first)
+{
+  int cr = 0;     /* a CR waits for the next byte */
+  char last = '\n';
+  const char *p = first->s;
+  size_t n = first->len;
+
+  for (;;) {
+    size_t i, start = 0;
+    for (i = 0; i < n; ++i) {
+      if (cr) {
+        if (p[i] != '\n') put("\r", 1);
+        cr = 0;
+      }
+      if (p[i] == '\r') {
+        put(p + start, i - start);
+        start = i + 1;
+        cr = 1;
+      }
+    }
+    put(p + start, n - start);
+    if (n) last = cr ? '\r' : p[n - 1];
+    if (p != first->s) bio_skip(&inj.in, n);
+    {
+      ssize_t r = bio_feed(&inj.in);
+      if (r == -1) die_read();
+      if (r == 0) break;
+      p = bio_peek(&inj.in);
+      n = (size_t)r;
+    }
+  }
+  if (last != '\n') put("\n", 1);
+}
+
+static void finish(const sa *firstline)
+{
+  const char *x, *end;
+
+  if (inj.flagqueue) {
+    if (qmail_open(&qq) == -1)
+      die(111, FATAL, "unable to run qmail-queue: ", say_errno(), "\n", (char *)0);
+    qqopen = 1;
+  } else {
+    static sa rp = SA_ZERO;
+    if (!sa_copys(&rp, "Return-Path: <") || !quote_addr(&rp, inj.sender.s, inj.sender.len) ||
+        !sa_cats(&rp, ">\n")) die_nomem();
+    put(rp.s, rp.len);
+  }
+  put(inj.added.s, inj.added.len);
+  put(inj.saved.s, inj.saved.len);
+  put("\n", 1);
+  body(firstline);
+  if (!inj.flagqueue) {
+    if (!bio_flush(&out)) die_write();
+    _exit(0);
+  }
+  qmail_fromb(&qq, inj.sender.s, inj.sender.len);
+  for (x = inj.args.s, end = x + inj.args.len; x < end; x += strlen(x) + 1) qmail_to(&qq, x);
+  if (inj.flagrh) {
+    const sa *l = inj.flagresent ? &inj.hrr : &inj.hr;
+    for (x = l->s, end = x + l->len; x < end; x += strlen(x) + 1) qmail_to(&qq, x);
+  }
+  qmail_put(&qq, "", 1);   /* the envelope's closing NUL */
+  qqopen = 0;
+  x = qmail_close(&qq);
+  if (*x) die(*x == 'D' ? 100 : 111, FATAL, x + 1, "\n", (char *)0);
+  _exit(0);
+}
+
+int main(int argc, char **argv)
+{
+  enum { R_DEFAULT, R_ARGS, R_HEADER, R_BOTH } strategy = R_DEFAULT;
+  static sa firstline = SA_ZERO, a = SA_ZERO;
+  int i;
+
+  signal(SIGPIPE, SIG_IGN);
+  inj.start = time(0);
+  inj.flagqueue = 1;
+  bio_init(&inj.in, 0, inbuf, sizeof inbuf);
+  setup();
+
+  for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; ++i) {
+    const char *o = argv[i] + 1;
+    if (str_equal(argv[i], "--")) { ++i; break; }
+    for (; *o; ++o)
+      switch (*o) {
+        case 'a': strategy = R_ARGS; break;
+        case 'A': strategy = R_DEFAULT; break;
+        case 'h': strategy = R_HEADER; break;
+        case 'H': strategy = R_BOTH; break;
+        case 'n': inj.flagqueue = 0; break;
+        case 'N': inj.flagqueue = 1; break;
+        case 'f':
+          if (o[1]) o = o + 1;
+          else if (++i < argc) o = argv[i];
+          else die_usage();
+          address(&inj.sender, o);   /* "" and "<>" are the null sender */
+          inj.senderset = 1;
+          o += strlen(o) - 1;
+          break;
+        default: die_usage();
+      }
+  }
+  if (strategy == R_DEFAULT) strategy = i < argc ? R_ARGS : R_HEADER;
+  if (strategy != R_HEADER)
+    for (; i < argc; ++i) {
+      if (!argv[i][0]) die(100, FATAL, "empty recipient address\n", (char *)0);
+      address(&a, argv[i]);
+      addlist(&inj.args, &inj.nargs, a.s, a.len);
+    }
+  inj.flagrh = strategy != R_ARGS;
+  if (!sa_copys(&inj.saved, "")) die_nomem();
+
+  header_read(&firstline);
+  header_finish();
+  if (inj.sender.len > ADDR_MAX) die(100, FATAL, "envelope sender too long\n", (char *)0);
+  if (inj.flagqueue && !inj.nargs &&
+      !(inj.flagrh && (inj.flagresent ? inj.nhrr : inj.nhr)))
+    die(100, FATAL, "no recipients\n", (char *)0);
+  if (inj.flagrh) {
+    const sa *l = inj.flagresent ? &inj.hrr : &inj.hr;
+    const char *x, *end;
+    for (x = l->s, end = x + l->len; x < end; x += strlen(x) + 1)
+      if (strlen(x) > ADDR_MAX) die(100, FATAL, "recipient address too long\n", (char *)0);
+  }
+  finish(&firstline);
+}

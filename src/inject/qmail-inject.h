@@ -1,0 +1,61 @@
+/* qmail-inject's parts share this state; see man/qmail-inject.8. */
+#ifndef QMAIL_INJECT_H
+#define QMAIL_INJECT_H
+
+#include <stdnoreturn.h>
+#include <time.h>
+
+#include "sa.h"
+#include "bio.h"
+
+#define HEADER_MAX (1024 * 1024)      /* header bytes read */
+#define REWRITTEN_MAX (4 * HEADER_MAX) /* header bytes written, and envelope */
+#define ADDR_MAX 1000                  /* qmail-limits(7) */
+
+/* header field types the rewriting cares about */
+enum {
+  H_OTHER, H_SENDER, H_FROM, H_REPLYTO, H_TO, H_CC, H_BCC, H_DATE,
+  H_MESSAGEID, H_R_SENDER, H_R_FROM, H_R_REPLYTO, H_R_TO, H_R_CC, H_R_BCC,
+  H_R_DATE, H_R_MESSAGEID, H_RETURNRECEIPTTO, H_ERRORSTO, H_APPARENTLYTO,
+  H_RETURNPATH, H_CONTENTLENGTH, H_MAILFOLLOWUPTO, H_NUM
+};
+
+struct inject {
+  sa defaultdomain, defaulthost, plusdomain, idhost;
+  int flagqueue;       /* -N: queue; -n: print */
+  int flagrh;          /* recipients from the header */
+  int flagnamecomment, flagdeletesender, flagdeletefrom, flagdeletemessid;
+  int flaghackrecip, flaghackmess;
+  const char *mailhost, *mailuser, *mailrhost, *mailruser, *fullname;
+  int senderset;
+  sa sender;
+  sa args, hr, hrr, tocc;   /* address lists, each entry ends in NUL */
+  size_t nargs, nhr, nhrr, ntocc;
+  sa mft;                   /* QMAILMFTFILE lines, each ends in NUL */
+  int flagmft;
+  sa added, saved;          /* fields qmail-inject adds; fields kept */
+  int seen[H_NUM];
+  int flagresent;
+  time_t start;
+  bio in;
+};
+
+extern struct inject inj;
+
+noreturn void die_nomem(void);
+noreturn void die_read(void);
+noreturn void die_perm(const char *why, const char *what, size_t n);
+
+/* qmail-inject-header.c */
+/* header_read - read and rewrite the header; the first body line, if the
+ * header ended at one, is left in body (else body is empty) */
+void header_read(sa *body);
+void header_finish(void);
+/* qualify - qmail-header(5) qualification of local[@domain] in place */
+void qualify(sa *local, int *at, sa *domain);
+/* addlist - append an address to a list (entry ends in NUL) */
+void addlist(sa *list, size_t *n, const char *s, size_t len);
+/* default_address - the user's address: local=user, domain=host */
+void default_address(sa *out, const char *user, const char *host, int quote);
+
+#endif

@@ -1,0 +1,77 @@
+#include <errno.h>
+
+#include "quote.h"
+#include "str.h"
+
+/* atext - RFC 5322 atom characters, plus any byte >= 128 */
+static int atext(unsigned char c)
+{
+  if (c >= 128) return 1;
+  if (c >= 'a' && c <= 'z') return 1;
+  if (c >= 'A' && c <= 'Z') return 1;
+  if (c >= '0' && c <= '9') return 1;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+    case '+': case '-': case '/': case '=': case '?': case '^': case '_':
+    case '`': case '{': case '|': case '}': case '~':
+      return 1;
+  }
+  return 0;
+}
+
+int quote_need(const char *s, size_t n)
+{
+  size_t i;
+
+  if (!n) return 1;
+  if (s[0] == '.' || s[n - 1] == '.') return 1;
+  for (i = 0; i < n; ++i) {
+    if (s[i] == '.') {
+      if (s[i + 1] == '.') return 1; /* i + 1 < n: s[n - 1] is not '.' */
+      continue;
+    }
+    if (!atext((unsigned char)s[i])) return 1;
+  }
+  return 0;
+}
+
+int quote_cat(sa *out, const char *s, size_t n)
+{
+  size_t i, extra = 2, want, len0;
+
+  if (!quote_need(s, n)) return sa_catb(out, s, n);
+  for (i = 0; i < n; ++i) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\' || c < 32 || c == 127)
+      if (!size_add(&extra, extra, 1)) return 0;
+  }
+  if (!size_add(&want, n, extra)) return 0;
+  if (!sa_readyplus(out, want)) return 0;
+  len0 = out->s ? out->len : 0;
+  out->s[len0++] = '"';
+  for (i = 0; i < n; ++i) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\' || c < 32 || c == 127) out->s[len0++] = '\\';
+    out->s[len0++] = (char)c;
+  }
+  out->s[len0++] = '"';
+  out->len = len0;
+  return 1;
+}
+
+int quote_addr(sa *out, const char *s, size_t n)
+{
+  size_t at;
+  size_t len0 = out->s ? out->len : 0;
+
+  if (!n) return sa_readyplus(out, 0);
+  at = byte_rchr(s, n, '@');
+  if (!quote_cat(out, s, at)) return 0;
+  if (at < n && !sa_catb(out, s + at, n - at)) {
+    int e = errno;
+    out->len = len0;
+    errno = e;
+    return 0;
+  }
+  return 1;
+}
