@@ -1,0 +1,44 @@
+/* qmail-remote internals shared by its parts.
+ * qmail-remote.c: reports on fd 1, controls, routing, connecting.
+ * qmail-remote-smtp.c: the SMTP conversation on a connected socket.
+ * Every report is a letter, text, and a NUL; the *die functions end the
+ * program with exit 0 after the message report, as qmail-remote(8) says. */
+#ifndef QMAIL_REMOTE_H
+#define QMAIL_REMOTE_H
+
+#include <stddef.h>
+#include <stdnoreturn.h>
+
+#include "ipaddr.h"
+#include "sa.h"
+
+void out(const char *s);
+void outb(const char *s, size_t n);
+void zero(void);
+noreturn void zerodie(void);
+noreturn void temp_nomem(void);
+noreturn void temp_read(void);
+
+struct rcpt {
+  const char *bad;   /* 0, or the h report text for an address we refuse */
+  sa addr;           /* the address as it goes into RCPT TO:<...> */
+};
+
+struct smtpjob {
+  int fd;                         /* connected socket */
+  struct ipaddr partner;
+  const sa *helohost;
+  const sa *sender;               /* as it goes into MAIL FROM:<...> */
+  struct rcpt *rcpt;
+  size_t nrcpt;
+  unsigned timeout;               /* seconds for each read and write */
+};
+
+/* smtp - deliver stdin to the peer and print every report */
+noreturn void smtp(const struct smtpjob *j);
+
+/* quote_addr - an address as it goes on the wire, the local part quoted
+ * when it is not a dot-atom; 1, or 0 on ENOMEM */
+int quote_addr(sa *out, const char *addr);
+
+#endif
