@@ -75,7 +75,7 @@ static void envelope(sa *after)
 
   for (;;) {
     line.len = 0;
-    r = bio_getln(&b, &line, 0, ADDRMAX + 2);
+    r = bio_getln(&b, &line, 0, ADDRMAX + 1);   /* tag, address, NUL */
     if (r == -1) quit(errno == ENOMEM ? 51 : 54);
     if (r == -2) quit(11);
     if (r == 0) quit(91);                       /* no terminating NUL */

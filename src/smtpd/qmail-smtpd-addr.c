@@ -1,0 +1,96 @@
+/* Parsing of the MAIL FROM and RCPT TO arguments, and the recognition of
+ * this host's own IP addresses in box@[d.d.d.d]. */
+#include <limits.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "qmail-smtpd.h"
+#include "ipaddr.h"
+#include "str.h"
+#include "ipme.h"
+
+/* the host's addresses, looked up the first time a literal shows up */
+static ipme me;
+static int ipme_done;
+
+/* literal_is_me - is s[0..n), the text between [ and ], one of our IPs?
+ * IPv6 literals carry the "IPv6:" tag of RFC 5321 */
+static int literal_is_me(const char *s, size_t n)
+{
+  struct ipaddr ip;
+  int v6 = n > 5 && !case_diffb(s, 5, "IPv6:");
+
+  if (v6) { s += 5; n -= 5; }
+  if (!ipaddr_scan(&ip, s, n)) return 0;
+  if (ip.af != (v6 ? AF_INET6 : AF_INET)) return 0;
+  if (!ipme_done) {
+    if (!ipme_init(&me)) die_ipme();
+    ipme_done = 1;
+  }
+  return ipme_is(&me, &ip);
+}
+
+int addr_parse(sa *addr, const char *arg, size_t len, size_t *params, const sa *liphost)
+{
+  size_t i, at;
+  char term = '>';
+  int flagesc = 0, flagquoted = 0;
+
+  if (memchr(arg, 0, len)) return 0;   /* would split an envelope record */
+  i = byte_chr(arg, len, '<');
+  if (i < len) ++i;
+  else {                               /* no brackets: after the colon */
+    term = ' ';
+    i = byte_chr(arg, len, ':');
+    if (i < len) ++i; else i = 0;
+    while (i < len && arg[i] == ' ') ++i;
+  }
+  if (i < len && arg[i] == '@') {      /* source route @a,@b:box@host */
+    while (i < len && arg[i] != ':') ++i;
+    if (i < len) ++i;
+  }
+  addr->len = 0;
+  for (; i < len; ++i) {
+    char c = arg[i];
+    if (flagesc) { flagesc = 0; }
+    else if (!flagquoted && c == term) { ++i; break; }
+    else if (c == '\\') { flagesc = 1; continue; }
+    else if (c == '"') { flagquoted = !flagquoted; continue; }
+    if (addr->len >= SMTPD_ADDRMAX) return 0;
+    if (!sa_append(addr, c)) die_nomem();
+  }
+  *params = i;
+  if (!addr->s && !sa_copyb(addr, "", 0)) die_nomem();
+
+  /* box@[ip of this host] becomes box@localiphost, before rcpthosts */
+  at = byte_rchr(addr->s, addr->len, '@');
+  if (liphost && at < addr->len && addr->len - at > 3 &&
+      addr->s[at + 1] == '[' && addr->s[addr->len - 1] == ']' &&
+      literal_is_me(addr->s + at + 2, addr->len - at - 3)) {
+    addr->len = at + 1;
+    if (!sa_cat(addr, liphost)) die_nomem();
+    if (addr->len > SMTPD_ADDRMAX) return 0;
+  }
+  return 1;
+}
+
+unsigned long param_size(const char *p, size_t len)
+{
+  size_t i = 0, j;
+  unsigned long v;
+
+  while (i < len) {
+    while (i < len && p[i] == ' ') ++i;
+    j = i;
+    while (j < len && p[j] != ' ') ++j;
+    if (j - i > 5 && !case_diffb(p + i, 5, "SIZE=")) {
+      v = 0;
+      for (i += 5; i < j && p[i] >= '0' && p[i] <= '9'; ++i)
+        if (__builtin_mul_overflow(v, 10UL, &v) ||
+            __builtin_add_overflow(v, (unsigned long)(p[i] - '0'), &v)) return ULONG_MAX;
+      return v;
+    }
+    i = j;
+  }
+  return 0;
+}

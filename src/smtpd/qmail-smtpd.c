@@ -1,0 +1,356 @@
+/* qmail-smtpd - receive mail via SMTP and hand it to qmail-queue.
+ * Runs under tcpserver as qmaild (or on stdin/stdout for sendmail -bs).
+ * Everything from the peer is bounded: a command line by LINEMAX, an
+ * address by SMTPD_ADDRMAX, the recipients by control/maxrcpt, and the
+ * message streams through a fixed buffer (qmail-smtpd-data.c). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmail-smtpd.h"
+#include "auto.h"
+#include "control.h"
+#include "fmt.h"
+#include "rcpthosts.h"
+#include "received.h"
+#include "scan.h"
+#include "sig.h"
+#include "str.h"
+
+/* a command line longer than this (without CR LF) gets 500 and is dropped */
+#define LINEMAX 2048
+#define MAXHOPS 100
+
+static char inbuf[BIO_SIZE];
+static char outbuf[1024];
+bio smtpd_in;
+static bio smtpd_out;
+static unsigned timeout = 1200;
+
+static qmail qq;
+static int qqopen;   /* qq has a running qmail-queue */
+
+static noreturn void bye(int code)
+{
+  bio_flush(&smtpd_out);
+  if (qqopen) { qmail_fail(&qq); qmail_close(&qq); }
+  _exit(code);
+}
+
+/* die_write - the client is gone or stuck: nothing half-received is queued */
+static noreturn void die_write(void)
+{
+  if (qqopen) { qmail_fail(&qq); qmail_close(&qq); }
+  _exit(111);
+}
+
+void outb(const char *s, size_t n) { if (!bio_put(&smtpd_out, s, n)) die_write(); }
+void out(const char *s) { outb(s, strlen(s)); }
+
+static noreturn void die_read(void) { bye(0); }
+static noreturn void die_alarm(void) { out("421 timeout (#4.4.2)\r\n"); bye(111); }
+noreturn void die_nomem(void) { out("421 out of memory (#4.3.0)\r\n"); bye(111); }
+static noreturn void die_control(void) { out("421 unable to read controls (#4.3.0)\r\n"); bye(111); }
+noreturn void die_ipme(void) { out("421 unable to figure out my IP addresses (#4.3.0)\r\n"); bye(111); }
+noreturn void straynewline(void)
+{
+  out("451 See https://cr.yp.to/docs/smtplf.html.\r\n");
+  bye(111);
+}
+
+/* smtpd_feed - wait for input; replies go out first so a pipelining
+ * client that waits for them is never left hanging */
+void smtpd_feed(void)
+{
+  ssize_t r;
+  if (bio_avail(&smtpd_in)) return;
+  if (!bio_flush(&smtpd_out)) die_write();
+  r = bio_feed(&smtpd_in);
+  if (r == -1 && errno == ETIMEDOUT) die_alarm();
+  if (r <= 0) die_read();
+}
+
+/* the control files and the connection */
+static sa greeting = SA_ZERO, liphost = SA_ZERO;
+static int liphostok;
+static rcpthosts rh;
+static sa bmf = SA_ZERO;
+static const char **bmfsorted;
+static size_t nbmf;
+static unsigned long databytes, maxrcpt = 1000;
+static const char *remoteip, *remotehost, *remoteinfo, *local, *relayclient;
+
+static int cmpstr(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void setup(void)
+{
+  sa me = SA_ZERO;
+  unsigned long u;
+  const char *x;
+  size_t i, k;
+
+  if (chdir(auto_home) == -1) die_control();
+  if (control_me(&me) == -1 || !sa_0(&me)) die_control();
+  if (control_rldef(&greeting, "control/smtpgreeting", me.s) == -1) die_control();
+  if (control_rldef(&liphost, "control/localiphost", me.s) == -1) die_control();
+  liphostok = liphost.len > 0;
+  u = 1200;
+  if (control_readint(&u, "control/timeoutsmtpd") == -1) die_control();
+  timeout = u ? (u > 86400 ? 86400 : (unsigned)u) : 1;
+  if (rcpthosts_init(&rh) == -1) die_control();
+  if (control_readfile(&bmf, "control/badmailfrom") == -1) die_control();
+  case_lowerb(bmf.s, bmf.len);
+  for (i = 0; i < bmf.len; ++i) if (!bmf.s[i]) ++nbmf;
+  bmfsorted = calloc(nbmf + 1, sizeof *bmfsorted);
+  if (!bmfsorted) die_nomem();
+  for (i = k = 0; i < bmf.len; i += strlen(bmf.s + i) + 1) bmfsorted[k++] = bmf.s + i;
+  qsort(bmfsorted, nbmf, sizeof *bmfsorted, cmpstr);
+  if (control_readint(&databytes, "control/databytes") == -1) die_control();
+  x = getenv("DATABYTES");
+  if (x && scan_ulong(x, &u)) databytes = u;
+  if (control_readint(&maxrcpt, "control/maxrcpt") == -1) die_control();
+  if (!maxrcpt) maxrcpt = 1;
+  sa_free(&me);
+
+  remoteip = getenv("TCPREMOTEIP");
+  if (!remoteip) remoteip = "unknown";
+  local = getenv("TCPLOCALHOST");
+  if (!local) local = getenv("TCPLOCALIP");
+  if (!local) local = "unknown";
+  remotehost = getenv("TCPREMOTEHOST");
+  if (!remotehost) remotehost = "unknown";
+  remoteinfo = getenv("TCPREMOTEINFO");
+  relayclient = getenv("RELAYCLIENT");
+}
+
+/* the session */
+static sa helohost = SA_ZERO;
+static const char *fakehelo;     /* the HELO name when it differs from remotehost */
+static sa addr = SA_ZERO, mailfrom = SA_ZERO, rcptto = SA_ZERO;
+static size_t params;
+static int seenmail, flagbarf;
+static unsigned long nrcpt;
+
+static void dohelo(const char *arg, size_t len)
+{
+  if (!sa_copyb(&helohost, arg, len) || !sa_0(&helohost)) die_nomem();
+  fakehelo = case_diffs(remotehost, helohost.s) ? helohost.s : 0;
+}
+
+static int bmflisted(const char *s, size_t n)
+{
+  size_t lo = 0, hi = nbmf, mid;
+  int c;
+  while (lo < hi) {
+    mid = lo + (hi - lo) / 2;
+    c = strncmp(s, bmfsorted[mid], n);
+    if (!c) c = bmfsorted[mid][n] ? -1 : 0;
+    if (!c) return 1;
+    if (c < 0) hi = mid; else lo = mid + 1;
+  }
+  return 0;
+}
+
+/* bmfcheck - is the sender (in addr) listed in badmailfrom, as itself or
+ * as @domain? */
+static int bmfcheck(void)
+{
+  sa low = SA_ZERO;
+  size_t at;
+  int r = 0;
+  if (!nbmf) return 0;
+  if (!sa_copy(&low, &addr)) die_nomem();
+  case_lowerb(low.s, low.len);
+  if (bmflisted(low.s, low.len)) r = 1;
+  at = byte_rchr(low.s, low.len, '@');
+  if (!r && at < low.len && bmflisted(low.s + at, low.len - at)) r = 1;
+  sa_free(&low);
+  return r;
+}
+
+static void greet(const char *code) { out(code); outb(greeting.s, greeting.len); }
+
+static void smtp_helo(const char *arg, size_t len)
+{
+  greet("250 "); out("\r\n");
+  seenmail = 0; dohelo(arg, len);
+}
+
+static void smtp_ehlo(const char *arg, size_t len)
+{
+  char num[FMT_ULONG];
+  greet("250-"); out("\r\n250-PIPELINING\r\n250-8BITMIME\r\n");
+  if (databytes) { out("250 SIZE "); outb(num, fmt_ulong(num, databytes)); out("\r\n"); }
+  else out("250 SIZE\r\n");
+  seenmail = 0; dohelo(arg, len);
+}
+
+static void smtp_rset(const char *arg, size_t len) { (void)arg; (void)len; seenmail = 0; out("250 flushed\r\n"); }
+static void smtp_noop(const char *arg, size_t len) { (void)arg; (void)len; out("250 ok\r\n"); }
+static void smtp_vrfy(const char *arg, size_t len) { (void)arg; (void)len; out("252 send some mail, i'll try my best\r\n"); }
+static void smtp_help(const char *arg, size_t len) { (void)arg; (void)len; out("214 qmail-compatible SMTP server; see qmail-smtpd(8)\r\n"); }
+static void smtp_unimpl(const char *arg, size_t len) { (void)arg; (void)len; out("502 unimplemented (#5.5.1)\r\n"); }
+static void smtp_quit(const char *arg, size_t len) { (void)arg; (void)len; greet("221 "); out("\r\n"); bye(0); }
+
+static void smtp_mail(const char *arg, size_t len)
+{
+  if (!addr_parse(&addr, arg, len, &params, liphostok ? &liphost : 0)) {
+    out("555 syntax error (#5.5.4)\r\n");
+    return;
+  }
+  if (databytes && param_size(arg + params, len - params) > databytes) {
+    out("552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n");
+    return;
+  }
+  flagbarf = bmfcheck();
+  seenmail = 1;
+  nrcpt = 0;
+  rcptto.len = 0;
+  if (!sa_copy(&mailfrom, &addr) || !sa_0(&mailfrom)) die_nomem();
+  out("250 ok\r\n");
+}
+
+static void smtp_rcpt(const char *arg, size_t len)
+{
+  int r;
+  if (!seenmail) { out("503 MAIL first (#5.5.1)\r\n"); return; }
+  if (!addr_parse(&addr, arg, len, &params, liphostok ? &liphost : 0)) {
+    out("555 syntax error (#5.5.4)\r\n");
+    return;
+  }
+  /* <> and box@ name no mailbox: refused even for relay clients */
+  if (!addr.len || addr.s[addr.len - 1] == '@') {
+    out("553 sorry, that is not a valid recipient address (#5.1.3)\r\n");
+    return;
+  }
+  if (flagbarf) { out("553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)\r\n"); return; }
+  if (nrcpt >= maxrcpt) { out("452 sorry, too many recipients (#4.5.3)\r\n"); return; }
+  if (relayclient) {
+    if (!sa_cats(&addr, relayclient)) die_nomem();
+  }
+  else {
+    r = rcpthosts_check(&rh, addr.s, addr.len);
+    if (r == -1) die_control();
+    if (!r) { out("553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n"); return; }
+  }
+  if (!sa_append(&rcptto, 'T') || !sa_cat(&rcptto, &addr) || !sa_0(&rcptto)) die_nomem();
+  ++nrcpt;
+  out("250 ok\r\n");
+}
+
+static void smtp_data(const char *arg, size_t len)
+{
+  sa rec = SA_ZERO;
+  char num[FMT_ULONG];
+  unsigned long hops = 0;
+  unsigned long qp;
+  int toobig = 0;
+  const char *qqx;
+
+  (void)arg; (void)len;
+  if (!seenmail) { out("503 MAIL first (#5.5.1)\r\n"); return; }
+  if (!nrcpt) { out("503 RCPT first (#5.5.1)\r\n"); return; }
+  seenmail = 0;
+  if (qmail_open(&qq) == -1) { out("451 qqt failure (#4.3.0)\r\n"); return; }
+  qqopen = 1;
+  qp = qmail_qp(&qq);
+  out("354 go ahead\r\n");
+  if (!received_fmt(&rec, "SMTP", local, remoteip, remotehost, remoteinfo, fakehelo, time(0)))
+    die_nomem();
+  qmail_put(&qq, rec.s, rec.len);
+  sa_free(&rec);
+  data_blast(&qq, databytes, &hops, &toobig);
+  if (hops >= MAXHOPS) qmail_fail(&qq);
+  qmail_fromb(&qq, mailfrom.s, mailfrom.len - 1);
+  qmail_put(&qq, rcptto.s, rcptto.len);
+  qmail_put(&qq, "", 1);
+  qqx = qmail_close(&qq);
+  qqopen = 0;
+  if (!*qqx) {
+    out("250 ok ");
+    outb(num, fmt_ulong(num, (unsigned long)time(0)));
+    out(" qp ");
+    outb(num, fmt_ulong(num, qp));
+    out("\r\n");
+    return;
+  }
+  if (hops >= MAXHOPS) { out("554 too many hops, this message is looping (#5.4.6)\r\n"); return; }
+  if (toobig) { out("552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n"); return; }
+  out(*qqx == 'D' ? "554 " : "451 ");
+  out(qqx + 1);
+  out("\r\n");
+}
+
+static const struct command {
+  const char *verb;
+  void (*f)(const char *, size_t);
+} commands[] = {
+  { "rcpt", smtp_rcpt }, { "mail", smtp_mail }, { "data", smtp_data },
+  { "quit", smtp_quit }, { "helo", smtp_helo }, { "ehlo", smtp_ehlo },
+  { "rset", smtp_rset }, { "help", smtp_help }, { "noop", smtp_noop },
+  { "vrfy", smtp_vrfy }, { 0, smtp_unimpl }
+};
+
+/* getcmd - the next command line into line, without its CR LF.
+ * 1, or 0 when it was longer than LINEMAX (it has been read and dropped) */
+static int getcmd(sa *line)
+{
+  const char *p;
+  size_t n, k, take;
+  int toolong = 0;
+
+  line->len = 0;
+  for (;;) {
+    smtpd_feed();
+    p = bio_peek(&smtpd_in);
+    n = bio_avail(&smtpd_in);
+    k = byte_chr(p, n, '\n');
+    take = k < n ? k + 1 : n;
+    if (!toolong) {
+      if (take > LINEMAX + 2 - line->len) toolong = 1;
+      else if (!sa_catb(line, p, take)) die_nomem();
+    }
+    bio_skip(&smtpd_in, take);
+    if (k < n) break;
+  }
+  if (toolong) return 0;
+  --line->len;                                     /* the LF */
+  if (line->len && line->s[line->len - 1] == '\r') --line->len;
+  return line->len <= LINEMAX;
+}
+
+static noreturn void serve(void)
+{
+  sa line = SA_ZERO;
+  size_t v, a;
+  const struct command *c;
+
+  if (!sa_ready(&line, LINEMAX + 3)) die_nomem();
+  for (;;) {
+    if (!getcmd(&line)) { out("500 sorry, command line too long (#5.5.2)\r\n"); continue; }
+    v = byte_chr(line.s, line.len, ' ');
+    for (a = v; a < line.len && line.s[a] == ' '; ++a) ;
+    for (c = commands; c->verb; ++c)
+      if (strlen(c->verb) == v && !case_diffb(line.s, v, c->verb)) break;
+    c->f(line.s + a, line.len - a);
+  }
+}
+
+int main(void)
+{
+  sig_ignore(SIGPIPE);
+  bio_init(&smtpd_in, 0, inbuf, sizeof inbuf);
+  bio_init(&smtpd_out, 1, outbuf, sizeof outbuf);
+  setup();
+  smtpd_in.timeout = timeout;
+  smtpd_out.timeout = timeout;
+  greet("220 ");
+  out(" ESMTP\r\n");
+  serve();
+}

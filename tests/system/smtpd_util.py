@@ -1,0 +1,214 @@
+"""Helpers for the SMTP/QMTP/QMQP tests: a tcpserver we start and stop by
+pid, a stand-in qmail-queue that saves what it is given, a raw line
+client, peak memory of a process, and a small cdb writer."""
+import os
+import pwd
+import grp
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+from conftest import HOME, bin_path, wait_for
+
+
+def ids():
+    return pwd.getpwnam("qmaild").pw_uid, grp.getgrnam("nofiles").gr_gid
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def child_pids(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = int(st[st.rindex(")") + 2:].split()[1])
+        if ppid == pid:
+            out.append(int(d))
+    return out
+
+
+def vmhwm_kb(pid):
+    """Peak resident set size of pid in kB (VmHWM)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+class Server:
+    """tcpserver on 127.0.0.1:<free port> running argv as qmaild/nofiles."""
+
+    def __init__(self, argv, env=None, rules=None, port=None, host="127.0.0.1"):
+        uid, gid = ids()
+        self.port = port or free_port()
+        full = {"PATH": os.path.join(HOME, "bin") + ":/usr/bin:/bin"}
+        full.update(env or {})
+        cmd = ["tcpserver", "-q", "-R", "-H", "-l", "testlocal", "-u", str(uid), "-g", str(gid)]
+        if rules:
+            cmd += ["-x", rules]
+        cmd += [host, str(self.port)] + list(argv)
+        self.proc = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.host = host
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError("tcpserver exited with %s" % self.proc.returncode)
+            try:
+                socket.create_connection((host, self.port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, timeout=10, what="tcpserver to listen")
+        # the probe's own child must be gone before tests look for theirs
+        wait_for(lambda: not self.children(), timeout=10, what="the probe connection to end")
+
+    def children(self):
+        return child_pids(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+class FakeQueue:
+    """A qmail-queue stand-in: saves fd 0 and fd 1 as N.msg and N.env in a
+    directory, then exits with the code in its 'exit' file (default 0)."""
+
+    def __init__(self, discard=False):
+        self.dir = tempfile.mkdtemp(prefix="hd-fakeqq.")
+        os.chmod(self.dir, 0o777)
+        self.prog = os.path.join(self.dir, "qq")
+        msg = "/dev/null" if discard else '"$d/$$.msg.tmp"'
+        with open(self.prog, "w") as f:
+            f.write('#!/bin/sh\nd=%s\ncat > %s || exit 54\n'
+                    'cat 0<&1 > "$d/$$.env.tmp" || exit 54\n'
+                    'code=0; [ -f "$d/exit" ] && code=$(cat "$d/exit")\n'
+                    '[ "$code" = 0 ] || exit "$code"\n'
+                    '[ -f "$d/$$.msg.tmp" ] && mv "$d/$$.msg.tmp" "$d/$$.msg"\n'
+                    'mv "$d/$$.env.tmp" "$d/$$.env"\nexit 0\n' % (self.dir, msg))
+        os.chmod(self.prog, 0o755)
+
+    def set_exit(self, code):
+        with open(os.path.join(self.dir, "exit"), "w") as f:
+            f.write("%d\n" % code)
+        os.chmod(os.path.join(self.dir, "exit"), 0o644)
+
+    def messages(self):
+        """[(message bytes, [envelope records])] of the complete handoffs:
+        an envelope that ends with its empty record."""
+        out = []
+        for n in sorted(os.listdir(self.dir)):
+            if not n.endswith(".env"):
+                continue
+            with open(os.path.join(self.dir, n), "rb") as f:
+                env = f.read()
+            if not env.endswith(b"\0\0"):
+                continue
+            mp = os.path.join(self.dir, n[:-4] + ".msg")
+            msg = open(mp, "rb").read() if os.path.exists(mp) else None
+            out.append((msg, env[:-2].split(b"\0")))
+        return out
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Client:
+    """A raw line-level SMTP client over a socket."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=30):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise EOFError("connection closed; have %r" % self.buf)
+            self.buf += d
+        i = self.buf.index(b"\n") + 1
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out.decode("latin-1").rstrip("\r\n")
+
+    def reply(self):
+        """One full (possibly multi-line) reply as (code, [texts])."""
+        texts = []
+        while True:
+            l = self.line()
+            texts.append(l[4:])
+            if l[3:4] != "-":
+                return int(l[:3]), texts
+
+    def cmd(self, text):
+        self.send(text.encode("latin-1") + b"\r\n")
+        return self.reply()
+
+    def closed(self, timeout=10):
+        """True when the server closes the connection with nothing more."""
+        self.sock.settimeout(timeout)
+        try:
+            d = self.sock.recv(1)
+        except (ConnectionResetError, socket.timeout):
+            return False
+        return d == b"" and self.buf == b""
+
+    def close(self):
+        self.sock.close()
+
+
+def cdb_write(path, pairs):
+    """Write a cdb (D. J. Bernstein's format) of (key, data) byte pairs."""
+    def h(k):
+        v = 5381
+        for c in k:
+            v = ((v << 5) + v) & 0xffffffff
+            v ^= c
+        return v
+    body = b""
+    pos = 2048
+    tables = [[] for _ in range(256)]
+    for k, d in pairs:
+        tables[h(k) & 255].append((h(k), pos))
+        rec = struct.pack("<II", len(k), len(d)) + k + d
+        body += rec
+        pos += len(rec)
+    head = b""
+    tail = b""
+    for t in tables:
+        n = len(t) * 2
+        slots = [(0, 0)] * n
+        for hv, p in t:
+            i = (hv >> 8) % n
+            while slots[i][1]:
+                i = (i + 1) % n
+            slots[i] = (hv, p)
+        head += struct.pack("<II", pos + len(tail), n)
+        tail += b"".join(struct.pack("<II", a, b) for a, b in slots)
+    with open(path, "wb") as f:
+        f.write(head + body + tail)
