@@ -1,0 +1,198 @@
+#!/bin/sh
+# services.sh - install daemontools run directories for a production qmail:
+#   qmail-send   qmail-start with the default delivery, log/ to multilog
+#   qmail-smtpd  qmail-smtpd under tcpserver, access rules from tcp.smtp.cdb
+#   qmail-pop3d  qmail-popup + checkpassword + qmail-pop3d under tcpserver
+# each with a log/ service writing to LOGDIR/<name> as qmaill.
+# Each directory is built under a dot name (svscan skips those) and renamed
+# into place. New directories get a "down" file, so supervise leaves them
+# stopped until "qmailctl start" (or svc -u); -s starts them now instead.
+# Existing directories keep their supervise/ state and down files; only the
+# run scripts are replaced. See doc/daemontools.md.
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+usage() {
+  cat >&2 <<USAGE
+usage: services.sh [ -s ] [ -H home ] [ -L logdir ] [ -R rulesdir ] [ -o services ]
+                   [ -a smtpaddr ] [ -p smtpport ] [ -q pop3port ] [ -D defaultdelivery ]
+                   [ -m memlimit ] [ servicedir ]
+  servicedir  default /etc/service if it exists, else /service if it exists,
+              else /etc/service (created)
+  -s          start the services now (no down files)
+  -o          comma-separated subset of send,smtpd,pop3 (default all three)
+USAGE
+  exit 100
+}
+
+home=$(head -n 1 "$top/conf-home")
+logdir=/var/log/qmail
+rules=/etc
+which=send,smtpd,pop3
+addr=0
+port=25
+pop3port=110
+dd=./Maildir/
+mem=40000000
+start=0
+while getopts sH:L:R:o:a:p:q:D:m: opt; do
+  case $opt in
+    s) start=1 ;;
+    H) home=$OPTARG ;;
+    L) logdir=$OPTARG ;;
+    R) rules=$OPTARG ;;
+    o) which=$OPTARG ;;
+    a) addr=$OPTARG ;;
+    p) port=$OPTARG ;;
+    q) pop3port=$OPTARG ;;
+    D) dd=$OPTARG ;;
+    m) mem=$OPTARG ;;
+    *) usage ;;
+  esac
+done
+shift $((OPTIND - 1))
+[ $# -le 1 ] || usage
+if [ $# = 1 ]; then
+  sdir=$1
+elif [ -d /etc/service ]; then
+  sdir=/etc/service
+elif [ -d /service ]; then
+  sdir=/service
+else
+  sdir=/etc/service
+fi
+for p in "$home" "$logdir" "$rules" "$sdir"; do
+  case $p in /*) ;; *) echo "services.sh: not an absolute path: $p" >&2; exit 100 ;; esac
+  case $p in *[!A-Za-z0-9/._+-]*) echo "services.sh: unsafe characters in $p" >&2; exit 100 ;; esac
+done
+for n in "$port" "$pop3port" "$mem"; do
+  case $n in ''|*[!0-9]*) echo "services.sh: not a number: $n" >&2; exit 100 ;; esac
+done
+case $addr in ''|*[!0-9A-Za-z.:-]*) echo "services.sh: bad address: $addr" >&2; exit 100 ;; esac
+case $dd in *"'"*) echo "services.sh: the default delivery may not contain a quote" >&2; exit 100 ;; esac
+
+cuser() { sed -n "${1}p" "$top/conf-users"; }
+gname() { sed -n "${1}p" "$top/conf-groups"; }
+qmaild=$(cuser 2) qmaill=$(cuser 3) nofiles=$(gname 2)
+root=$(id -u)
+
+mkdir -p "$sdir"
+
+# script DIR NAME - write DIR/NAME from stdin, mode 755, by rename
+script() {
+  cat > "$1/$2.new"
+  chmod 755 "$1/$2.new"
+  mv -f "$1/$2.new" "$1/$2"
+}
+
+# logdir NAME - LOGDIR/NAME owned by qmaill, for multilog
+mklogdir() {
+  mkdir -p "$logdir/$1"
+  if [ "$root" = 0 ]; then chown "$qmaill" "$logdir/$1"; else
+    echo "services.sh: warning: not root, $logdir/$1 not given to $qmaill" >&2; fi
+  chmod 2755 "$logdir/$1"
+}
+
+# service NAME LOGNAME - build or update SDIR/NAME; the run text is on stdin
+service() {
+  name=$1
+  final=$sdir/$name
+  if [ -d "$final" ]; then
+    dir=$final
+  else
+    dir=$sdir/.$name.new
+    rm -rf "$dir"
+    mkdir -p "$dir/log"
+    if [ $start = 0 ]; then : > "$dir/down"; : > "$dir/log/down"; fi
+  fi
+  chmod 1755 "$dir"
+  mkdir -p "$dir/log"
+  script "$dir" run
+  mklogdir "$2"
+  script "$dir/log" run <<LOGRUN
+#!/bin/sh
+# the log of $name: multilog as $qmaill, TAI64N stamps, 20 files of 1 MB
+exec setuidgid $qmaill multilog t s1000000 n20 $logdir/$2
+LOGRUN
+  if [ "$dir" != "$final" ]; then mv "$dir" "$final"; fi
+  if [ $start = 1 ]; then rm -f "$final/down" "$final/log/down"; fi
+  echo "services.sh: $final"
+}
+
+# rules NAME DEFAULT - create RULES/NAME once, then build NAME.cdb
+mkrules() {
+  if [ ! -f "$rules/$1" ]; then
+    printf '%s\n' "$2" > "$rules/$1"
+    chmod 644 "$rules/$1"
+    echo "services.sh: wrote $rules/$1"
+  fi
+  if command -v tcprules > /dev/null 2>&1; then
+    tcprules "$rules/$1.cdb" "$rules/$1.tmp" < "$rules/$1"
+    chmod 644 "$rules/$1.cdb"
+  else
+    echo "services.sh: warning: tcprules not found; build $rules/$1.cdb later with qmailctl cdb" >&2
+  fi
+}
+
+path="$home/bin:/usr/local/bin:/usr/bin:/bin"
+
+case ,$which, in *,send,*)
+service qmail-send send <<RUN
+#!/bin/sh
+# qmail-send and its helpers under supervise; the log goes to ./log.
+# The default delivery is the first line of control/defaultdelivery, if any.
+exec 2>&1
+cd $home || exit 111
+dd=\$(sed -n 1p control/defaultdelivery 2>/dev/null)
+[ -n "\$dd" ] || dd='$dd'
+exec env - PATH="$path" qmail-start "\$dd"
+RUN
+;; esac
+
+case ,$which, in *,smtpd,*)
+mkrules tcp.smtp '# tcprules(1) input for qmail-smtpd: this host may relay, others deliver here
+127.:allow,RELAYCLIENT=""
+:allow'
+service qmail-smtpd smtpd <<RUN
+#!/bin/sh
+# qmail-smtpd under tcpserver as $qmaild/$nofiles on $addr:$port. Rules:
+# $rules/tcp.smtp.cdb (qmailctl cdb rebuilds it). Connections at once:
+# control/concurrencyincoming, else 20.
+exec 2>&1
+uid=\$(id -u $qmaild) || exit 111
+gid=\$(getent group $nofiles | cut -d: -f3)
+[ -n "\$gid" ] || exit 111
+max=\$(sed -n 1p $home/control/concurrencyincoming 2>/dev/null)
+[ -n "\$max" ] || max=20
+local=\$(sed -n 1p $home/control/me 2>/dev/null)
+[ -n "\$local" ] || { echo "qmail-smtpd: $home/control/me is missing; run config-fast"; exit 111; }
+exec env - PATH="$path" softlimit -m $mem \\
+  tcpserver -v -R -l "\$local" -x $rules/tcp.smtp.cdb -c "\$max" \\
+    -u "\$uid" -g "\$gid" $addr $port $home/bin/qmail-smtpd
+RUN
+;; esac
+
+case ,$which, in *,pop3,*)
+mkrules tcp.pop3 '# tcprules(1) input for qmail-popup
+:allow'
+service qmail-pop3d pop3d <<RUN
+#!/bin/sh
+# POP3 on $addr:$pop3port: qmail-popup asks for the password, checkpassword
+# checks it and becomes the user, qmail-pop3d serves ~/Maildir.
+exec 2>&1
+local=\$(sed -n 1p $home/control/me 2>/dev/null)
+[ -n "\$local" ] || { echo "qmail-pop3d: $home/control/me is missing; run config-fast"; exit 111; }
+check=$home/bin/checkpassword
+[ -x "\$check" ] || check=/bin/checkpassword
+exec env - PATH="$path" softlimit -m $mem \\
+  tcpserver -v -R -H -l "\$local" -x $rules/tcp.pop3.cdb $addr $pop3port \\
+    $home/bin/qmail-popup "\$local" "\$check" $home/bin/qmail-pop3d Maildir
+RUN
+;; esac
+
+if [ $start = 1 ]; then
+  echo "services.sh: started; svscan on $sdir brings them up within five seconds"
+else
+  echo "services.sh: installed stopped (down files); start with: qmailctl -d $sdir start"
+  echo "services.sh: remove the down files to have svscan start them at boot"
+fi
