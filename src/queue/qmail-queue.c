@@ -1,0 +1,257 @@
+/* qmail-queue - put one message into the queue (qmail-queue(8)).
+ * Installed setuid qmailq. Reads the message on fd 0 and the envelope on
+ * fd 1 (F sender NUL, T recipient NUL ..., NUL) from an untrusted caller,
+ * writes mess/N/id and intd/id, links todo/id and pokes lock/trigger.
+ * It prints nothing; the exit code is the whole answer. Every failure before
+ * the todo link removes the files it made, so a failed message leaves no
+ * trace. doc/queue.md describes the queue states this program walks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdnoreturn.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bio.h"
+#include "fmt.h"
+#include "open.h"
+#include "sa.h"
+#include "sig.h"
+#include "date822.h"
+#include "ids.h"
+#include "qfn.h"
+#include "auto.h"
+
+#define DEATH 86400     /* 24 h; below qmail-send's 36 h cleanup of S2/S3 */
+#define ADDRMAX 1000    /* qmail-limits(7): longest envelope address */
+
+static char inbuf[65536];
+static char outbuf[65536];
+static bio in;
+static bio out;
+
+static char pidfn[4 + 3 * FMT_ULONG + 3];
+static char messfn[QFN_SIZE];
+static char intdfn[QFN_SIZE];
+static char todofn[QFN_SIZE];
+static int messfd = -1;
+static int intdfd = -1;
+
+/* Which files exist right now. Set with SIGALRM blocked, so the alarm
+ * handler's cleanup always sees the truth. */
+static volatile sig_atomic_t madepid;
+static volatile sig_atomic_t mademess;
+static volatile sig_atomic_t madeintd;
+
+/* cleanup - remove what this run created; async-signal-safe. Truncating
+ * first gives the space back even if the unlink fails. */
+static void cleanup(void)
+{
+  if (madeintd) { if (ftruncate(intdfd, 0) == -1) {} unlink(intdfn); }
+  if (mademess) { if (ftruncate(messfd, 0) == -1) {} unlink(messfn); }
+  if (madepid) unlink(pidfn);
+}
+
+static noreturn void quit(int code) { cleanup(); _exit(code); }
+static noreturn void die_nomem(void) { quit(51); }
+static noreturn void die_write(void) { quit(53); }
+static noreturn void die_read(void) { quit(54); }
+static noreturn void die_toolong(void) { quit(11); }
+static noreturn void die_format(void) { quit(91); }
+static void sigalrm(int sig) { (void)sig; quit(52); }
+/* memory may be corrupt: touch no file names */
+static void sigbug(int sig) { (void)sig; _exit(81); }
+
+/* received - "Received: (qmail PID invoked ...); DATE\n" into line */
+static void received(sa *line, unsigned long pid, uid_t uid, time_t now)
+{
+  uid_t ua, ud, us;
+
+  if (!ids_uid(auto_usera, &ua) || !ids_uid(auto_userd, &ud) ||
+      !ids_uid(auto_users, &us))
+    _exit(55);
+  if (!sa_copys(line, "Received: (qmail ") || !sa_catulong(line, pid) ||
+      !sa_cats(line, " invoked "))
+    die_nomem();
+  if (uid == ua) { if (!sa_cats(line, "by alias")) die_nomem(); }
+  else if (uid == ud) { if (!sa_cats(line, "from network")) die_nomem(); }
+  else if (uid == us) { if (!sa_cats(line, "for bounce")) die_nomem(); }
+  else if (!sa_cats(line, "by uid ") || !sa_catulong(line, uid)) die_nomem();
+  if (!sa_cats(line, "); ") || !date822_fmt_utc(line, now) ||
+      !sa_append(line, '\n'))
+    die_nomem();
+}
+
+/* pidfile - create pid/PID.TIME.SEQ exclusively; its inode names the message */
+static void pidfile(unsigned long pid, time_t now)
+{
+  unsigned long seq;
+  size_t n;
+
+  for (seq = 1; seq < 10; ++seq) {
+    n = fmt_str(pidfn, "pid/");
+    n += fmt_ulong(pidfn + n, pid);
+    pidfn[n++] = '.';
+    n += fmt_ulong(pidfn + n, (unsigned long)now);
+    pidfn[n++] = '.';
+    n += fmt_ulong(pidfn + n, seq);
+    pidfn[n] = 0;
+    messfd = open_excl(pidfn);
+    if (messfd != -1) { madepid = 1; return; }
+    if (errno != EEXIST) break;
+  }
+  quit(63);
+}
+
+/* syncdir - make a new directory entry durable; fsync of the file alone
+ * does not promise that on every filesystem */
+static int syncdir(const char *fn)
+{
+  char dir[QFN_SIZE];
+  size_t n = 0, slash = 0;
+  int fd, r;
+
+  for (n = 0; fn[n]; ++n) { dir[n] = fn[n]; if (fn[n] == '/') slash = n; }
+  dir[slash] = 0;
+  fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd == -1) return -1;
+  r = fsync(fd);
+  close(fd);
+  return r;
+}
+
+/* put - one write into the current output file */
+static void put(const char *s, size_t n) { if (!bio_put(&out, s, n)) die_write(); }
+
+/* envchar - next envelope byte; EOF before the final NUL is a read failure */
+static char envchar(void)
+{
+  char c;
+  if (bio_getc(&in, &c) != 1) die_read();
+  return c;
+}
+
+/* envaddr - copy one address and its NUL from the envelope into intd */
+static void envaddr(void)
+{
+  size_t len;
+  char c;
+
+  for (len = 0;; ++len) {
+    c = envchar();
+    if (c && len >= ADDRMAX) die_toolong();
+    put(&c, 1);
+    if (!c) return;
+  }
+}
+
+/* envelope - u and p records, then the caller's records checked one by one
+ * and written through, so a huge recipient list needs no memory */
+static void envelope(unsigned long pid, uid_t uid)
+{
+  char num[FMT_ULONG];
+  char c;
+
+  put("u", 1); put(num, fmt_ulong(num, uid)); put("", 1);
+  put("p", 1); put(num, fmt_ulong(num, pid)); put("", 1);
+  if (envchar() != 'F') die_format();
+  put("F", 1);
+  envaddr();
+  while ((c = envchar())) {
+    if (c != 'T') die_format();
+    put("T", 1);
+    envaddr();
+  }
+  /* the final NUL ends the list and is not stored, as in qmail */
+}
+
+/* trigger - wake qmail-send; if nobody listens the open fails and that is fine */
+static void trigger(void)
+{
+  int fd = open("lock/trigger", O_WRONLY | O_NONBLOCK);
+  if (fd == -1) return;
+  if (write(fd, "", 1) == -1) {}
+  close(fd);
+}
+
+int main(void)
+{
+  unsigned long pid = (unsigned long)getpid();
+  uid_t uid = getuid();
+  time_t now = time(0);
+  sa line = SA_ZERO;
+  struct stat st;
+  int fl;
+
+  sig_blocknone();
+  /* a closed fd 0 or 1 would be reused by our own files */
+  fl = fcntl(0, F_GETFL);
+  if (fl == -1 || (fl & O_ACCMODE) == O_WRONLY) _exit(54);
+  fl = fcntl(1, F_GETFL);
+  if (fl == -1 || (fl & O_ACCMODE) == O_WRONLY) _exit(54);
+  if (fcntl(2, F_GETFD) == -1) open("/dev/null", O_WRONLY);
+  umask(033);
+  if (chdir(auto_home) == -1) _exit(61);
+  if (chdir("queue") == -1) _exit(62);
+  received(&line, pid, uid, now);
+
+  sig_ignore(SIGPIPE);
+  sig_ignore(SIGXFSZ);   /* a file size limit becomes a write error, 53 */
+  sig_ignore(SIGHUP);    /* a caller killed by ^C closes our input: we clean up */
+  sig_ignore(SIGINT);
+  sig_ignore(SIGQUIT);
+  sig_catch(SIGSEGV, sigbug);
+  sig_catch(SIGBUS, sigbug);
+  sig_catch(SIGILL, sigbug);
+  sig_catch(SIGFPE, sigbug);
+  sig_catch(SIGALRM, sigalrm);
+  alarm(DEATH);          /* before any file exists */
+
+  /* S1 -> S2: the pid file's inode is a number no queued message holds */
+  sig_block(SIGALRM);
+  pidfile(pid, now);
+  if (fstat(messfd, &st) == -1) quit(63);
+  qfn_fmt(messfn, "mess", (unsigned long)st.st_ino, 1);
+  qfn_fmt(intdfn, "intd", (unsigned long)st.st_ino, 0);
+  qfn_fmt(todofn, "todo", (unsigned long)st.st_ino, 0);
+  if (link(pidfn, messfn) == -1) quit(64);
+  mademess = 1;
+  if (unlink(pidfn) == -1) quit(63);
+  madepid = 0;
+  sig_unblock(SIGALRM);
+
+  /* the message, made durable before any envelope names it */
+  bio_init(&out, messfd, outbuf, sizeof outbuf);
+  bio_init(&in, 0, inbuf, sizeof inbuf);
+  put(line.s, line.len);
+  switch (bio_copy(&out, &in)) {
+    case -1: die_read();
+    case -2: die_write();
+  }
+  if (!bio_flush(&out) || fsync(messfd) == -1) die_write();
+  if (syncdir(messfn) == -1) die_write();
+
+  /* S2 -> S3: the envelope under construction */
+  sig_block(SIGALRM);
+  intdfd = open_excl(intdfn);
+  if (intdfd == -1) quit(65);
+  madeintd = 1;
+  sig_unblock(SIGALRM);
+  bio_init(&out, intdfd, outbuf, sizeof outbuf);
+  bio_init(&in, 1, inbuf, sizeof inbuf);
+  envelope(pid, uid);
+  if (!bio_flush(&out) || fsync(intdfd) == -1) die_write();
+
+  /* S3 -> S4: the todo link is the commit. From here nothing may be undone:
+   * qmail-send can be reading the message already. */
+  sig_block(SIGALRM);
+  alarm(0);
+  if (link(intdfn, todofn) == -1) quit(66);
+  madeintd = mademess = 0;
+  /* a failure here leaves a queued message that may not survive a crash;
+   * the caller retries, and at worst the mail arrives twice */
+  if (syncdir(todofn) == -1) _exit(53);
+  trigger();
+  _exit(0);
+}

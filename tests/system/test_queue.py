@@ -1,0 +1,400 @@
+"""qmail-queue: the message on fd 0 and the envelope on fd 1 land in the
+queue in qmail's layout, or nothing lands at all (qmail-queue(8))."""
+import email.utils
+import hashlib
+import os
+import pwd
+import re
+import resource
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import BUILD, HOME, SRC, bin_path, wait_for
+
+QQ = bin_path("qmail-queue")
+QDIR = os.path.join(HOME, "queue")
+RECEIVED = re.compile(rb"^Received: \(qmail (\d+) invoked (by alias|from network|for bounce|by uid \d+)\); "
+                      rb"([^\n]+)\n")
+
+
+def uid_of(name):
+    return pwd.getpwnam(name).pw_uid
+
+
+def _feed(fd, data):
+    """Write data to fd and close it; the reader may quit early."""
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view[:65536])
+            view = view[n:]
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Result:
+    def __init__(self, code, pid, stderr):
+        self.code, self.pid, self.stderr = code, pid, stderr
+
+
+def qq(message=b"", envelope=b"", user=None, stdin=None, stdout=None, preexec=None, timeout=120):
+    """Run qmail-queue with the message on a pipe to fd 0 and the envelope on
+    a pipe to fd 1 (or the given descriptors). Returns a Result."""
+    args = [QQ] if user is None else ["runuser", "-u", user, "--", QQ]
+    feeders, close_after = [], []
+    if stdin is None:
+        r, w = os.pipe()
+        stdin = r
+        close_after.append(r)
+        feeders.append(threading.Thread(target=_feed, args=(w, message)))
+    if stdout is None:
+        r, w = os.pipe()
+        stdout = r
+        close_after.append(r)
+        feeders.append(threading.Thread(target=_feed, args=(w, envelope)))
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen(args, stdin=stdin, stdout=stdout, stderr=err, preexec_fn=preexec,
+                            env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin"})
+    for fd in close_after:
+        os.close(fd)
+    for t in feeders:
+        t.start()
+    end = time.monotonic() + timeout
+    while True:
+        pid, status = os.waitpid(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > end:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("qmail-queue did not finish in %ss" % timeout)
+        time.sleep(0.01)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for t in feeders:
+        t.join(10)
+    err.seek(0)
+    text = err.read()
+    err.close()
+    return Result(proc.returncode, proc.pid, text)
+
+
+def env(sender, *rcpts):
+    return b"".join([b"F" + sender + b"\0"] + [b"T" + r + b"\0" for r in rcpts] + [b"\0"])
+
+
+def only_message(queue):
+    ids = queue.todo()
+    assert len(ids) == 1, queue.all_files()
+    return ids[0]
+
+
+def assert_empty(queue):
+    assert queue.all_files() == []
+
+
+MSG = b"From: a@example.org\nTo: b@example.org\nSubject: test\n\nline one\nline two\n"
+
+
+def check_queued(queue, message, envelope_records, uid, invoked, pid=None):
+    """The one queued message has qmail's files, contents, owners and modes."""
+    msgid = only_message(queue)
+    mess = queue.mess_path(msgid)
+    assert os.stat(mess).st_ino == msgid
+    assert os.path.dirname(mess).endswith("/mess/%d" % (msgid % queue.split()))
+    body = queue.message(msgid)
+    m = RECEIVED.match(body)
+    assert m, body[:200]
+    assert m.group(2) == invoked
+    when = email.utils.parsedate_to_datetime(m.group(3).decode())
+    assert abs(when.timestamp() - time.time()) < 120
+    assert body[m.end():] == message
+    todo = queue.envelope(msgid, "todo")
+    assert queue.envelope(msgid, "intd") == todo
+    want = b"u%d\0p%s\0" % (uid, m.group(1)) + envelope_records
+    assert todo == want
+    if pid is not None:
+        assert int(m.group(1)) == pid
+    qmailq = uid_of("qmailq")
+    for sub in ("todo", "intd"):
+        st = os.stat(os.path.join(QDIR, sub, str(msgid)))
+        assert st.st_uid == qmailq and stat.S_IMODE(st.st_mode) == 0o644
+    assert os.stat(os.path.join(QDIR, "todo", str(msgid))).st_ino == \
+        os.stat(os.path.join(QDIR, "intd", str(msgid))).st_ino
+    st = os.stat(mess)
+    assert st.st_uid == qmailq and stat.S_IMODE(st.st_mode) == 0o644
+    assert queue.files("pid") == []
+    return msgid
+
+
+def test_queues_message_as_root(queue):
+    r = qq(MSG, env(b"a@example.org", b"b@example.org", b"c@example.net"))
+    assert r.code == 0 and r.stderr == b""
+    check_queued(queue, MSG, b"Fa@example.org\0Tb@example.org\0Tc@example.net\0", 0, b"by uid 0", pid=r.pid)
+
+
+def test_setuid_qmailq_when_run_by_nobody(queue):
+    r = qq(MSG, env(b"x@example.org", b"y@example.org"), user="nobody")
+    assert r.code == 0, r.stderr
+    nobody = uid_of("nobody")
+    check_queued(queue, MSG, b"Fx@example.org\0Ty@example.org\0", nobody, b"by uid %d" % nobody)
+
+
+@pytest.mark.parametrize("user,invoked", [("alias", b"by alias"), ("qmaild", b"from network"),
+                                          ("qmails", b"for bounce")])
+def test_received_line_names_the_caller(queue, user, invoked):
+    r = qq(MSG, env(b"", b"z@example.org"), user=user)
+    assert r.code == 0, r.stderr
+    check_queued(queue, MSG, b"F\0Tz@example.org\0", uid_of(user), invoked)
+
+
+def test_message_bytes_kept_exactly(queue):
+    msg = b"no header at all\r\n\0binary\xff\x00\nlast line without newline"
+    assert qq(msg, env(b"a@b", b"c@d")).code == 0
+    check_queued(queue, msg, b"Fa@b\0Tc@d\0", 0, b"by uid 0")
+
+
+def test_empty_message_and_no_recipients(queue):
+    assert qq(b"", b"Fa@b\0\0").code == 0
+    check_queued(queue, b"", b"Fa@b\0", 0, b"by uid 0")
+
+
+def test_data_after_final_nul_is_ignored(queue):
+    assert qq(MSG, b"Fa@b\0Tc@d\0\0Tjunk\0").code == 0
+    check_queued(queue, MSG, b"Fa@b\0Tc@d\0", 0, b"by uid 0")
+
+
+def test_trigger_is_pulled(queue):
+    fifo = os.open(os.path.join(QDIR, "lock", "trigger"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert os.read(fifo, 10) == b""  # no writer, nothing waiting
+        assert qq(MSG, env(b"a@b", b"c@d")).code == 0
+        assert os.read(fifo, 10) == b"\0"
+    finally:
+        os.close(fifo)
+
+
+def test_failed_message_does_not_pull_trigger(queue):
+    fifo = os.open(os.path.join(QDIR, "lock", "trigger"), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert qq(MSG, b"Xa@b\0\0").code == 91
+        assert os.read(fifo, 10) == b""
+    finally:
+        os.close(fifo)
+
+
+@pytest.mark.parametrize("envelope", [b"Ta@b\0\0", b"Xa@b\0\0", b"\0", b"Fa@b\0Xc@d\0\0",
+                                      b"Fa@b\0Tc@d\0Fe@f\0\0", b"Fa@b\0Tc@d\0 \0"])
+def test_bad_envelope_format_exits_91(queue, envelope):
+    r = qq(MSG, envelope, user="nobody")
+    assert r.code == 91
+    assert_empty(queue)
+
+
+@pytest.mark.parametrize("envelope", [b"", b"F", b"Fa@b", b"Fa@b\0", b"Fa@b\0Tc@d\0", b"Fa@b\0Tc@"])
+def test_envelope_cut_short_exits_54(queue, envelope):
+    r = qq(MSG, envelope, user="nobody")
+    assert r.code == 54
+    assert_empty(queue)
+
+
+def test_address_of_1000_characters_is_accepted(queue):
+    a = b"s" * 990 + b"@x.example"
+    b = b"r" * 990 + b"@y.example"
+    assert len(a) == 1000
+    assert qq(MSG, env(a, b)).code == 0
+    check_queued(queue, MSG, b"F" + a + b"\0T" + b + b"\0", 0, b"by uid 0")
+
+
+@pytest.mark.parametrize("which", ["sender", "recipient", "huge"])
+def test_address_too_long_exits_11(queue, which):
+    long = b"l" * 991 + b"@x.example"
+    assert len(long) == 1001
+    envelope = {"sender": env(long, b"a@b"), "recipient": env(b"a@b", b"c@d", long),
+                "huge": env(b"a@b", b"x" * (8 << 20))}[which]
+    r = qq(MSG, envelope, user="nobody")
+    assert r.code == 11
+    assert_empty(queue)
+
+
+def test_message_from_directory_exits_54(queue):
+    d = os.open(QDIR, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        r = qq(stdin=d, envelope=env(b"a@b", b"c@d"))
+    finally:
+        os.close(d)
+    assert r.code == 54
+    assert_empty(queue)
+
+
+@pytest.mark.parametrize("fd", [0, 1])
+def test_closed_input_exits_54(queue, fd):
+    r = qq(MSG, env(b"a@b", b"c@d"), user="nobody", preexec=lambda: os.close(fd))
+    assert r.code == 54
+    assert_empty(queue)
+
+
+def test_envelope_on_write_only_descriptor_exits_54(queue):
+    r, w = os.pipe()
+    try:
+        res = qq(MSG, stdout=w)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert res.code == 54
+    assert_empty(queue)
+
+
+def test_file_size_limit_is_a_write_error(queue):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000))
+    r = qq(b"x" * 1000000, env(b"a@b", b"c@d"), preexec=limit, user="nobody")
+    assert r.code == 53
+    assert_empty(queue)
+
+
+def test_disk_full_exits_53_and_leaves_nothing(queue):
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", QDIR], capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %r" % mount.stderr)
+    try:
+        subprocess.run(["sh", os.path.join(SRC, "scripts", "setup.sh"), BUILD, HOME], check=True,
+                       capture_output=True)
+        r = qq(os.urandom(2 << 20), env(b"a@b", b"c@d"), user="nobody")
+        assert r.code == 53
+        assert_empty(queue)
+        # the space came back: a small message still fits
+        assert qq(MSG, env(b"a@b", b"c@d")).code == 0
+        check_queued(queue, MSG, b"Fa@b\0Tc@d\0", 0, b"by uid 0")
+        queue.clear()
+    finally:
+        subprocess.run(["umount", QDIR], check=True)
+
+
+@pytest.mark.parametrize("sub,code", [("pid", 63), ("mess", 64), ("intd", 65), ("todo", 66)])
+def test_unwritable_queue_directory(queue, sub, code):
+    dirs = [os.path.join(QDIR, sub)]
+    if sub == "mess":
+        dirs = [os.path.join(QDIR, "mess", str(i)) for i in range(queue.split())]
+    modes = [os.stat(d).st_mode for d in dirs]
+    try:
+        for d in dirs:
+            os.chmod(d, 0o550)
+        r = qq(MSG, env(b"a@b", b"c@d"), user="nobody")
+    finally:
+        for d, m in zip(dirs, modes):
+            os.chmod(d, stat.S_IMODE(m))
+    assert r.code == code
+    assert_empty(queue)
+
+
+def test_missing_queue_directory_exits_62(queue):
+    moved = QDIR + ".away"
+    os.rename(QDIR, moved)
+    try:
+        r = qq(MSG, env(b"a@b", b"c@d"))
+    finally:
+        os.rename(moved, QDIR)
+    assert r.code == 62
+
+
+def test_timer_expiry_exits_52_and_cleans_up(queue):
+    r, w = os.pipe()
+    er, ew = os.pipe()
+    proc = subprocess.Popen([QQ], stdin=r, stdout=er, env={})
+    os.close(r)
+    os.close(er)
+    try:
+        os.write(w, b"part of a message\n")
+        wait_for(lambda: queue.files("mess"), what="mess file")
+        proc.send_signal(signal.SIGALRM)
+        assert proc.wait(timeout=20) == 52
+    finally:
+        os.close(w)
+        os.close(ew)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert_empty(queue)
+
+
+def test_caller_interrupt_is_ignored_then_eof_cleans_up(queue):
+    r, w = os.pipe()
+    er, ew = os.pipe()
+    proc = subprocess.Popen([QQ], stdin=r, stdout=er, env={})
+    os.close(r)
+    os.close(er)
+    try:
+        os.write(w, b"part of a message\n")
+        wait_for(lambda: queue.files("mess"), what="mess file")
+        for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE):
+            proc.send_signal(sig)
+        time.sleep(0.2)
+        assert proc.poll() is None
+        os.close(w)
+        w = None
+        os.close(ew)  # EOF on the envelope before the F record
+        ew = None
+        assert proc.wait(timeout=20) == 54
+    finally:
+        for fd in (w, ew):
+            if fd is not None:
+                os.close(fd)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert_empty(queue)
+
+
+def limit_memory():
+    """Less address space than the input below: slurping it would fail."""
+    resource.setrlimit(resource.RLIMIT_AS, (24 << 20, 24 << 20))
+
+
+def test_many_recipients_are_streamed(queue):
+    rcpts = [b"user%07d@example.org" % i for i in range(1500000)]
+    envelope = env(b"a@b", *rcpts)
+    assert len(envelope) > 32 << 20
+    r = qq(MSG, envelope, preexec=limit_memory)
+    assert r.code == 0
+    msgid = only_message(queue)
+    assert queue.envelope(msgid).split(b"\0", 2)[2] == envelope[:-1]
+
+
+def test_large_message_is_streamed(queue):
+    msg = (b"0123456789abcdef" * 4 + b"\n") * (1 << 20)  # 65 MiB
+    r = qq(msg, env(b"a@b", b"c@d"), preexec=limit_memory)
+    assert r.code == 0
+    body = queue.message(only_message(queue))
+    m = RECEIVED.match(body)
+    assert m and hashlib.sha256(body[m.end():]).digest() == hashlib.sha256(msg).digest()
+
+
+def test_parallel_injections_get_distinct_ids(queue):
+    results = [None] * 20
+
+    def one(i):
+        results[i] = qq(b"Subject: %d\n\n" % i, env(b"a@b", b"r%d@x" % i), user="nobody").code
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert results == [0] * 20
+    ids = queue.todo()
+    assert len(ids) == 20
+    seen = set()
+    for msgid in ids:
+        body = queue.message(msgid)
+        n = int(re.search(rb"Subject: (\d+)", body).group(1))
+        assert queue.envelope(msgid).endswith(b"Tr%d@x\0" % n)
+        seen.add(n)
+    assert seen == set(range(20))
+    assert queue.files("pid") == [] and len(queue.files("intd")) == 20
