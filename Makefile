@@ -9,6 +9,7 @@
 #   make test            install test dependencies, build a hermetic home, run
 #                        the unit and system tests
 #   make try             start a self-contained MTA on 127.0.0.1
+#   make bench           benchmarks against Postfix (bench/README.md)
 
 O ?= build
 QMAILHOME ?= $(shell head -n 1 conf-home)
@@ -97,10 +98,14 @@ try:
 try-stop:
 	sh scripts/try.sh stop
 
+# benchmarks against Postfix (not tests); see bench/README.md
+bench:
+	sh bench/run.sh
+
 clean:
 	rm -rf $(O)
 
 FORCE:
-.PHONY: all setup check test unit try try-stop clean FORCE
+.PHONY: all setup check test unit try try-stop bench clean FORCE
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,177 @@
+"""Our side of the benchmarks: the suite installed in a bench home (built
+with that home compiled in), control files written for the run, qmail-start
+with its log in a file (no logger program: qmail-start's own stdout is the
+log), qmail-smtpd under tcpserver. Everything is stopped by pid."""
+import os
+import pwd
+import grp
+import signal
+import subprocess
+
+from util import wait_until, pid_alive, children, listening, record
+
+
+class Qmail:
+    def __init__(self, home, logdir):
+        self.home = home
+        self.logdir = logdir
+        self.bin = os.path.join(home, "bin")
+        self.send = None
+        self.helpers = []
+        self.tcpserver = None
+        self.logpath = os.path.join(logdir, "qmail-send.log")
+        self.env = {"PATH": self.bin + ":/usr/bin:/bin"}
+
+    def missing(self):
+        """Why our side cannot run, or None."""
+        need = ["qmail-start", "qmail-send", "qmail-lspawn", "qmail-rspawn", "qmail-clean",
+                "qmail-local", "qmail-getpw", "qmail-queue", "qmail-inject"]
+        lost = [p for p in need if not os.access(os.path.join(self.bin, p), os.X_OK)]
+        if lost:
+            return "not installed in %s: %s" % (self.bin, " ".join(lost))
+        return None
+
+    def control(self, files):
+        """Write control files: {name: text}; files not named are removed
+        when they are among the ones a benchmark sets."""
+        c = os.path.join(self.home, "control")
+        for name in ("smtproutes", "concurrencylocal", "concurrencyremote", "virtualdomains"):
+            p = os.path.join(c, name)
+            if name not in files and os.path.exists(p):
+                os.unlink(p)
+        for name, text in files.items():
+            with open(os.path.join(c, name), "w") as f:
+                f.write(text)
+        # users/cdb would shadow qmail-getpw with stale entries
+        cdb = os.path.join(self.home, "users", "cdb")
+        if os.path.exists(cdb):
+            os.unlink(cdb)
+
+    # --- qmail-send and its helpers ---
+
+    def log(self, start=0):
+        try:
+            with open(self.logpath, "rb") as f:
+                f.seek(start)
+                return f.read().decode("latin-1")
+        except OSError:
+            return ""
+
+    def start(self, timeout=15):
+        """qmail-start ./Maildir/; False (with the log kept) when qmail-send
+        does not log its first status line in time."""
+        os.makedirs(self.logdir, exist_ok=True)
+        log = open(self.logpath, "wb")
+        self.send = subprocess.Popen([os.path.join(self.bin, "qmail-start"), "./Maildir/"],
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.home, env=self.env)
+        log.close()
+        record(self.send.pid, "qmail-send")
+        ok = wait_until(lambda: "status:" in self.log() or self.send.poll() is not None,
+                        timeout, 0.02)
+        self.helpers = children(self.send.pid)
+        if not ok or self.send.poll() is not None or "status:" not in self.log():
+            self.stop()
+            return False
+        return True
+
+    def stop(self, timeout=20):
+        if self.send is not None:
+            if self.send.poll() is None:
+                os.kill(self.send.pid, signal.SIGTERM)
+                try:
+                    self.send.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    os.kill(self.send.pid, signal.SIGKILL)
+                    self.send.wait(timeout=10)
+            # the helpers see EOF on their pipes and leave
+            for pid in self.helpers:
+                if not wait_until(lambda: not pid_alive(pid), timeout, 0.02):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            self.send = None
+            self.helpers = []
+        self.stop_smtpd()
+
+    def alive(self):
+        return self.send is not None and self.send.poll() is None
+
+    def queue_empty(self):
+        mess = os.path.join(self.home, "queue", "mess")
+        todo = os.path.join(self.home, "queue", "todo")
+        for d in (mess, todo):
+            for _, _, files in os.walk(d):
+                if files:
+                    return False
+        return True
+
+    def clear_queue(self):
+        """Remove every queued message (files only; the tree stays). Only
+        for a bench home, with qmail-send not running."""
+        q = os.path.join(self.home, "queue")
+        for sub in ("mess", "todo", "intd", "info", "local", "remote", "bounce"):
+            for d, _, files in os.walk(os.path.join(q, sub)):
+                for n in files:
+                    os.unlink(os.path.join(d, n))
+
+    def inject(self, recipients, message, sender):
+        r = subprocess.run([os.path.join(self.bin, "qmail-inject"), "-f" + sender, "--"] + list(recipients),
+                           input=message, env=self.env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, timeout=60)
+        return r.returncode == 0
+
+    # --- qmail-smtpd under tcpserver ---
+
+    def start_smtpd(self, port, localname):
+        uid = pwd.getpwnam(_user(1)).pw_uid
+        gid = grp.getgrnam(_group(1)).gr_gid
+        cmd = ["tcpserver", "-q", "-R", "-H", "-l", localname, "-c", "200", "-b", "200",
+               "-u", str(uid), "-g", str(gid), "127.0.0.1", str(port),
+               os.path.join(self.bin, "qmail-smtpd")]
+        self.tcpserver = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        record(self.tcpserver.pid, "tcpserver")
+        if not wait_until(lambda: self.tcpserver.poll() is not None or listening(port), 10, 0.02) \
+           or self.tcpserver.poll() is not None:
+            self.stop_smtpd()
+            return False
+        # let the probe connection's qmail-smtpd finish before timing
+        wait_until(lambda: not children(self.tcpserver.pid), 10, 0.02)
+        return True
+
+    def stop_smtpd(self):
+        if self.tcpserver is None:
+            return
+        if self.tcpserver.poll() is None:
+            kids = children(self.tcpserver.pid)
+            self.tcpserver.terminate()
+            try:
+                self.tcpserver.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.tcpserver.kill()
+                self.tcpserver.wait(timeout=10)
+            for pid in kids:
+                if not wait_until(lambda: not pid_alive(pid), 10, 0.02):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        self.tcpserver = None
+
+
+def _conf(name, n):
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(top, name)) as f:
+        return f.read().splitlines()[n - 1].strip()
+
+
+def _user(n):
+    """conf-users line n: 1 alias, 2 qmaild, ... (qmaild is index 1 here)"""
+    return _conf("conf-users", n + 1)
+
+
+def _group(n):
+    """conf-groups: 0 the qmail group, 1 nofiles"""
+    return _conf("conf-groups", n + 1)

@@ -1,0 +1,142 @@
+"""Small helpers shared by the benchmark modules: bounded waits, process
+state by pid, free ports, test accounts and maildir counting."""
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+
+
+def wait_until(pred, timeout, interval=0.005):
+    """Poll pred until it is true or timeout seconds pass; returns its
+    last value (falsy on timeout)."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(interval)
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return False
+    return st[st.rindex(")") + 2] not in ("Z", "X")
+
+
+def children(pid):
+    """Pids whose parent is pid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def make_user(name, home):
+    """A real account name with an empty home at home (made or moved)."""
+    os.makedirs(os.path.dirname(home), exist_ok=True)
+    try:
+        pw = pwd.getpwnam(name)
+        if pw.pw_dir != home:
+            subprocess.run(["usermod", "-d", home, name], check=True)
+    except KeyError:
+        subprocess.run(["useradd", "-d", home, "-M", "-s", "/bin/sh", "-U", name], check=True)
+    pw = pwd.getpwnam(name)
+    if os.path.exists(home):
+        shutil.rmtree(home)
+    os.makedirs(home, mode=0o755)
+    os.chown(home, pw.pw_uid, pw.pw_gid)
+    return pw
+
+
+def make_maildir(path, pw):
+    for sub in ("", "tmp", "new", "cur"):
+        p = os.path.join(path, sub)
+        os.makedirs(p, mode=0o700, exist_ok=True)
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+
+
+def clear_maildir(path):
+    for sub in ("tmp", "new", "cur"):
+        d = os.path.join(path, sub)
+        for n in os.listdir(d):
+            os.unlink(os.path.join(d, n))
+
+
+def count_new(path):
+    try:
+        return len(os.listdir(os.path.join(path, "new")))
+    except OSError:
+        return 0
+
+
+def write_owned(path, text, pw, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    os.chmod(path, mode)
+
+
+# Pids of the long-running servers a run starts (qmail-send, tcpserver,
+# smtp-sink), so that a run killed outright leaves nothing behind: the next
+# run stops what is still alive under the same pid and name.
+PIDFILE = None
+
+
+def record(pid, name):
+    if PIDFILE:
+        with open(PIDFILE, "a") as f:
+            f.write("%d %s\n" % (pid, name))
+
+
+def stop_stale():
+    if not PIDFILE or not os.path.exists(PIDFILE):
+        return
+    with open(PIDFILE) as f:
+        entries = [line.split() for line in f if len(line.split()) == 2]
+    for pid, name in entries:
+        pid = int(pid)
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip() != name[:15]:
+                    continue
+        except OSError:
+            continue
+        try:
+            os.kill(pid, 15)
+        except ProcessLookupError:
+            continue
+        if not wait_until(lambda: not pid_alive(pid), 10, 0.02):
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+    os.unlink(PIDFILE)
