@@ -1,0 +1,627 @@
+/* qmail-send-deliver - the delivery side of qmail-send.
+ * Priority queues hold message ids by next attempt: pqchan[c] for
+ * messages with a local/ (c 0) or remote/ (c 1) recipient list, pqnew[c]
+ * for those fresh from todo/ (served in turn with pqchan[c], so new mail
+ * does not wait behind a backlog of retries), pqdone for
+ * messages with neither (ready to finish), pqfail for ids whose files
+ * could not be examined. A pass reads one recipient list and starts one
+ * delivery per T record, as many as the concurrency allows, through the
+ * spawner on fds 1/2 (local) and 3/4 (remote). A job is one pass over one
+ * list; it stays while its deliveries run. A finished delivery is marked
+ * in place: its T becomes D and the file is fsynced before anything else
+ * happens, so a crash may repeat a delivery but never loses one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include "auto.h"
+#include "bio.h"
+#include "fd.h"
+#include "open.h"
+#include "retry.h"
+#include "rewrite.h"
+#include "spawnproto.h"
+#include "qmail-send.h"
+
+prioq pqchan[CHANNELS], pqnew[CHANNELS], pqdone, pqfail;
+static int takenew[CHANNELS];
+int flagspawnalive[CHANNELS];
+
+static const char *const chanaddr[CHANNELS] = { "local", "remote" };
+static const char *const chanstatus[CHANNELS] = { " local ", " remote " };
+static const char *const tochan[CHANNELS] = { " to local ", " to remote " };
+static const int chanfdout[CHANNELS] = { 1, 3 };
+static const int chanfdin[CHANNELS] = { 2, 4 };
+static const unsigned long chanskip[CHANNELS] = { RETRY_SKIP_LOCAL, RETRY_SKIP_REMOTE };
+
+/* ------------------------------------------------------------- INFO */
+
+int getinfo(sa *sender, time_t *birth, unsigned long id)
+{
+  char buf[512];
+  struct stat st;
+  bio b;
+  int fd, r;
+
+  fd = open_read(fn("info", id));
+  if (fd == -1) return 0;
+  if (fstat(fd, &st) == -1) { close(fd); return 0; }
+  bio_init(&b, fd, buf, sizeof buf);
+  sender->len = 0;
+  r = bio_getln(&b, sender, 0, RECORDMAX);
+  close(fd);
+  if (r != 1 || sender->s[0] != 'F') return 0;
+  /* drop the F, keep the NUL */
+  memmove(sender->s, sender->s + 1, sender->len - 1);
+  --sender->len;
+  *birth = st.st_mtime;
+  return 1;
+}
+
+/* ------------------------------------------------------------- JOBS */
+
+struct job {
+  int used;
+  unsigned long refs;
+  unsigned long id;
+  time_t retry;
+  sa sender;            /* with a NUL */
+  unsigned long numtodo;
+  int hiteof;
+  int dying;
+};
+
+struct del {
+  int used;
+  size_t j;
+  unsigned long delid;
+  off_t mpos;
+  sa recip;             /* with a NUL */
+};
+
+struct pass {
+  unsigned long id;     /* 0: no pass open */
+  size_t j;
+  int fd;
+  off_t mpos;
+  bio b;
+  char buf[1024];
+};
+
+static struct job *jo[CHANNELS];
+static size_t numjobs[CHANNELS];
+static struct del *d[CHANNELS];
+static size_t *freeslot[CHANNELS];   /* stack of unused delivery slots */
+static size_t numfree[CHANNELS];
+static unsigned long slots[CHANNELS];
+static unsigned long used[CHANNELS];
+static struct pass pass[CHANNELS];
+static sa comm[CHANNELS];
+static size_t commpos[CHANNELS];
+static spawnrd rd[CHANNELS];
+static unsigned long masterdelid = 1;
+static sa line = SA_ZERO;
+static sa verp = SA_ZERO;
+
+static void spawndied(int c)
+{
+  qlog("alert: oh no! lost spawn connection! dying...\n", (char *)0);
+  flagspawnalive[c] = 0;
+  flagexitasap = 1;
+}
+
+static long job_open(int c, unsigned long id)
+{
+  size_t j;
+  for (j = 0; j < numjobs[c]; ++j) if (!jo[c][j].used) break;
+  if (j == numjobs[c]) return -1;
+  jo[c][j].used = 1;
+  jo[c][j].refs = 1;
+  jo[c][j].id = id;
+  jo[c][j].numtodo = 0;
+  jo[c][j].hiteof = 0;
+  jo[c][j].dying = 0;
+  return (long)j;
+}
+
+/* job_close - drop one reference; the last one decides what comes next */
+static void job_close(int c, size_t j)
+{
+  struct job *job = &jo[c][j];
+  prioq_elt pe;
+  struct stat st;
+  int other;
+
+  if (--job->refs) return;
+  job->used = 0;
+  pe.id = job->id;
+  pe.dt = job->retry;
+  if (job->hiteof && !job->numtodo) {
+    if (unlink(fn(chanaddr[c], job->id)) == -1) {
+      qlog("warning: unable to unlink ", fn(chanaddr[c], job->id), "; will try again later\n", (char *)0);
+      pe.dt = time(0) + SLEEP_SYSFAIL;
+    }
+    else {
+      for (other = 0; other < CHANNELS; ++other) {
+        if (other == c) continue;
+        if (stat(fn(chanaddr[other], job->id), &st) == 0) return;  /* still going there */
+        if (errno != ENOENT) {
+          qlog("warning: unable to stat ", fn(chanaddr[other], job->id), "\n", (char *)0);
+          break;   /* messdone checks again */
+        }
+      }
+      pe.dt = time(0);
+      while (!prioq_insert(&pqdone, &pe)) nomem();
+      return;
+    }
+  }
+  while (!prioq_insert(&pqchan[c], &pe)) nomem();
+}
+
+/* ------------------------------------------------------- DELIVERIES */
+
+void del_init(const unsigned long limit[CHANNELS])
+{
+  static const size_t max[2] = { 20, REPORTMAX };
+  int c;
+  size_t i;
+
+  for (c = 0; c < CHANNELS; ++c) {
+    slots[c] = limit[c] ? limit[c] : 1;
+    if (concurrency[c] > limit[c]) concurrency[c] = limit[c];
+    numjobs[c] = slots[c] + 1;
+    while (!(jo[c] = calloc(numjobs[c], sizeof *jo[c]))) nomem();
+    while (!(d[c] = calloc(slots[c], sizeof *d[c]))) nomem();
+    while (!(freeslot[c] = calloc(slots[c], sizeof *freeslot[c]))) nomem();
+    for (i = 0; i < slots[c]; ++i) freeslot[c][i] = slots[c] - 1 - i;
+    numfree[c] = slots[c];
+    used[c] = 0;
+    flagspawnalive[c] = 1;
+    pass[c].id = 0;
+    spawnrd_init(&rd[c], 2, max);
+    /* never block writing to a spawner: it may be blocked writing to us */
+    if (fd_nonblock(chanfdout[c]) == -1) spawndied(c);
+    fd_nonblock(chanfdin[c]);
+  }
+  del_status();
+}
+
+void del_status(void)
+{
+  char a[FMT_ULONG], b[FMT_ULONG], x[FMT_ULONG], y[FMT_ULONG];
+  qlog("status:", chanstatus[0], ulstr(a, used[0]), "/", ulstr(b, concurrency[0]),
+       chanstatus[1], ulstr(x, used[1]), "/", ulstr(y, concurrency[1]),
+       flagexitasap ? " exitasap" : "", "\n", (char *)0);
+}
+
+int del_canexit(void)
+{
+  int c;
+  for (c = 0; c < CHANNELS; ++c)
+    if (flagspawnalive[c] && used[c]) return 0;   /* a dead one's jobs are lost anyway */
+  return 1;
+}
+
+static int del_avail(int c)
+{
+  return flagspawnalive[c] && used[c] < concurrency[c] && numfree[c];
+}
+
+static void del_start(int c, size_t j, off_t mpos, const char *recip, size_t rlen)
+{
+  char num[FMT_ULONG], num2[FMT_ULONG], messfn[2 * FMT_ULONG + 2];
+  struct del *x;
+  size_t i, n;
+  unsigned long id = jo[c][j].id;
+
+  i = freeslot[c][--numfree[c]];
+  x = &d[c][i];
+  while (!sa_copyb(&x->recip, recip, rlen) || !sa_0(&x->recip)) nomem();
+  x->j = j;
+  ++jo[c][j].refs;
+  x->delid = masterdelid++;
+  x->mpos = mpos;
+  x->used = 1;
+  ++used[c];
+  n = fmt_ulong(messfn, id % auto_split);
+  messfn[n++] = '/';
+  n += fmt_ulong(messfn + n, id);
+  messfn[n] = 0;
+  while (!rewrite_verp(&verp, jo[c][j].sender.s, x->recip.s)) nomem();
+  while (!spawnproto_cmd(&comm[c], i, messfn, verp.s ? verp.s : "", verp.len, recip, rlen)) nomem();
+  qlog("starting delivery ", ulstr(num, x->delid), ": msg ", ulstr(num2, id), tochan[c],
+       LOGSAFE, x->recip.s, "\n", (char *)0);
+  del_status();
+}
+
+/* markdone - turn the T at pos into D. The marks of one batch of reports
+ * are fsynced together by mark_flush, before the next turn of the loop;
+ * a crash before that repeats those deliveries, never loses them. */
+#define MARKMAX 256
+static int markfd[MARKMAX];
+static unsigned long markid[MARKMAX];
+static int markchan[MARKMAX];
+static size_t nummarks;
+
+static void mark_flush(void)
+{
+  size_t i;
+  for (i = 0; i < nummarks; ++i) {
+    if (fsync(markfd[i]) == -1)
+      qlog("warning: trouble marking ", fn(chanaddr[markchan[i]], markid[i]),
+           "; message will be delivered twice!\n", (char *)0);
+    close(markfd[i]);
+  }
+  nummarks = 0;
+}
+
+static void markdone(int c, unsigned long id, off_t pos)
+{
+  int fd;
+  if (nummarks == MARKMAX) mark_flush();
+  fd = open(fn(chanaddr[c], id), O_WRONLY | O_CLOEXEC);
+  if (fd != -1) {
+    if (pwrite(fd, "D", 1, pos) == 1) {
+      markfd[nummarks] = fd;
+      markid[nummarks] = id;
+      markchan[nummarks++] = c;
+      return;
+    }
+    close(fd);
+  }
+  qlog("warning: trouble marking ", fn(chanaddr[c], id), "; message will be delivered twice!\n", (char *)0);
+}
+
+static const char toolong[] = "I'm not going to try again; this message has been in the queue too long.\n";
+
+static void del_report(int c)
+{
+  char num[FMT_ULONG];
+  unsigned long n;
+  struct del *x;
+  struct job *job;
+  sa *rep = &rd[c].f[1];
+  size_t len;
+
+  if (rd[c].nomem || !spawnproto_num(&rd[c].f[0], &n) || n >= slots[c] || !d[c][n].used) {
+    qlog("warning: internal error: delivery report out of range\n", (char *)0);
+    return;
+  }
+  x = &d[c][n];
+  job = &jo[c][x->j];
+  ulstr(num, x->delid);
+  len = rep->len - 1;
+  if (len && rep->s[0] == 'Z' && job->dying) {
+    /* past queuelifetime a temporary failure counts as permanent */
+    rep->s[0] = 'D';
+    rep->len = len;
+    while (!sa_cats(rep, toolong) || !sa_0(rep)) nomem();
+    len = rep->len - 1;
+  }
+  switch (len ? rep->s[0] : 0) {
+    case 'K':
+      qlog("delivery ", num, ": success: ", LOGSAFE, rep->s + 1, "\n", (char *)0);
+      markdone(c, job->id, x->mpos);
+      --job->numtodo;
+      break;
+    case 'Z':
+      qlog("delivery ", num, ": deferral: ", LOGSAFE, rep->s + 1, "\n", (char *)0);
+      break;
+    case 'D':
+      qlog("delivery ", num, ": failure: ", LOGSAFE, rep->s + 1, "\n", (char *)0);
+      /* the bounce text is on disk before the mark */
+      addbounce(job->id, x->recip.s, rep->s + 1, len - 1);
+      markdone(c, job->id, x->mpos);
+      --job->numtodo;
+      break;
+    default:
+      qlog("delivery ", num, ": report mangled, will defer\n", (char *)0);
+  }
+  job_close(c, x->j);
+  x->used = 0;
+  if (x->recip.a > 4096) sa_free(&x->recip);
+  freeslot[c][numfree[c]++] = n;
+  --used[c];
+  del_status();
+}
+
+static void del_read(int c)
+{
+  char buf[4096];
+  ssize_t r;
+  size_t pos = 0;
+  int done;
+
+  r = read(chanfdin[c], buf, sizeof buf);
+  if (r == -1) return;
+  if (r == 0) { spawndied(c); return; }
+  while (pos < (size_t)r) {
+    pos += spawnrd_feed(&rd[c], buf + pos, (size_t)r - pos, &done);
+    if (done) { del_report(c); spawnrd_reset(&rd[c]); }
+  }
+}
+
+static void comm_do(int c)
+{
+  ssize_t w;
+  if (commpos[c] >= comm[c].len) return;
+  w = write(chanfdout[c], comm[c].s + commpos[c], comm[c].len - commpos[c]);
+  if (w == -1) {
+    if (errno == EPIPE) spawndied(c);
+    return;
+  }
+  commpos[c] += (size_t)w;
+  if (commpos[c] == comm[c].len) {
+    commpos[c] = 0;
+    comm[c].len = 0;
+    if (comm[c].a > 65536) sa_free(&comm[c]);
+  }
+}
+
+/* ------------------------------------------------------------ PASSES */
+
+/* pass_step - one step of channel c's pass; 1 when it got something done */
+static int pass_step(int c)
+{
+  struct pass *p = &pass[c];
+  prioq_elt pe;
+  time_t birth;
+  long j;
+  int r;
+
+  if (flagexitasap) return 0;
+  if (!p->id) {
+    prioq *src;
+    int due = prioq_min(&pqchan[c], &pe) && pe.dt <= recent;
+    int duenew = prioq_min(&pqnew[c], &pe) && pe.dt <= recent;
+    if (!due && !duenew) return 0;
+    if (!del_avail(c)) return 0;
+    /* alternate between first attempts and retries when both wait */
+    src = duenew && (!due || takenew[c]) ? &pqnew[c] : &pqchan[c];
+    takenew[c] = src != &pqnew[c];
+    prioq_min(src, &pe);
+    prioq_delmin(src);
+    p->fd = open_read(fn(chanaddr[c], pe.id));
+    if (p->fd != -1) {
+      while (!(r = getinfo(&line, &birth, pe.id)) && errno == ENOMEM) nomem();
+      if (!r) { close(p->fd); p->fd = -1; }
+    }
+    if (p->fd == -1) {
+      qlog("warning: trouble opening ", fn(chanaddr[c], pe.id), "; will try again later\n", (char *)0);
+      pe.dt = recent + SLEEP_SYSFAIL;
+      while (!prioq_insert(&pqchan[c], &pe)) nomem();
+      return 1;
+    }
+    j = job_open(c, pe.id);
+    if (j == -1) {                    /* cannot happen: one job per slot and one spare */
+      close(p->fd);
+      while (!prioq_insert(&pqchan[c], &pe)) nomem();
+      return 0;
+    }
+    p->id = pe.id;
+    p->j = (size_t)j;
+    p->mpos = 0;
+    bio_init(&p->b, p->fd, p->buf, sizeof p->buf);
+    jo[c][j].retry = retry_next(birth, recent, chanskip[c]);
+    jo[c][j].dying = (unsigned long)(recent - birth) > lifetime && recent > birth;
+    while (!sa_copy(&jo[c][j].sender, &line)) nomem();
+  }
+  if (!del_avail(c)) return 0;
+  line.len = 0;
+  r = bio_getln(&p->b, &line, 0, RECORDMAX);
+  if (r < 0) {
+    qlog("warning: trouble reading ", fn(chanaddr[c], p->id), "; will try again later\n", (char *)0);
+    close(p->fd);
+    job_close(c, p->j);
+    p->id = 0;
+    return 1;
+  }
+  if (r == 0) {                     /* end of the list */
+    close(p->fd);
+    jo[c][p->j].hiteof = 1;
+    job_close(c, p->j);
+    p->id = 0;
+    return 1;
+  }
+  switch (line.s[0]) {
+    case 'T':
+      ++jo[c][p->j].numtodo;
+      del_start(c, p->j, p->mpos, line.s + 1, line.len - 2);
+      break;
+    case 'D':
+      break;
+    default:
+      qlog("warning: unknown record type in ", fn(chanaddr[c], p->id), "!\n", (char *)0);
+      close(p->fd);
+      job_close(c, p->j);
+      p->id = 0;
+      return 1;
+  }
+  p->mpos += (off_t)line.len;
+  return 1;
+}
+
+/* ------------------------------------------------- THE POLL LOOP SIDE */
+
+void del_prep(struct pollfd *p, nfds_t *n, int *idx, time_t *wakeup)
+{
+  prioq_elt pe;
+  int c;
+
+  for (c = 0; c < CHANNELS; ++c) {
+    idx[2 * c] = idx[2 * c + 1] = -1;
+    if (!flagspawnalive[c]) continue;
+    idx[2 * c] = (int)*n;
+    p[*n].fd = chanfdin[c]; p[*n].events = POLLIN; p[*n].revents = 0; ++*n;
+    if (commpos[c] < comm[c].len) {
+      idx[2 * c + 1] = (int)*n;
+      p[*n].fd = chanfdout[c]; p[*n].events = POLLOUT; p[*n].revents = 0; ++*n;
+    }
+    if (flagexitasap) continue;
+    if (!del_avail(c)) continue;
+    if (pass[c].id) { *wakeup = 0; continue; }
+    if (prioq_min(&pqchan[c], &pe) && pe.dt < *wakeup) *wakeup = pe.dt;
+    if (prioq_min(&pqnew[c], &pe) && pe.dt < *wakeup) *wakeup = pe.dt;
+  }
+  if (flagexitasap) return;
+  if (prioq_min(&pqfail, &pe) && pe.dt < *wakeup) *wakeup = pe.dt;
+  if (prioq_min(&pqdone, &pe) && pe.dt < *wakeup) *wakeup = pe.dt;
+}
+
+void del_do(const struct pollfd *p, const int *idx)
+{
+  int c;
+  for (c = 0; c < CHANNELS; ++c) {
+    if (idx[2 * c + 1] != -1 && p[idx[2 * c + 1]].revents && flagspawnalive[c]) comm_do(c);
+    if (idx[2 * c] != -1 && p[idx[2 * c]].revents && flagspawnalive[c]) del_read(c);
+  }
+  mark_flush();
+  for (c = 0; c < CHANNELS; ++c) {
+    while (pass_step(c)) ;
+    if (flagspawnalive[c]) comm_do(c);   /* most commands fit the pipe at once */
+  }
+}
+
+/* ------------------------------------------------------ PRIORITY QUEUES */
+
+/* pq_add - put a message found in info/ where it belongs */
+void pq_add(unsigned long id)
+{
+  prioq_elt pe, pechan[CHANNELS];
+  int flag[CHANNELS], c, any = 0;
+  struct stat st;
+  const char *f;
+
+  f = fn("info", id);
+  if (stat(f, &st) == -1) {
+    if (errno == ENOENT) return;      /* gone meanwhile */
+    goto fail;
+  }
+  f = fn("todo", id);
+  if (stat(f, &st) == 0) return;      /* preprocessing did not finish: todo/ has it */
+  if (errno != ENOENT) goto fail;
+  for (c = 0; c < CHANNELS; ++c) {
+    f = fn(chanaddr[c], id);
+    flag[c] = 0;
+    if (stat(f, &st) == -1) { if (errno != ENOENT) goto fail; continue; }
+    flag[c] = 1;
+    any = 1;
+    pechan[c].id = id;
+    pechan[c].dt = st.st_mtime;      /* the next attempt, as pq_finish left it */
+  }
+  for (c = 0; c < CHANNELS; ++c)
+    if (flag[c]) while (!prioq_insert(&pqchan[c], &pechan[c])) nomem();
+  if (!any) {
+    pe.id = id;
+    pe.dt = time(0);
+    while (!prioq_insert(&pqdone, &pe)) nomem();
+  }
+  return;
+fail:
+  qlog("warning: unable to stat ", f, "; will try again later\n", (char *)0);
+  pe.id = id;
+  pe.dt = time(0) + SLEEP_SYSFAIL;
+  while (!prioq_insert(&pqfail, &pe)) nomem();
+}
+
+void pq_start(void)
+{
+  subdir s;
+  unsigned long id;
+  subdir_init(&s, "info");
+  while (subdir_next(&s, &id)) pq_add(id);
+}
+
+/* pq_finish - at exit, record each list's next attempt as its mtime */
+void pq_finish(void)
+{
+  prioq_elt pe;
+  struct utimbuf ut;
+  int c;
+
+  for (c = 0; c < CHANNELS; ++c)
+    while (prioq_min(&pqchan[c], &pe)) {
+      prioq_delmin(&pqchan[c]);
+      ut.actime = ut.modtime = pe.dt;
+      if (utime(fn(chanaddr[c], pe.id), &ut) == -1)
+        qlog("warning: unable to utime ", fn(chanaddr[c], pe.id), "; message will be retried too soon\n", (char *)0);
+    }
+}
+
+void pq_run(void)
+{
+  int c;
+  for (c = 0; c < CHANNELS; ++c) prioq_setall(&pqchan[c], recent);
+}
+
+/* messdone - every recipient is done: bounce if needed, then remove */
+static void messdone(unsigned long id)
+{
+  prioq_elt pe;
+  struct stat st;
+  int c;
+
+  for (c = 0; c < CHANNELS; ++c) {
+    if (stat(fn(chanaddr[c], id), &st) == 0) return;   /* still in progress */
+    if (errno != ENOENT) {
+      qlog("warning: unable to stat ", fn(chanaddr[c], id), "; will try again later\n", (char *)0);
+      goto fail;
+    }
+  }
+  if (stat(fn("todo", id), &st) == 0) return;
+  if (errno != ENOENT) {
+    qlog("warning: unable to stat ", fn("todo", id), "; will try again later\n", (char *)0);
+    goto fail;
+  }
+  if (stat(fn("info", id), &st) == -1) {
+    if (errno == ENOENT) return;
+    qlog("warning: unable to stat ", fn("info", id), "; will try again later\n", (char *)0);
+    goto fail;
+  }
+  if (!injectbounce(id)) goto fail;   /* it logged why */
+  {
+    char num[FMT_ULONG];
+    qlog("end msg ", ulstr(num, id), "\n", (char *)0);
+  }
+  if (unlink(fn("info", id)) == -1) {
+    qlog("warning: unable to unlink ", fn("info", id), "; will try again later\n", (char *)0);
+    goto fail;
+  }
+  /* info is gone: from here the message is only garbage for qmail-clean */
+  switch (clean_cmd("foop", id)) {
+    case 0:
+      qlog("alert: oh no! lost qmail-clean connection! dying...\n", (char *)0);
+      flagexitasap = 1;
+      return;
+    case '+': return;
+    default:
+      qlog("warning: qmail-clean unable to clean up ", fn("foop", id), "\n", (char *)0);
+      return;
+  }
+fail:
+  pe.id = id;
+  pe.dt = time(0) + SLEEP_SYSFAIL;
+  while (!prioq_insert(&pqdone, &pe)) nomem();
+}
+
+/* pq_do - retry failed stats and finish messages, a bounded number a turn */
+void pq_do(void)
+{
+  prioq_elt pe;
+  int k;
+
+  if (flagexitasap) return;
+  for (k = 0; k < 64 && prioq_min(&pqfail, &pe) && pe.dt <= recent; ++k) {
+    prioq_delmin(&pqfail);
+    pq_add(pe.id);
+  }
+  for (k = 0; k < 64 && prioq_min(&pqdone, &pe) && pe.dt <= recent; ++k) {
+    prioq_delmin(&pqdone);
+    messdone(pe.id);
+    if (flagexitasap) return;
+  }
+}

@@ -1,0 +1,258 @@
+/* qmail-send - deliver the messages in the queue (qmail-send(8)).
+ * Started by qmail-start as qmails: the log on fd 0, qmail-lspawn on fds
+ * 1/2, qmail-rspawn on 3/4, qmail-clean on 5/6. One poll() loop; each turn
+ * reads delivery reports, starts every delivery the concurrency allows,
+ * then does a bounded amount of todo/ preprocessing and cleanup, so no
+ * kind of work can starve another. Signals only set flags: ALRM retries
+ * everything now, HUP rereads locals, virtualdomains, percenthack and the
+ * concurrency limits, TERM finishes the deliveries in progress and exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "control.h"
+#include "fd.h"
+#include "lock.h"
+#include "sig.h"
+#include "spawnproto.h"
+#include "qmail-send.h"
+
+time_t recent;
+int flagexitasap;
+unsigned long lifetime = 604800;
+unsigned long concurrency[CHANNELS] = { 10, 20 };
+sa envnoathost = SA_ZERO, bouncefrom = SA_ZERO, bouncehost = SA_ZERO, doublebounceto = SA_ZERO;
+cmap mappercenthack = CMAP_ZERO, maplocals = CMAP_ZERO, mapvdoms = CMAP_ZERO;
+
+static sa me = SA_ZERO;
+static int flagmefallback;
+static int flagrunasap, flagreadasap;
+static int selfpipe[2] = { -1, -1 };
+static unsigned long spawnlimit[CHANNELS];
+
+static void wake(void)
+{
+  int e = errno;
+  if (write(selfpipe[1], "", 1) == -1) { /* a wakeup is already pending */ }
+  errno = e;
+}
+static void sigterm(int s) { (void)s; flagexitasap = 1; wake(); }
+static void sigalrm(int s) { (void)s; flagrunasap = 1; wake(); }
+static void sighup(int s) { (void)s; flagreadasap = 1; wake(); }
+
+/* rldef - a one-line control file, with a default when missing or empty */
+static int rldef(sa *out, const char *f, const char *def)
+{
+  if (control_rldef(out, f, def) == -1) return 0;
+  return sa_0(out) && (--out->len, 1);
+}
+
+/* readmaps - locals (default: me), percenthack, virtualdomains */
+static int readmaps(cmap *locals, cmap *pct, cmap *vd)
+{
+  sa x = SA_ZERO;
+  int r, ok = 0;
+
+  r = control_readfile(&x, "control/locals");
+  if (r == -1) goto out;
+  if (r == 0 || !x.len) {
+    if (!sa_copy(&x, &me) || !sa_0(&x)) goto out;
+  }
+  if (!cmap_init(locals, x.s, x.len, 0)) goto out;
+  if (control_readfile(&x, "control/percenthack") == -1 || !cmap_init(pct, x.s, x.len, 0)) {
+    cmap_free(locals);
+    goto out;
+  }
+  if (control_readfile(&x, "control/virtualdomains") == -1 || !cmap_init(vd, x.s, x.len, 1)) {
+    cmap_free(locals);
+    cmap_free(pct);
+    goto out;
+  }
+  ok = 1;
+out:
+  sa_free(&x);
+  return ok;
+}
+
+static int readconcurrency(unsigned long *c)
+{
+  c[0] = 10;
+  c[1] = 20;
+  if (control_readint(&c[0], "control/concurrencylocal") == -1) return 0;
+  if (control_readint(&c[1], "control/concurrencyremote") == -1) return 0;
+  if (c[0] > auto_spawn) c[0] = auto_spawn;
+  if (c[1] > auto_spawn) c[1] = auto_spawn;
+  return 1;
+}
+
+static int getcontrols(void)
+{
+  sa host = SA_ZERO;
+  int r = control_me(&me);
+
+  if (r == -1) return 0;
+  flagmefallback = r == 2;
+  if (!sa_0(&me)) return 0;
+  --me.len;
+  if (control_readint(&lifetime, "control/queuelifetime") == -1) return 0;
+  if (!readconcurrency(concurrency)) return 0;
+  if (!rldef(&envnoathost, "control/envnoathost", me.s)) return 0;
+  if (!rldef(&bouncefrom, "control/bouncefrom", "MAILER-DAEMON")) return 0;
+  if (!rldef(&bouncehost, "control/bouncehost", me.s)) return 0;
+  if (!rldef(&host, "control/doublebouncehost", me.s)) return 0;
+  if (!rldef(&doublebounceto, "control/doublebounceto", "postmaster")) return 0;
+  if (!sa_append(&doublebounceto, '@') || !sa_cat(&doublebounceto, &host) || !sa_0(&doublebounceto)) return 0;
+  --doublebounceto.len;
+  sa_free(&host);
+  return readmaps(&maplocals, &mappercenthack, &mapvdoms);
+}
+
+static void reread(void)
+{
+  cmap l, p, v;
+  unsigned long c[CHANNELS];
+  int i;
+
+  if (chdir(auto_home) == -1) {
+    qlog("alert: unable to reread controls: unable to switch to home directory\n", (char *)0);
+    return;
+  }
+  if (!readmaps(&l, &p, &v)) qlog("alert: unable to reread control/locals\n", (char *)0);
+  else {
+    cmap_free(&maplocals); maplocals = l;
+    cmap_free(&mappercenthack); mappercenthack = p;
+    cmap_free(&mapvdoms); mapvdoms = v;
+  }
+  if (!readconcurrency(c)) qlog("alert: unable to reread control/concurrencylocal\n", (char *)0);
+  else
+    for (i = 0; i < CHANNELS; ++i) concurrency[i] = c[i] < spawnlimit[i] ? c[i] : spawnlimit[i];
+  while (chdir("queue") == -1) {
+    qlog("alert: unable to switch back to queue directory; HELP! sleeping...\n", (char *)0);
+    sleep(10);
+  }
+  del_status();
+}
+
+/* hello - the spawner's concurrency limit, the first thing it says */
+static int hello(int fd, unsigned long *limit)
+{
+  static const size_t max[1] = { 20 };
+  spawnrd r;
+  char c;
+  int done = 0;
+
+  spawnrd_init(&r, 1, max);
+  while (!done) {
+    ssize_t n = read(fd, &c, 1);
+    if (n == -1 && errno == EINTR) continue;
+    if (n != 1) return 0;
+    spawnrd_feed(&r, &c, 1, &done);
+  }
+  done = !r.nomem && !r.toolong && spawnproto_num(&r.f[0], limit);
+  spawnrd_free(&r);
+  return done;
+}
+
+static void loop(void)
+{
+  struct pollfd p[8];
+  int idx[2 * CHANNELS];
+  char buf[64];
+
+  while (!flagexitasap || !del_canexit()) {
+    time_t wakeup;
+    nfds_t n = 0;
+    int trig = -1, ms;
+
+    recent = time(0);
+    if (flagrunasap) { flagrunasap = 0; pq_run(); }
+    if (flagreadasap) { flagreadasap = 0; reread(); }
+
+    wakeup = recent + SLEEP_FOREVER;
+    p[n].fd = selfpipe[0]; p[n].events = POLLIN; p[n].revents = 0; ++n;
+    if (!flagexitasap && triggerfd != -1) {
+      trig = (int)n;
+      p[n].fd = triggerfd; p[n].events = POLLIN; p[n].revents = 0; ++n;
+    }
+    del_prep(p, &n, idx, &wakeup);
+    todo_prep(&wakeup);
+    if (!flagexitasap) cleanup_prep(&wakeup);
+
+    if (wakeup <= recent) ms = 0;
+    else if (wakeup - recent > SLEEP_FOREVER) ms = SLEEP_FOREVER * 1000;
+    else ms = (int)(wakeup - recent) * 1000;
+    if (poll(p, n, ms) == -1) {
+      if (errno != EINTR) qlog("warning: trouble in select\n", (char *)0);
+      continue;
+    }
+    recent = time(0);
+    if (p[0].revents) while (read(selfpipe[0], buf, sizeof buf) > 0) ;
+    if (trig != -1 && p[trig].revents) todo_triggered();
+    del_do(p, idx);
+    todo_do();
+    pq_do();
+    if (!flagexitasap) cleanup_do();
+  }
+}
+
+int main(void)
+{
+  int fd, c;
+
+  if (chdir(auto_home) == -1) {
+    qlog("alert: cannot start: unable to switch to home directory\n", (char *)0);
+    _exit(111);
+  }
+  if (!getcontrols()) {
+    qlog("alert: cannot start: unable to read controls\n", (char *)0);
+    _exit(111);
+  }
+  if (chdir("queue") == -1) {
+    qlog("alert: cannot start: unable to switch to queue directory\n", (char *)0);
+    _exit(111);
+  }
+  if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+    qlog("alert: cannot start: unable to create pipe\n", (char *)0);
+    _exit(111);
+  }
+  sig_ignore(SIGPIPE);
+  sig_catch(SIGTERM, sigterm);
+  sig_catch(SIGALRM, sigalrm);
+  sig_catch(SIGHUP, sighup);
+  sig_default(SIGCHLD);
+  umask(077);
+  /* qmail-queue, run for bounces, must not inherit the daemons' pipes */
+  for (c = 0; c <= 6; ++c) fd_cloexec(c);
+
+  fd = open("lock/sendmutex", O_WRONLY | O_CLOEXEC);
+  if (fd == -1) {
+    qlog("alert: cannot start: unable to open mutex\n", (char *)0);
+    _exit(111);
+  }
+  if (lock_exnb(fd) == -1) {
+    qlog("alert: cannot start: qmail-send is already running\n", (char *)0);
+    _exit(111);
+  }
+  for (c = 0; c < CHANNELS; ++c)
+    if (!hello(2 + 2 * c, &spawnlimit[c])) {
+      qlog("alert: cannot start: hath the daemon spawn no fire?\n", (char *)0);
+      _exit(111);
+    }
+  if (flagmefallback)
+    qlog("warning: control/me is missing or empty; using the host name ", LOGSAFE, me.s, "\n", (char *)0);
+
+  recent = time(0);
+  pq_start();
+  del_init(spawnlimit);
+  todo_init();
+  cleanup_init();
+  loop();
+  pq_finish();
+  qlog("status: exiting\n", (char *)0);
+  _exit(0);
+}
