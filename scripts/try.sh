@@ -13,16 +13,20 @@ port=${TRYPORT:-2525}
 cd "$top"
 
 stop() {
-  [ -f "$try/svscan.pid" ] || { echo "try: not running"; return 0; }
-  pid=$(cat "$try/svscan.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    # take every service down; each supervise exits once its service is down
-    svc -dx "$svc"/* "$svc"/*/log 2>/dev/null || true
-    i=0
-    while [ $i -lt 100 ] && pgrep -P "$pid" >/dev/null; do sleep 0.1; i=$((i + 1)); done
+  # svscan first, or it would start a new supervise for each service we end
+  if [ -f "$try/svscan.pid" ]; then
+    pid=$(cat "$try/svscan.pid")
     kill "$pid" 2>/dev/null || true
+    rm -f "$try/svscan.pid"
   fi
-  rm -f "$try/svscan.pid"
+  [ -d "$svc" ] || { echo "try: not running"; return 0; }
+  # each supervise takes its service down and then exits
+  svc -dx "$svc"/* "$svc"/*/log 2>/dev/null || true
+  i=0
+  for d in "$svc"/* "$svc"/*/log; do
+    while [ $i -lt 200 ] && svok "$d" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+  done
+  [ $i -lt 200 ] || { echo "try: some services did not stop; see svstat $svc/*" >&2; return 111; }
   echo "try: stopped"
 }
 
@@ -79,7 +83,7 @@ echo $! > "$try/svscan.pid"
 
 # wait for the SMTP port, then send a test message through it
 i=0
-until printf 'QUIT\r\n' | tcpclient -R 127.0.0.1 "$port" sh -c 'cat <&6' 2>/dev/null | grep -q '^220'; do
+until swaks --server 127.0.0.1 --port "$port" --quit-after CONNECT >/dev/null 2>&1; do
   i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd did not start; see $svc/smtpd/log/main/current" >&2; exit 111; }
   sleep 0.1
 done
