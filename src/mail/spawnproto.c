@@ -9,19 +9,24 @@ int spawnproto_hello(sa *out, unsigned long limit)
 }
 
 int spawnproto_cmd(sa *out, unsigned long slot, const char *messfn,
-                   const char *sender, size_t slen, const char *recip, size_t rlen)
+                   const char *sender, size_t slen,
+                   const char *recips, size_t rlen, unsigned long n)
 {
   return sa_catulong(out, slot) && sa_0(out)
       && sa_cats(out, messfn) && sa_0(out)
       && sa_catb(out, sender, slen) && sa_0(out)
-      && sa_catb(out, recip, rlen) && sa_0(out);
+      && sa_catulong(out, n) && sa_0(out)
+      && sa_catb(out, recips, rlen);
 }
 
-int spawnproto_report(sa *out, unsigned long slot, const char *report, size_t len)
+int spawnproto_report(sa *out, unsigned long slot, unsigned long idx,
+                      const char *report, size_t len)
 {
   const char *z = memchr(report, 0, len);
   if (z) len = (size_t)(z - report);
-  return sa_catulong(out, slot) && sa_0(out) && sa_catb(out, report, len) && sa_0(out);
+  return sa_catulong(out, slot) && sa_0(out)
+      && sa_catulong(out, idx) && sa_0(out)
+      && sa_catb(out, report, len) && sa_0(out);
 }
 
 int spawnproto_num(const sa *field, unsigned long *u)

@@ -1,8 +1,10 @@
-/* qmail-rspawn - run qmail-remote for qmail-send, one child per delivery
- * (qmail-rspawn(8)), as qmailr. $QMAILREMOTE names a replacement program.
- * qmail-remote's recipient report (r, h or s) and message report (K, Z or
- * D) become one K/Z/D report for qmail-send. A qmail-remote that cannot be
- * run means "try again later", never a bounce. */
+/* qmail-rspawn - run qmail-remote for qmail-send (qmail-rspawn(8)), as
+ * qmailr. One job is one message to one or more recipients of one domain,
+ * and one qmail-remote carries them all: `qmail-remote host sender r1 r2
+ * ...`. $QMAILREMOTE names a replacement program. qmail-remote's recipient
+ * reports (r, h or s, in argument order) and its message report (K, Z or
+ * D) become one K/Z/D report per recipient for qmail-send. A qmail-remote
+ * that cannot be run means "try again later", never a bounce. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,63 +13,93 @@
 #include "ids.h"
 #include "sa.h"
 #include "spawn.h"
+#include "spawnproto.h"
+#include "str.h"
 #include "wait.h"
 
-#define MAXOUTPUT 65536
+/* qmail-remote keeps 5000 bytes of a reply; its texts add less than 1000 */
+#define MAXRECORD 8000
 
 static char qremote[4096];
 static const char *prog;
 
-/* report - combine qmail-remote's reports into K, Z or D with text */
-static void report(sa *out, int wstat, const char *s, size_t len, int truncated)
+/* all - the same report n times */
+static void all(sa *out, const char *t, size_t n)
 {
-  size_t k, first_end;
-  int result = 0, found = 0, rcpt;
-  const char *next;
+  while (n--) if (!sa_cats(out, t) || !sa_0(out)) return;
+}
+
+/* rank - 1 for a success, 0 temporary, -1 permanent */
+static int rank(char c)
+{
+  return c == 'K' || c == 'r' ? 1 : c == 'Z' || c == 's' ? 0 : -1;
+}
+
+/* report - one K/Z/D report per recipient. Recipient i gets the i-th
+ * r/h/s record; the message report is the first K/Z/D record. r takes
+ * the message's result, h is permanent, s temporary; a recipient with no
+ * record of its own (qmail-remote failed before RCPT) takes the message
+ * report. The text is the recipient's, then the message's when that is
+ * no better. */
+static void report(sa *out, int wstat, const char *s, size_t len, int truncated, size_t n)
+{
+  const char *rec[SPAWNPROTO_MAXRCPT];
+  size_t reclen[SPAWNPROTO_MAXRCPT];
+  const char *msg = 0;
+  size_t msglen = 0, nr = 0, k, i;
   (void)truncated;
 
-  if (!WIFEXITED(wstat)) { sa_cats(out, "Zqmail-remote crashed.\n"); return; }
-  if (WEXITSTATUS(wstat) == 111) { sa_cats(out, "ZUnable to run qmail-remote.\n"); return; }
-  if (WEXITSTATUS(wstat)) { sa_cats(out, "DUnable to run qmail-remote.\n"); return; }
-  if (!len) { sa_cats(out, "Zqmail-remote produced no output.\n"); return; }
-  /* the message report: the first record that begins K, Z or D */
-  for (k = 0; k < len;) {
+  if (n > SPAWNPROTO_MAXRCPT) n = SPAWNPROTO_MAXRCPT;
+  if (!WIFEXITED(wstat)) { all(out, "Zqmail-remote crashed.\n", n); return; }
+  if (WEXITSTATUS(wstat) == 111) { all(out, "ZUnable to run qmail-remote.\n", n); return; }
+  if (WEXITSTATUS(wstat)) { all(out, "DUnable to run qmail-remote.\n", n); return; }
+  if (!len) { all(out, "Zqmail-remote produced no output.\n", n); return; }
+  for (k = 0; k < len && !msg;) {
     const char *z = memchr(s + k, 0, len - k);
     size_t end = z ? (size_t)(z - s) : len;
-    if (s[k] == 'K') { result = 1; found = 1; break; }
-    if (s[k] == 'Z') { result = 0; found = 1; break; }
-    if (s[k] == 'D') { result = -1; found = 1; break; }
+    switch (s[k]) {
+      case 'r': case 'h': case 's':
+        if (nr < n) { rec[nr] = s + k; reclen[nr++] = end - k; }
+        break;
+      case 'K': case 'Z': case 'D':
+        msg = s + k;
+        msglen = end - k;
+        break;
+    }
     k = end + 1;
   }
-  if (!found) { sa_cats(out, "Zqmail-remote output was incomplete.\n"); return; }
-  /* the recipient report overrides it when it is worse */
-  rcpt = result;
-  if (s[0] == 's') rcpt = 0;
-  if (s[0] == 'h') rcpt = -1;
-  if (!sa_append(out, rcpt == 1 ? 'K' : rcpt == 0 ? 'Z' : 'D')) { out->len = 0; return; }
-  next = memchr(s, 0, len);
-  first_end = next ? (size_t)(next - s) : len;
-  if (first_end > 1 && !sa_catb(out, s + 1, first_end - 1)) { out->len = 0; return; }
-  k = first_end + 1;
-  if (result <= rcpt && k < len && (s[k] == 'K' || s[k] == 'Z' || s[k] == 'D')) {
-    const char *z = memchr(s + k, 0, len - k);
-    size_t end = z ? (size_t)(z - s) : len;
-    if (!sa_catb(out, s + k + 1, end - k - 1)) out->len = 0;
+  if (!msg) { all(out, "Zqmail-remote output was incomplete.\n", n); return; }
+  for (i = 0; i < n; ++i) {
+    int m = rank(msg[0]), r = m;
+    char c;
+    if (i < nr) {
+      r = rank(rec[i][0]);
+      if (r == 1) r = m;          /* accepted: the message decides */
+    }
+    c = r == 1 ? 'K' : r == 0 ? 'Z' : 'D';
+    if (!sa_append(out, c)) return;
+    if (i < nr && !sa_catb(out, rec[i] + 1, reclen[i] - 1)) return;
+    if ((i >= nr || m <= rank(rec[i][0])) && !sa_catb(out, msg + 1, msglen - 1)) return;
+    if (!sa_0(out)) return;
   }
 }
 
-static pid_t start(int fdmess, int fdout, const char *sender, const char *recip, size_t at)
+static pid_t start(int fdmess, int fdout, const char *sender, char *const *recips, size_t n)
 {
-  char *args[5];
+  char **args;
+  size_t i, len;
   pid_t pid = fork();
 
   if (pid != 0) return pid;
   if (spawn_childsetup(fdmess, fdout) == -1) _exit(111);
+  args = calloc(n + 4, sizeof *args);
+  if (!args) _exit(111);
+  len = strlen(recips[0]);
   args[0] = (char *)prog;
-  args[1] = (char *)recip + at + 1;
+  args[1] = recips[0] + byte_rchr(recips[0], len, '@') + 1;
   args[2] = (char *)sender;
-  args[3] = (char *)recip;
-  args[4] = 0;
+  for (i = 0; i < n; ++i) args[3 + i] = recips[i];
+  args[3 + n] = 0;
   if (strchr(prog, '/')) execv(prog, args);
   else execvp(prog, args);
   /* a missing or broken qmail-remote is the admin's to fix: defer */
@@ -77,6 +109,7 @@ static pid_t start(int fdmess, int fdout, const char *sender, const char *recip,
 int main(void)
 {
   spawn_ops ops;
+  spawn_batchops b;
   uid_t uidq;
 
   prog = getenv("QMAILREMOTE");
@@ -88,9 +121,12 @@ int main(void)
   }
   if (!ids_uid(auto_userq, &uidq)) _exit(111);
   ops.limit = auto_spawn;
-  ops.maxoutput = MAXOUTPUT;
+  ops.maxoutput = 0;
   ops.messowner = uidq;
-  ops.start = start;
-  ops.report = report;
-  return spawn_main(&ops);
+  ops.start = 0;
+  ops.report = 0;
+  b.maxrecord = MAXRECORD;
+  b.start = start;
+  b.report = report;
+  return spawn_main_batch(&ops, &b);
 }

@@ -4,11 +4,15 @@
  * for those fresh from todo/ (served in turn with pqchan[c], so new mail
  * does not wait behind a backlog of retries), pqdone for
  * messages with neither (ready to finish), pqfail for ids whose files
- * could not be examined. A pass reads one recipient list and starts one
- * delivery per T record, as many as the concurrency allows, through the
- * spawner on fds 1/2 (local) and 3/4 (remote). A job is one pass over one
- * list; it stays while its deliveries run. A finished delivery is marked
- * in place: its T becomes D and the file is fsynced before anything else
+ * could not be examined. A pass reads one recipient list a window at a
+ * time and starts deliveries from it, as many as the concurrency allows,
+ * through the spawner on fds 1/2 (local) and 3/4 (remote). A delivery
+ * takes one local recipient, or up to remotebatch remote recipients of
+ * one domain (one SMTP transaction), and counts once against the
+ * concurrency; every recipient still has its own delivery number, report,
+ * mark, retry and bounce paragraph. A job is one pass over one list; it
+ * stays while its deliveries run. A finished recipient is marked in
+ * place: its T becomes D and the file is fsynced before anything else
  * happens, so a crash may repeat a delivery but never loses one. */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,7 @@
 #include "retry.h"
 #include "rewrite.h"
 #include "spawnproto.h"
+#include "str.h"
 #include "qmail-send.h"
 
 prioq pqchan[CHANNELS], pqnew[CHANNELS], pqdone, pqfail;
@@ -75,21 +80,57 @@ struct job {
   int dying;
 };
 
+/* one recipient of a delivery */
+struct drcpt {
+  unsigned long delid;
+  off_t mpos;           /* of its T record */
+  size_t off;           /* in recips */
+  int done;             /* its report came */
+};
+
 struct del {
   int used;
   size_t j;
-  unsigned long delid;
-  off_t mpos;
-  sa recip;             /* with a NUL */
+  size_t n;             /* recipients */
+  size_t left;          /* reports still to come */
+  struct drcpt *r;
+  size_t ra;            /* room in r */
+  sa recips;            /* the recipients, each with its NUL */
 };
+
+/* a T record read ahead by a pass */
+struct ent {
+  size_t off;           /* in the pool */
+  size_t len;           /* without the NUL */
+  size_t dom;           /* where its domain starts, in the pool */
+  off_t mpos;
+};
+
+/* a run of entries that go out as one delivery */
+struct grp {
+  size_t first;         /* in ord */
+  size_t n;
+};
+
+#define POOLMAX 10000       /* T records read ahead by a pass */
+#define POOLBYTES 1048576   /* nor more bytes than this */
+#define BATCHBYTES 131072   /* recipient bytes in one delivery */
 
 struct pass {
   unsigned long id;     /* 0: no pass open */
   size_t j;
   int fd;
+  int eof;              /* the list is read to its end */
+  size_t cap;           /* recipients per delivery */
   off_t mpos;
   bio b;
   char buf[1024];
+  sa pool;              /* the window: recipients read, each with its NUL */
+  struct ent *ent;
+  size_t nent, enta;
+  size_t *ord;          /* entries grouped by domain */
+  struct grp *grp;
+  size_t ngrp, nextgrp;
 };
 
 static struct job *jo[CHANNELS];
@@ -166,7 +207,7 @@ static void job_close(int c, size_t j)
 
 void del_init(const unsigned long limit[CHANNELS])
 {
-  static const size_t max[2] = { 20, REPORTMAX };
+  static const size_t max[3] = { 20, 20, REPORTMAX };
   int c;
   size_t i;
 
@@ -182,7 +223,7 @@ void del_init(const unsigned long limit[CHANNELS])
     used[c] = 0;
     flagspawnalive[c] = 1;
     pass[c].id = 0;
-    spawnrd_init(&rd[c], 2, max);
+    spawnrd_init(&rd[c], 3, max);
     /* never block writing to a spawner: it may be blocked writing to us */
     if (fd_nonblock(chanfdout[c]) == -1) spawndied(c);
     fd_nonblock(chanfdin[c]);
@@ -211,30 +252,48 @@ static int del_avail(int c)
   return flagspawnalive[c] && used[c] < concurrency[c] && numfree[c];
 }
 
-static void del_start(int c, size_t j, off_t mpos, const char *recip, size_t rlen)
+/* del_start - one delivery for the entries of group g of channel c's pass */
+static void del_start(int c, const struct grp *g)
 {
   char num[FMT_ULONG], num2[FMT_ULONG], messfn[2 * FMT_ULONG + 2];
+  struct pass *p = &pass[c];
   struct del *x;
-  size_t i, n;
-  unsigned long id = jo[c][j].id;
+  size_t i, k, n;
+  unsigned long id = p->id;
 
   i = freeslot[c][--numfree[c]];
   x = &d[c][i];
-  while (!sa_copyb(&x->recip, recip, rlen) || !sa_0(&x->recip)) nomem();
-  x->j = j;
-  ++jo[c][j].refs;
-  x->delid = masterdelid++;
-  x->mpos = mpos;
+  if (x->ra < g->n) {
+    struct drcpt *r;
+    while (!(r = realloc(x->r, g->n * sizeof *r))) nomem();   /* n <= SPAWNPROTO_MAXRCPT */
+    x->r = r;
+    x->ra = g->n;
+  }
+  x->recips.len = 0;
+  for (k = 0; k < g->n; ++k) {
+    const struct ent *e = &p->ent[p->ord[g->first + k]];
+    x->r[k].delid = masterdelid++;
+    x->r[k].mpos = e->mpos;
+    x->r[k].off = x->recips.len;
+    x->r[k].done = 0;
+    while (!sa_catb(&x->recips, p->pool.s + e->off, e->len + 1)) nomem();
+  }
+  x->n = x->left = g->n;
+  x->j = p->j;
+  ++jo[c][p->j].refs;
   x->used = 1;
   ++used[c];
   n = fmt_ulong(messfn, id % auto_split);
   messfn[n++] = '/';
   n += fmt_ulong(messfn + n, id);
   messfn[n] = 0;
-  while (!rewrite_verp(&verp, jo[c][j].sender.s, x->recip.s)) nomem();
-  while (!spawnproto_cmd(&comm[c], i, messfn, verp.s ? verp.s : "", verp.len, recip, rlen)) nomem();
-  qlog("starting delivery ", ulstr(num, x->delid), ": msg ", ulstr(num2, id), tochan[c],
-       LOGSAFE, x->recip.s, "\n", (char *)0);
+  /* a VERP sender makes the pass take one recipient a delivery */
+  while (!rewrite_verp(&verp, jo[c][p->j].sender.s, x->recips.s)) nomem();
+  while (!spawnproto_cmd(&comm[c], i, messfn, verp.s ? verp.s : "", verp.len,
+                         x->recips.s, x->recips.len, g->n)) nomem();
+  for (k = 0; k < g->n; ++k)
+    qlog("starting delivery ", ulstr(num, x->r[k].delid), ": msg ", ulstr(num2, id), tochan[c],
+         LOGSAFE, x->recips.s + x->r[k].off, "\n", (char *)0);
   del_status();
 }
 
@@ -261,7 +320,15 @@ static void mark_flush(void)
 
 static void markdone(int c, unsigned long id, off_t pos)
 {
+  size_t i;
   int fd;
+  /* the recipients of one delivery share a file: one open, one fsync */
+  for (i = nummarks; i-- > 0;)
+    if (markid[i] == id && markchan[i] == c) {
+      if (pwrite(markfd[i], "D", 1, pos) == 1) return;
+      qlog("warning: trouble marking ", fn(chanaddr[c], id), "; message will be delivered twice!\n", (char *)0);
+      return;
+    }
   if (nummarks == MARKMAX) mark_flush();
   fd = open(fn(chanaddr[c], id), O_WRONLY | O_CLOEXEC);
   if (fd != -1) {
@@ -281,19 +348,25 @@ static const char toolong[] = "I'm not going to try again; this message has been
 static void del_report(int c)
 {
   char num[FMT_ULONG];
-  unsigned long n;
+  unsigned long n, k;
   struct del *x;
+  struct drcpt *r;
   struct job *job;
-  sa *rep = &rd[c].f[1];
+  sa *rep = &rd[c].f[2];
+  const char *recip;
   size_t len;
 
-  if (rd[c].nomem || !spawnproto_num(&rd[c].f[0], &n) || n >= slots[c] || !d[c][n].used) {
+  if (rd[c].nomem || !spawnproto_num(&rd[c].f[0], &n) || n >= slots[c] || !d[c][n].used
+      || !spawnproto_num(&rd[c].f[1], &k) || k >= d[c][n].n || d[c][n].r[k].done) {
     qlog("warning: internal error: delivery report out of range\n", (char *)0);
     return;
   }
   x = &d[c][n];
+  r = &x->r[k];
+  r->done = 1;
+  recip = x->recips.s + r->off;
   job = &jo[c][x->j];
-  ulstr(num, x->delid);
+  ulstr(num, r->delid);
   len = rep->len - 1;
   if (len && rep->s[0] == 'Z' && job->dying) {
     /* past queuelifetime a temporary failure counts as permanent */
@@ -305,7 +378,7 @@ static void del_report(int c)
   switch (len ? rep->s[0] : 0) {
     case 'K':
       qlog("delivery ", num, ": success: ", LOGSAFE, rep->s + 1, "\n", (char *)0);
-      markdone(c, job->id, x->mpos);
+      markdone(c, job->id, r->mpos);
       --job->numtodo;
       break;
     case 'Z':
@@ -314,16 +387,18 @@ static void del_report(int c)
     case 'D':
       qlog("delivery ", num, ": failure: ", LOGSAFE, rep->s + 1, "\n", (char *)0);
       /* the bounce text is on disk before the mark */
-      addbounce(job->id, x->recip.s, rep->s + 1, len - 1);
-      markdone(c, job->id, x->mpos);
+      addbounce(job->id, recip, rep->s + 1, len - 1);
+      markdone(c, job->id, r->mpos);
       --job->numtodo;
       break;
     default:
       qlog("delivery ", num, ": report mangled, will defer\n", (char *)0);
   }
+  if (--x->left) return;
+  /* the last report of the delivery frees its slot */
   job_close(c, x->j);
   x->used = 0;
-  if (x->recip.a > 4096) sa_free(&x->recip);
+  if (x->recips.a > 65536) sa_free(&x->recips);
   freeslot[c][numfree[c]++] = n;
   --used[c];
   del_status();
@@ -363,6 +438,127 @@ static void comm_do(int c)
 }
 
 /* ------------------------------------------------------------ PASSES */
+
+static const struct pass *sorting;   /* for the qsort comparators */
+
+/* domcmp - the domains of entries x and y compared, ignoring ASCII case */
+static int domcmp(const struct pass *p, size_t x, size_t y)
+{
+  const struct ent *e = &p->ent[x], *f = &p->ent[y];
+  const unsigned char *s = (const unsigned char *)p->pool.s + e->dom;
+  const unsigned char *t = (const unsigned char *)p->pool.s + f->dom;
+  size_t m = e->off + e->len - e->dom, n = f->off + f->len - f->dom, i;
+
+  for (i = 0; i < m && i < n; ++i) {
+    unsigned char u = s[i], v = t[i];
+    if (u >= 'A' && u <= 'Z') u += 32;
+    if (v >= 'A' && v <= 'Z') v += 32;
+    if (u != v) return u < v ? -1 : 1;
+  }
+  return m < n ? -1 : m > n;
+}
+
+/* bydomain - entries by domain, then in file order */
+static int bydomain(const void *a, const void *b)
+{
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  int r = domcmp(sorting, x, y);
+  if (r) return r;
+  return x < y ? -1 : x > y;
+}
+
+/* byfirst - groups in the order their first entry was read */
+static int byfirst(const void *a, const void *b)
+{
+  size_t x = sorting->ord[((const struct grp *)a)->first];
+  size_t y = sorting->ord[((const struct grp *)b)->first];
+  return x < y ? -1 : x > y;
+}
+
+/* pass_group - split the window into deliveries: runs of one domain, at
+ * most cap long, started in the order their first entry was read */
+static void pass_group(int c)
+{
+  struct pass *p = &pass[c];
+  size_t i, k;
+
+  while (!(p->ord = realloc(p->ord, (p->nent ? p->nent : 1) * sizeof *p->ord))) nomem();
+  while (!(p->grp = realloc(p->grp, (p->nent ? p->nent : 1) * sizeof *p->grp))) nomem();
+  for (i = 0; i < p->nent; ++i) p->ord[i] = i;
+  p->ngrp = p->nextgrp = 0;
+  if (p->cap <= 1) {
+    for (i = 0; i < p->nent; ++i) { p->grp[i].first = i; p->grp[i].n = 1; }
+    p->ngrp = p->nent;
+    return;
+  }
+  sorting = p;
+  qsort(p->ord, p->nent, sizeof *p->ord, bydomain);
+  for (i = 0; i < p->nent; i = k) {
+    size_t bytes = p->ent[p->ord[i]].len + 1;
+    for (k = i + 1; k < p->nent && k - i < p->cap && !domcmp(p, p->ord[i], p->ord[k]); ++k) {
+      /* the recipients become qmail-remote's arguments: stay far below ARG_MAX */
+      bytes += p->ent[p->ord[k]].len + 1;
+      if (bytes > BATCHBYTES) break;
+    }
+    p->grp[p->ngrp].first = i;
+    p->grp[p->ngrp++].n = k - i;
+  }
+  qsort(p->grp, p->ngrp, sizeof *p->grp, byfirst);
+}
+
+/* pass_fill - read the next window of T records; 0 on trouble (logged) */
+static int pass_fill(int c)
+{
+  struct pass *p = &pass[c];
+  int r;
+
+  p->pool.len = 0;
+  p->nent = 0;
+  while (p->nent < POOLMAX && p->pool.len < POOLBYTES) {
+    line.len = 0;
+    r = bio_getln(&p->b, &line, 0, RECORDMAX);
+    if (r < 0) {
+      qlog("warning: trouble reading ", fn(chanaddr[c], p->id), "; will try again later\n", (char *)0);
+      return 0;
+    }
+    if (r == 0) { p->eof = 1; break; }
+    if (line.s[0] == 'T') {
+      struct ent *e;
+      size_t at;
+      if (p->nent == p->enta) {
+        size_t n = p->enta ? 2 * p->enta : 64;
+        while (!(e = realloc(p->ent, n * sizeof *e))) nomem();
+        p->ent = e;
+        p->enta = n;
+      }
+      e = &p->ent[p->nent++];
+      e->off = p->pool.len;
+      e->len = line.len - 2;
+      e->mpos = p->mpos;
+      at = byte_rchr(line.s + 1, e->len, '@');
+      e->dom = e->off + (at < e->len ? at + 1 : e->len);
+      while (!sa_catb(&p->pool, line.s + 1, line.len - 1)) nomem();
+      ++jo[c][p->j].numtodo;
+    }
+    else if (line.s[0] != 'D') {
+      qlog("warning: unknown record type in ", fn(chanaddr[c], p->id), "!\n", (char *)0);
+      return 0;
+    }
+    p->mpos += (off_t)line.len;
+  }
+  pass_group(c);
+  return 1;
+}
+
+static void pass_close(int c)
+{
+  struct pass *p = &pass[c];
+  close(p->fd);
+  job_close(c, p->j);
+  p->id = 0;
+  p->nent = p->ngrp = p->nextgrp = 0;
+  if (p->pool.a > POOLBYTES) sa_free(&p->pool);
+}
 
 /* pass_step - one step of channel c's pass; 1 when it got something done */
 static int pass_step(int c)
@@ -405,43 +601,26 @@ static int pass_step(int c)
     p->id = pe.id;
     p->j = (size_t)j;
     p->mpos = 0;
+    p->eof = 0;
+    p->nent = p->ngrp = p->nextgrp = 0;
     bio_init(&p->b, p->fd, p->buf, sizeof p->buf);
     jo[c][j].retry = retry_next(birth, recent, chanskip[c]);
     jo[c][j].dying = (unsigned long)(recent - birth) > lifetime && recent > birth;
     while (!sa_copy(&jo[c][j].sender, &line)) nomem();
+    /* VERP gives each recipient its own sender: no sharing then */
+    p->cap = c == 1 && !(line.len >= 5 && !memcmp(line.s + line.len - 5, "-@[]", 5)) ? remotebatch : 1;
   }
   if (!del_avail(c)) return 0;
-  line.len = 0;
-  r = bio_getln(&p->b, &line, 0, RECORDMAX);
-  if (r < 0) {
-    qlog("warning: trouble reading ", fn(chanaddr[c], p->id), "; will try again later\n", (char *)0);
-    close(p->fd);
-    job_close(c, p->j);
-    p->id = 0;
+  if (p->nextgrp < p->ngrp) {
+    del_start(c, &p->grp[p->nextgrp++]);
     return 1;
   }
-  if (r == 0) {                     /* end of the list */
-    close(p->fd);
+  if (p->eof) {                       /* the end of the list */
     jo[c][p->j].hiteof = 1;
-    job_close(c, p->j);
-    p->id = 0;
+    pass_close(c);
     return 1;
   }
-  switch (line.s[0]) {
-    case 'T':
-      ++jo[c][p->j].numtodo;
-      del_start(c, p->j, p->mpos, line.s + 1, line.len - 2);
-      break;
-    case 'D':
-      break;
-    default:
-      qlog("warning: unknown record type in ", fn(chanaddr[c], p->id), "!\n", (char *)0);
-      close(p->fd);
-      job_close(c, p->j);
-      p->id = 0;
-      return 1;
-  }
-  p->mpos += (off_t)line.len;
+  if (!pass_fill(c)) pass_close(c);
   return 1;
 }
 

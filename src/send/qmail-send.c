@@ -26,6 +26,7 @@ time_t recent;
 int flagexitasap;
 unsigned long lifetime = 604800;
 unsigned long concurrency[CHANNELS] = { 10, 20 };
+unsigned long remotebatch = REMOTEBATCH;
 sa envnoathost = SA_ZERO, bouncefrom = SA_ZERO, bouncehost = SA_ZERO, doublebounceto = SA_ZERO;
 cmap mappercenthack = CMAP_ZERO, maplocals = CMAP_ZERO, mapvdoms = CMAP_ZERO;
 
@@ -79,14 +80,19 @@ out:
   return ok;
 }
 
-static int readconcurrency(unsigned long *c)
+/* readconcurrency - concurrencylocal, concurrencyremote and remotebatch */
+static int readconcurrency(unsigned long *c, unsigned long *batch)
 {
   c[0] = 10;
   c[1] = 20;
+  *batch = REMOTEBATCH;
   if (control_readint(&c[0], "control/concurrencylocal") == -1) return 0;
   if (control_readint(&c[1], "control/concurrencyremote") == -1) return 0;
+  if (control_readint(batch, "control/remotebatch") == -1) return 0;
   if (c[0] > auto_spawn) c[0] = auto_spawn;
   if (c[1] > auto_spawn) c[1] = auto_spawn;
+  if (*batch < 1) *batch = 1;
+  if (*batch > SPAWNPROTO_MAXRCPT) *batch = SPAWNPROTO_MAXRCPT;
   return 1;
 }
 
@@ -100,7 +106,7 @@ static int getcontrols(void)
   if (!sa_0(&me)) return 0;
   --me.len;
   if (control_readint(&lifetime, "control/queuelifetime") == -1) return 0;
-  if (!readconcurrency(concurrency)) return 0;
+  if (!readconcurrency(concurrency, &remotebatch)) return 0;
   if (!rldef(&envnoathost, "control/envnoathost", me.s)) return 0;
   if (!rldef(&bouncefrom, "control/bouncefrom", "MAILER-DAEMON")) return 0;
   if (!rldef(&bouncehost, "control/bouncehost", me.s)) return 0;
@@ -115,7 +121,7 @@ static int getcontrols(void)
 static void reread(void)
 {
   cmap l, p, v;
-  unsigned long c[CHANNELS];
+  unsigned long c[CHANNELS], batch;
   int i;
 
   if (chdir(auto_home) == -1) {
@@ -128,9 +134,11 @@ static void reread(void)
     cmap_free(&mappercenthack); mappercenthack = p;
     cmap_free(&mapvdoms); mapvdoms = v;
   }
-  if (!readconcurrency(c)) qlog("alert: unable to reread control/concurrencylocal\n", (char *)0);
-  else
+  if (!readconcurrency(c, &batch)) qlog("alert: unable to reread control/concurrencylocal\n", (char *)0);
+  else {
     for (i = 0; i < CHANNELS; ++i) concurrency[i] = c[i] < spawnlimit[i] ? c[i] : spawnlimit[i];
+    remotebatch = batch;
+  }
   while (chdir("queue") == -1) {
     qlog("alert: unable to switch back to queue directory; HELP! sleeping...\n", (char *)0);
     sleep(10);

@@ -24,12 +24,14 @@
 #define OSSIFIED 129600       /* 36 hours; more than qmail-queue's 24 */
 #define REPORTMAX 10000       /* longest delivery report kept */
 #define RECORDMAX 100000      /* longest envelope record read */
+#define REMOTEBATCH 100       /* default control/remotebatch */
 
 /* qmail-send.c */
 extern time_t recent;
 extern int flagexitasap;
 extern unsigned long lifetime;
 extern unsigned long concurrency[CHANNELS];
+extern unsigned long remotebatch;      /* remote recipients per delivery */
 extern sa envnoathost, bouncefrom, bouncehost, doublebounceto;
 extern cmap mappercenthack, maplocals, mapvdoms;
 

@@ -104,27 +104,45 @@ TEST(qsbmf_paragraphs)
 
 TEST(spawnproto_roundtrip)
 {
-  static const size_t max[4] = { 20, 100, 10, 100 };
+  static const size_t max[4] = { 20, 100, 10, 20 };
+  static const size_t rmax[1] = { 8 };
+  static const char recips[] = "a@x\0averyveryverylong@x\0\0";
   sa out = SA_ZERO;
-  spawnrd r;
+  spawnrd r, rr;
   size_t pos = 0, used;
   int done = 0;
   unsigned long n;
 
-  CHECK(spawnproto_cmd(&out, 42, "7/123", "a-very-long-sender", 18, "rcpt@x", 6));
-  CHECK(spawnproto_report(&out, 7, "Kok\0junk", 8));
+  /* three recipients: one fine, one past the field cap, one empty */
+  CHECK(spawnproto_cmd(&out, 42, "7/123", "a-very-long-sender", 18, recips, sizeof recips - 1, 3));
+  CHECK(spawnproto_report(&out, 7, 2, "Kok\0junk", 8));
+  CHECK(out.len == sizeof "42\0" "7/123\0" "a-very-long-sender\0" "3\0" - 1 + sizeof recips - 1
+        + sizeof "7\0" "2\0" "Kok" + 0);
   spawnrd_init(&r, 4, max);
+  spawnrd_init(&rr, 1, rmax);
   /* byte by byte: records may arrive split anywhere */
   while (!done && pos < out.len) { used = spawnrd_feed(&r, out.s + pos, 1, &done); pos += used; }
   CHECK(done && !r.nomem && r.toolong);          /* sender cut at 10 */
   CHECK(spawnproto_num(&r.f[0], &n) && n == 42);
-  CHECK(!strcmp(r.f[1].s, "7/123") && !strcmp(r.f[2].s, "a-very-lon") && !strcmp(r.f[3].s, "rcpt@x"));
+  CHECK(!strcmp(r.f[1].s, "7/123") && !strcmp(r.f[2].s, "a-very-lon"));
+  CHECK(spawnproto_num(&r.f[3], &n) && n == 3);
+  pos += spawnrd_feed(&rr, out.s + pos, out.len - pos, &done);
+  CHECK(done && !rr.toolong && !strcmp(rr.f[0].s, "a@x"));
+  spawnrd_reset(&rr);
+  pos += spawnrd_feed(&rr, out.s + pos, out.len - pos, &done);
+  CHECK(done && rr.toolong && !strcmp(rr.f[0].s, "averyver"));
+  spawnrd_reset(&rr);
+  pos += spawnrd_feed(&rr, out.s + pos, out.len - pos, &done);
+  CHECK(done && !rr.toolong && rr.f[0].len == 1 && !rr.f[0].s[0]);
   spawnrd_reset(&r);
-  r.nf = 2;
+  r.nf = 3;
   used = spawnrd_feed(&r, out.s + pos, out.len - pos, &done);
   CHECK(done && pos + used == out.len);
-  CHECK(spawnproto_num(&r.f[0], &n) && n == 7 && !strcmp(r.f[1].s, "Kok"));
+  CHECK(spawnproto_num(&r.f[0], &n) && n == 7 && spawnproto_num(&r.f[1], &n) && n == 2);
+  CHECK(!strcmp(r.f[2].s, "Kok"));
+  CHECK(!spawnproto_num(&r.f[2], &n));
   spawnrd_free(&r);
+  spawnrd_free(&rr);
   out.len = 0;
   CHECK(spawnproto_hello(&out, 1000) && out.len == 5 && !memcmp(out.s, "1000", 5));
   sa_free(&out);
