@@ -45,7 +45,7 @@ for p in "$build"/bin/*; do
     qmail-queue) echo "f bin/$n $uq $gq 4711 $p" ;;
     qmail-lspawn|qmail-start|qmail-newu|qmail-newmrh) echo "f bin/$n $uo $gq 0700 $p" ;;
     qmail-getpw|qmail-local|qmail-remote|qmail-rspawn|qmail-clean|qmail-send|\
-    splogger|qmail-pw2u|qmail-popup|qmail-pop3d) echo "f bin/$n $uo $gq 0711 $p" ;;
+    splogger|qmail-pw2u|qmail-popup) echo "f bin/$n $uo $gq 0711 $p" ;;
     *) echo "f bin/$n $uo $gq 0755 $p" ;;
   esac
 done
