@@ -1,12 +1,12 @@
 #!/bin/sh
-# try.sh [start|stop|status] - a complete MTA in ./try on 127.0.0.1, never
-# touching /var/qmail. start builds with its home in ./try/home, installs,
+# try.sh [start|stop|status] - a complete MTA in ./try (or $TRYDIR, an
+# absolute path) on 127.0.0.1:2525 (or $TRYPORT), never touching /var/qmail. start builds with its home in ./try/home, installs,
 # starts qmail-send (logging through multilog) and qmail-smtpd on
 # 127.0.0.1:2525 under svscan, and sends itself a test message. Every local
 # address is delivered to ./try/home/alias/Maildir. stop ends what start began.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
-try=$top/try
+try=${TRYDIR:-$top/try}
 home=$try/home
 svc=$try/service
 port=${TRYPORT:-2525}
@@ -105,5 +105,5 @@ The MTA is running from $try.
   Mailbox:     $home/alias/Maildir/new/  (every local address lands here)
   Logs:        tail -f $svc/send/log/main/current | tai64nlocal
   Queue:       $home/bin/qmail-qread
-  Stop:        make try-stop
+  Stop:        make try-stop  (or: sh scripts/try.sh stop)
 END
