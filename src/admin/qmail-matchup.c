@@ -381,6 +381,9 @@ static void line(const char *s, size_t n)
   long k;
 
   if (n && s[n - 1] == '\n') --n;
+  /* blanks in front: a syslog file whose date, host and tag fields were
+   * blanked by awk, as qmailanalog's instructions do it */
+  while (n && (*s == ' ' || *s == '\t')) { ++s; --n; }
   k = stamp_parse(s, n, &t);
   if (k < 0) return;
   s += k; n -= (size_t)k;
