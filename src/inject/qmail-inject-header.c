@@ -293,7 +293,7 @@ static void addfrom(const char *prefix)
 static void adddate(const char *prefix)
 {
   if (!sa_cats(&inj.added, prefix) || !sa_cats(&inj.added, "Date: ") ||
-      !date822_fmt_utc(&inj.added, inj.start) || !sa_append(&inj.added, '\n'))
+      !date822_fmt(&inj.added, inj.start) || !sa_append(&inj.added, '\n'))
     die_nomem();
 }
 
