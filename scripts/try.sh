@@ -1,15 +1,18 @@
 #!/bin/sh
 # try.sh [start|stop|status] - a complete MTA in ./try (or $TRYDIR, an
-# absolute path) on 127.0.0.1:2525 (or $TRYPORT), never touching /var/qmail. start builds with its home in ./try/home, installs,
-# starts qmail-send (logging through multilog) and qmail-smtpd on
-# 127.0.0.1:2525 under svscan, and sends itself a test message. Every local
-# address is delivered to ./try/home/alias/Maildir. stop ends what start began.
+# absolute path), never touching /var/qmail. start builds with its home in
+# ./try/home, installs, starts under svscan qmail-send (logging through
+# multilog), qmail-smtpd on 127.0.0.1:2525 (or $TRYPORT) and qmail-pop3d on
+# 127.0.0.1:2110 (or $TRYPOP3PORT), sends itself a test message and reads it back over POP3. Every local address is
+# delivered to the Maildir of the account trymail, whose POP3 password is in
+# ./try/password. stop ends what start began.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 try=${TRYDIR:-$top/try}
 home=$try/home
 svc=$try/service
 port=${TRYPORT:-2525}
+pop3port=${TRYPOP3PORT:-2110}
 cd "$top"
 
 stop() {
@@ -52,19 +55,28 @@ echo localhost > "$home/control/me"
 printf 'localhost\n' > "$home/control/locals"
 printf 'localhost\n' > "$home/control/rcpthosts"
 
-# every local address goes to the alias user's Maildir
-auid=$(id -u alias) agid=$(id -g alias)
-printf '+:alias:%s:%s:%s:-::\n.\n' "$auid" "$agid" "$home/alias" > "$home/users/assign"
+# every local address goes to the Maildir of one account, trymail, whose
+# password (in $try/password) also opens it over POP3
+mbox=$try/trymail
+getent passwd trymail >/dev/null ||
+  useradd -r -U -d "$mbox" -M -s /usr/sbin/nologin -c "make try mailbox" trymail
+usermod -d "$mbox" trymail
+[ -s "$try/password" ] || { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$try/password"; }
+chmod 600 "$try/password"
+echo "trymail:$(cat "$try/password")" | chpasswd
+mkdir -p "$mbox"
+[ -d "$mbox/Maildir" ] || "$home/bin/maildirmake" "$mbox/Maildir"
+echo './Maildir/' > "$mbox/.qmail-default"
+chmod 644 "$mbox/.qmail-default"
+chown -R trymail:trymail "$mbox"
+chmod 755 "$mbox"
+tuid=$(id -u trymail) tgid=$(id -g trymail)
+printf '+:trymail:%s:%s:%s:-::\n.\n' "$tuid" "$tgid" "$mbox" > "$home/users/assign"
 "$home/bin/qmail-newu"
-[ -d "$home/alias/Maildir" ] || "$home/bin/maildirmake" "$home/alias/Maildir"
-chown -R alias:nofiles "$home/alias/Maildir"
-echo './Maildir/' > "$home/alias/.qmail-default"
-chown alias:nofiles "$home/alias/.qmail-default"
-chmod 644 "$home/alias/.qmail-default"
 
 # daemontools service directories
 qmaild=$(id -u qmaild) nofiles=$(getent group nofiles | cut -d: -f3)
-mkdir -p "$svc/send/log/main" "$svc/smtpd/log/main"
+mkdir -p "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main"
 cat > "$svc/send/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-start ./Maildir/ 2>&1
@@ -73,11 +85,15 @@ cat > "$svc/smtpd/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost -u $qmaild -g $nofiles 127.0.0.1 $port $home/bin/qmail-smtpd 2>&1
 END
-for s in send smtpd; do
+cat > "$svc/pop3d/run" <<END
+#!/bin/sh
+exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost 127.0.0.1 $pop3port $home/bin/qmail-popup localhost $home/bin/checkpassword $home/bin/qmail-pop3d Maildir 2>&1
+END
+for s in send smtpd pop3d; do
   printf '#!/bin/sh\nexec multilog t ./main\n' > "$svc/$s/log/run"
   chmod 755 "$svc/$s/run" "$svc/$s/log/run"
 done
-chown -R qmaill "$svc/send/log/main" "$svc/smtpd/log/main"
+chown -R qmaill "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main"
 svscan "$svc" > "$try/svscan.log" 2>&1 &
 echo $! > "$try/svscan.pid"
 
@@ -87,23 +103,36 @@ until swaks --server 127.0.0.1 --port "$port" --quit-after CONNECT >/dev/null 2>
   i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd did not start; see $svc/smtpd/log/main/current" >&2; exit 111; }
   sleep 0.1
 done
+count() { ls "$mbox/Maildir/new" "$mbox/Maildir/cur" 2>/dev/null | grep -vc -e '^$' -e ':$'; }
+before=$(count)
 swaks --server 127.0.0.1 --port "$port" --to try@localhost --from you@localhost \
   --header 'Subject: make try' --body 'Hello from make try.' >"$try/swaks.log" 2>&1 ||
   { echo "try: swaks failed, see $try/swaks.log" >&2; exit 111; }
 i=0
-until [ -n "$(ls "$home/alias/Maildir/new" 2>/dev/null)" ]; do
+until [ "$(count)" -gt "$before" ]; do
   i=$((i + 1)); [ $i -lt 100 ] || { echo "try: the test message was not delivered; see $svc/send/log/main/current" >&2; exit 111; }
   sleep 0.1
+done
+landed=$(ls -d "$mbox/Maildir/new"/* | tail -n 1)
+# read the mailbox back over POP3 (without deleting anything; qmail-pop3d
+# moves what it has seen from new/ to cur/)
+i=0
+until pop=$(python3 -c 'import poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)
+p.user("trymail"); p.pass_(sys.argv[2]); print(p.stat()[0]); p.quit()' "$pop3port" "$(cat "$try/password")" 2>/dev/null); do
+  i=$((i + 1)); [ $i -lt 50 ] || { echo "try: POP3 login failed; see $svc/pop3d/log/main/current" >&2; exit 111; }
+  sleep 0.2
 done
 cat <<END
 
 The MTA is running from $try.
   A test message went in over SMTP and landed in:
-    $(ls -d "$home/alias/Maildir/new"/* | tail -n 1)
+    $landed
+  POP3 on 127.0.0.1:$pop3port sees $pop message(s) for trymail.
   Send mail:   swaks --server 127.0.0.1 --port $port --to you@localhost
            or  $home/bin/sendmail you@localhost < message
-  Mailbox:     $home/alias/Maildir/new/  (every local address lands here)
+  Mailbox:     $mbox/Maildir/  (every local address lands here)
+  Read it:     POP3 127.0.0.1:$pop3port, user trymail, password in $try/password
   Logs:        tail -f $svc/send/log/main/current | tai64nlocal
   Queue:       $home/bin/qmail-qread
   Stop:        make try-stop  (or: sh scripts/try.sh stop)
-END

@@ -1,7 +1,9 @@
 """The newcomer command: scripts/try.sh (make try / make try-stop) starts a
 complete MTA under svscan in its own directory, delivers a message sent over
-SMTP, is harmless to run twice, and its stop leaves no process behind."""
+SMTP, serves it over POP3, is harmless to run twice, and its stop leaves no
+process behind."""
 import os
+import poplib
 import socket
 import subprocess
 
@@ -20,8 +22,11 @@ def free_port():
     return port
 
 
+POP3PORT = None
+
+
 def try_sh(action, port):
-    env = dict(os.environ, TRYDIR=TRY, TRYPORT=str(port))
+    env = dict(os.environ, TRYDIR=TRY, TRYPORT=str(port), TRYPOP3PORT=str(POP3PORT))
     return subprocess.run(["sh", os.path.join(SRC, "scripts", "try.sh"), action], env=env,
                           capture_output=True, timeout=900)
 
@@ -46,12 +51,19 @@ def processes_under(path):
 
 
 def maildir_new():
-    d = os.path.join(TRY, "home", "alias", "Maildir", "new")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+    """every message in the try Maildir, new or seen"""
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(TRY, "trymail", "Maildir", sub)
+        if os.path.isdir(d):
+            out += os.listdir(d)
+    return sorted(out)
 
 
 @pytest.fixture(scope="module")
 def running():
+    global POP3PORT
+    POP3PORT = free_port()
     port = free_port()
     r = try_sh("start", port)
     try:
@@ -66,13 +78,37 @@ def test_try_starts_and_delivers_its_test_message(running):
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     assert "landed in:" in out and "try-stop" in out
     landed = out.split("landed in:")[1].split()[0]
-    with open(landed, "rb") as f:
+    name = os.path.basename(landed)
+    seen = [n for n in maildir_new() if n.split(":")[0] == name]
+    assert seen, (landed, maildir_new())
+    sub = "new" if os.path.exists(landed) else "cur"
+    with open(os.path.join(TRY, "trymail", "Maildir", sub, seen[0]), "rb") as f:
         msg = f.read()
     assert b"Hello from make try." in msg
     assert msg.startswith(b"Return-Path: <you@localhost>\nDelivered-To: try@localhost\n")
-    st = subprocess.run(["svstat"] + [os.path.join(TRY, "service", s) for s in ("send", "smtpd")],
+    st = subprocess.run(["svstat"] + [os.path.join(TRY, "service", s) for s in ("send", "smtpd", "pop3d")],
                         capture_output=True).stdout.decode()
-    assert st.count(": up ") == 2, st
+    assert st.count(": up ") == 3, st
+
+
+def test_try_mailbox_over_pop3(running):
+    with open(os.path.join(TRY, "password")) as f:
+        password = f.read().strip()
+    p = poplib.POP3("127.0.0.1", POP3PORT, timeout=30)
+    p.user("trymail")
+    p.pass_(password)
+    count = p.stat()[0]
+    assert count == len(maildir_new()) and count >= 1
+    body = b"\n".join(p.retr(count)[1])
+    assert b"Hello from make try." in body
+    p.quit()
+    p = poplib.POP3("127.0.0.1", POP3PORT, timeout=30)
+    p.user("trymail")
+    try:
+        p.pass_("wrong" + password)
+        assert False, "a wrong password was accepted"
+    except poplib.error_proto:
+        pass
 
 
 def test_try_accepts_more_mail_and_logs_it(running):
