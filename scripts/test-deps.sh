@@ -1,7 +1,9 @@
 #!/bin/sh
-# test-deps.sh - install the Debian packages the build and the tests need,
-# only when something is missing. Needs root (or nothing to install).
-pkgs="make gcc python3 python3-pytest ucspi-tcp daemontools swaks python3-aiosmtpd dnsmasq-base iproute2 libcrypt-dev fetchmail dovecot-core dovecot-imapd cyrus-common groff-base"
+# test-deps.sh [try] - install the Debian packages the build and the tests
+# need (with "try": only what make try needs), only when something is
+# missing. Needs root (or nothing to install).
+pkgs="make gcc python3 python3-pytest ucspi-tcp daemontools swaks python3-aiosmtpd dnsmasq-base iproute2 libcrypt-dev fetchmail dovecot-core dovecot-imapd cyrus-common groff-base postfix"
+[ "$1" = try ] && pkgs="make gcc libcrypt-dev python3 ucspi-tcp daemontools swaks"
 missing=
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -10,5 +12,7 @@ done
 [ -z "$missing" ] && exit 0
 echo "test-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# postfix is only a test peer and a benchmark rival: install it unconfigured
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
 apt-get update -qq || exit 111
 apt-get install -y -qq $missing >/dev/null || exit 111

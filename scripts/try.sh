@@ -41,7 +41,7 @@ case ${1:-start} in
 esac
 
 [ "$(id -u)" = 0 ] || { echo "try: run as root (it creates the qmail users and switches uids)" >&2; exit 100; }
-sh scripts/test-deps.sh
+sh scripts/test-deps.sh try
 d=$top
 while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
 stop >/dev/null 2>&1 || true
