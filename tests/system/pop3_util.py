@@ -9,42 +9,10 @@ import socket
 import subprocess
 
 from conftest import HOME, bin_path, make_user, run, wait_for
+from proc_util import child_pids, descendants, free_port  # noqa: F401 (used by the tests)
 
 POPHOST = "pop.testhost.example"
 BUILDDIR = os.path.dirname(HOME)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def child_pids(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
-            out.append(int(d))
-    return out
-
-
-def descendants(pid):
-    out = []
-    todo = [pid]
-    while todo:
-        for c in child_pids(todo.pop()):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def set_password(name, password):

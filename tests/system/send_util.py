@@ -12,38 +12,10 @@ import threading
 import time
 
 from conftest import BUILD, HOME, bin_path, make_user, run, wait_for
+from proc_util import child_pids as children, gone  # noqa: F401 (children is used by the tests)
 
 LOGDIR = os.path.join(BUILD, "send-logs")
 ALIASDIR = os.path.join(HOME, "alias")
-
-
-def _state(pid):
-    """The /proc state letter of pid, or None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
-    except OSError:
-        return None
-    return st[st.rindex(")") + 2]
-
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
-            out.append(int(d))
-    return out
-
-
-def gone(pid):
-    return _state(pid) in (None, "Z", "X")
 
 
 class Send:

@@ -14,34 +14,11 @@ import threading
 import time
 
 from conftest import HOME, bin_path, wait_for
+from proc_util import child_pids, free_port  # noqa: F401 (used by the tests)
 
 
 def ids():
     return pwd.getpwnam("qmaild").pw_uid, grp.getgrnam("nofiles").gr_gid
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def child_pids(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        ppid = int(st[st.rindex(")") + 2:].split()[1])
-        if ppid == pid:
-            out.append(int(d))
-    return out
 
 
 def vmhwm_kb(pid):

@@ -10,16 +10,9 @@ import subprocess
 import pytest
 
 from conftest import BUILD, SRC, wait_for
+from proc_util import free_port
 
 TRY = os.path.join(BUILD, "try")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 POP3PORT = None
