@@ -17,9 +17,8 @@ static qmail qq;
 
 int main(int argc, char **argv)
 {
-  char buf[BIO_SIZE], num[FMT_ULONG];
+  char num[FMT_ULONG];
   const char *sender, *dtline, *x;
-  ssize_t r;
   int i;
 
   sig_ignore(SIGPIPE);
@@ -32,12 +31,7 @@ int main(int argc, char **argv)
   if (qmail_open(&qq) == -1) die(111, FATAL, "unable to fork: ", say_errno(), "\n", NULL);
   num[fmt_ulong(num, qmail_qp(&qq))] = 0;
   qmail_puts(&qq, dtline);
-  for (;;) {
-    r = bio_rawread(0, buf, sizeof buf, 0);
-    if (r == 0) break;
-    if (r == -1) { qmail_fail(&qq); break; }
-    qmail_put(&qq, buf, (size_t)r);
-  }
+  qmail_copyfd(&qq, 0);
   qmail_from(&qq, sender);
   for (i = 1; i < argc; ++i) qmail_to(&qq, argv[i]);
   qmail_put(&qq, "", 1);

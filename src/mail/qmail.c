@@ -76,6 +76,20 @@ void qmail_put(qmail *q, const char *s, size_t n)
 
 void qmail_puts(qmail *q, const char *s) { qmail_put(q, s, strlen(s)); }
 
+/* qmail_copyfd - the rest of fd, read straight into the message */
+void qmail_copyfd(qmail *q, int fd)
+{
+  char buf[BIO_SIZE];
+  ssize_t r;
+
+  for (;;) {
+    r = bio_rawread(fd, buf, sizeof buf, 0);
+    if (r == 0) return;
+    if (r == -1) { qmail_fail(q); return; }
+    qmail_put(q, buf, (size_t)r);
+  }
+}
+
 void qmail_fromb(qmail *q, const char *s, size_t n)
 {
   if (!q->flagerr && !bio_flush(&q->b)) q->flagerr = 1;

@@ -30,6 +30,7 @@ int qmail_open(qmail *q);                 /* 0 started, -1 failed (errno) */
 unsigned long qmail_qp(const qmail *q);   /* the qmail-queue pid, for "qp N" */
 void qmail_put(qmail *q, const char *s, size_t n);
 void qmail_puts(qmail *q, const char *s);
+void qmail_copyfd(qmail *q, int fd);      /* all of fd; a read error fails q */
 void qmail_fail(qmail *q);                /* make sure nothing is queued */
 void qmail_from(qmail *q, const char *s); /* ends the message */
 void qmail_fromb(qmail *q, const char *s, size_t n);
