@@ -3,10 +3,20 @@
  * (qmail-lspawn(8)). The only long-lived root process: it looks up the
  * user in users/cdb, else with qmail-getpw (run as qmailp), refuses uid 0,
  * drops to the user with no supplementary groups and execs qmail-local
- * with the message on a seekable fd 0. */
+ * with the message on a seekable fd 0.
+ * qmail-getpw costs a fork and an exec per delivery, so its answer for a
+ * local part is remembered for GETPW_TTL seconds: the child that ran it
+ * sends the answer up a pipe (one write under PIPE_BUF, so records never
+ * mix), the parent files it before its next fork, and later children
+ * find it in their copy of the table. users/cdb is still read first for
+ * every delivery. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "assign.h"
@@ -32,6 +42,11 @@
 
 #define TRUNCREPORT 3000
 #define GETPWMAX 4096
+
+/* the getpw cache: a few recent answers, each a record local NUL answer */
+#define GETPW_TTL 10         /* seconds an answer is used again */
+#define CACHE_SLOTS 64
+#define CACHE_RECMAX (PIPE_BUF < 1024 ? PIPE_BUF : 1024)
 
 static const char *defaultdelivery;
 static uid_t uidp, uidq;
@@ -79,30 +94,134 @@ static void report(sa *out, int wstat, const char *s, size_t len, int truncated)
   if (truncated && !z && !sa_cats(out, note)) out->len = 0;
 }
 
-/* getpw - run qmail-getpw local as qmailp/nofiles; exits on trouble */
-static void getpw(assign *a, const char *local)
+/* the getpw cache (see the top of the file) */
+struct cached {
+  char *rec;          /* local NUL answer; 0 for an empty slot */
+  size_t klen;        /* length of local */
+  size_t len;         /* length of rec */
+  time_t when;        /* monotonic seconds when filed */
+};
+static struct cached cache[CACHE_SLOTS];
+static int cachepipe[2] = { -1, -1 };
+static char cacheacc[2 * (CACHE_RECMAX + 2)];
+static size_t cacheacclen;
+
+static time_t monotime(void)
+{
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) return 0;
+  return ts.tv_sec;
+}
+
+/* cache_file - keep rec[0..len) (local NUL answer), replacing the entry
+ * for the same local or else the oldest; out of memory just forgets */
+static void cache_file(const char *rec, size_t len, time_t now)
+{
+  size_t klen = byte_chr(rec, len, 0), i, pick = 0;
+  char *copy;
+
+  if (klen == len) return;
+  for (i = 0; i < CACHE_SLOTS; ++i) {
+    if (cache[i].rec && cache[i].klen == klen && !memcmp(cache[i].rec, rec, klen)) { pick = i; break; }
+    if (!cache[i].rec || (cache[pick].rec && cache[i].when < cache[pick].when)) pick = i;
+  }
+  copy = malloc(len);
+  if (!copy) return;
+  memcpy(copy, rec, len);
+  free(cache[pick].rec);
+  cache[pick].rec = copy;
+  cache[pick].klen = klen;
+  cache[pick].len = len;
+  cache[pick].when = now;
+}
+
+/* cache_drain - in the parent: file every record the children sent. A
+ * record on the pipe is two length bytes (high, low) and the record. */
+static void cache_drain(void)
+{
+  time_t now = monotime();
+  ssize_t r;
+  size_t pos, n;
+
+  if (cachepipe[0] == -1) return;
+  for (;;) {
+    r = read(cachepipe[0], cacheacc + cacheacclen, sizeof cacheacc - cacheacclen);
+    if (r == -1 && errno == EINTR) continue;
+    if (r <= 0) return;
+    cacheacclen += (size_t)r;
+    for (pos = 0; cacheacclen - pos >= 2; pos += 2 + n) {
+      n = ((size_t)(unsigned char)cacheacc[pos] << 8) | (unsigned char)cacheacc[pos + 1];
+      if (n > CACHE_RECMAX) { cacheacclen = pos = 0; break; } /* cannot happen: start over */
+      if (cacheacclen - pos - 2 < n) break;
+      cache_file(cacheacc + pos + 2, n, now);
+    }
+    memmove(cacheacc, cacheacc + pos, cacheacclen - pos);
+    cacheacclen -= pos;
+  }
+}
+
+/* cache_find - in a child: a fresh answer for local, or 0 */
+static const struct cached *cache_find(const char *local, size_t klen)
+{
+  time_t now = monotime();
+  size_t i;
+
+  for (i = 0; i < CACHE_SLOTS; ++i)
+    if (cache[i].rec && cache[i].klen == klen && !memcmp(cache[i].rec, local, klen)
+        && now >= cache[i].when && now - cache[i].when < GETPW_TTL)
+      return &cache[i];
+  return 0;
+}
+
+/* cache_send - in a child: offer the parent qmail-getpw's answer; a full
+ * pipe or a record too long for one atomic write is simply not cached */
+static void cache_send(const char *local, size_t klen, const char *ans, size_t len)
+{
+  char rec[2 + CACHE_RECMAX];
+  size_t n;
+
+  if (cachepipe[1] == -1 || klen >= CACHE_RECMAX || len > CACHE_RECMAX - klen - 1) return;
+  n = klen + 1 + len;
+  rec[0] = (char)(n >> 8);
+  rec[1] = (char)(n & 255);
+  memcpy(rec + 2, local, klen);
+  rec[2 + klen] = 0;
+  memcpy(rec + 3 + klen, ans, len);
+  if (write(cachepipe[1], rec, n + 2) == -1) {}
+}
+
+/* getpw_start - start qmail-getpw local as qmailp/nofiles, its output on
+ * the pipe pi */
+static pid_t getpw_start(const int *pi, const char *local)
+{
+  char *args[3];
+  pid_t pid;
+
+  args[0] = "bin/qmail-getpw";
+  args[1] = (char *)local;
+  args[2] = 0;
+  pid = fork();
+  if (pid != 0) return pid;
+  close(pi[0]);
+  if (setgroups(1, &gidn) == -1 || setgid(gidn) == -1) _exit(QLX_USAGE);
+  if (setuid(uidp) == -1) _exit(QLX_USAGE);
+  if (dup2(pi[1], 1) == -1) _exit(QLX_SYS);
+  if (pi[1] != 1) close(pi[1]);
+  execv(args[0], args);
+  _exit(QLX_EXECPW);
+}
+
+/* getpw - qmail-getpw's answer for local[0..klen) into a; exits on trouble */
+static void getpw(assign *a, const char *local, size_t klen)
 {
   char buf[GETPWMAX];
   size_t len = 0;
   int pi[2], wstat, r;
   pid_t pid;
-  char *args[3];
 
   if (pipe(pi) == -1) _exit(QLX_SYS);
-  pid = fork();
+  pid = getpw_start(pi, local);
   if (pid == -1) _exit(QLX_SYS);
-  if (pid == 0) {
-    close(pi[0]);
-    if (setgroups(1, &gidn) == -1 || setgid(gidn) == -1) _exit(QLX_USAGE);
-    if (setuid(uidp) == -1) _exit(QLX_USAGE);
-    if (dup2(pi[1], 1) == -1) _exit(QLX_SYS);
-    if (pi[1] != 1) close(pi[1]);
-    args[0] = "bin/qmail-getpw";
-    args[1] = (char *)local;
-    args[2] = 0;
-    execv(args[0], args);
-    _exit(QLX_EXECPW);
-  }
   close(pi[1]);
   for (;;) {
     ssize_t n = read(pi[0], buf + len, sizeof buf - len);
@@ -119,6 +238,7 @@ static void getpw(assign *a, const char *local)
   r = assign_parse(a, buf, len);
   if (r == -1) _exit(QLX_NOMEM);
   if (r == 0) _exit(QLX_USAGE);
+  cache_send(local, klen, buf, len);
 }
 
 static void child(const char *sender, const char *recip, size_t at)
@@ -135,7 +255,12 @@ static void child(const char *sender, const char *recip, size_t at)
   if (!sa_copyb(&local, recip, at) || !sa_0(&local)) _exit(QLX_NOMEM);
   r = assign_lookup(&a, recip, at);
   if (r == -1) _exit(errno == ENOMEM ? QLX_NOMEM : QLX_CDB);
-  if (r == 0) getpw(&a, local.s);
+  if (r == 0) {
+    const struct cached *c = cache_find(local.s, at);
+    r = c ? assign_parse(&a, c->rec + c->klen + 1, c->len - c->klen - 1) : 0;
+    if (r == -1) _exit(QLX_NOMEM);
+    if (r == 0) getpw(&a, local.s, at);
+  }
   if (a.uid == 0) _exit(QLX_ROOT);
   if (strlen(auto_home) + sizeof "/bin/qmail-local" > sizeof qlocal) _exit(QLX_USAGE);
   strcpy(qlocal, auto_home);
@@ -161,7 +286,10 @@ static void child(const char *sender, const char *recip, size_t at)
 
 static pid_t start(int fdmess, int fdout, const char *sender, const char *recip, size_t at)
 {
-  pid_t pid = fork();
+  pid_t pid;
+
+  cache_drain();
+  pid = fork();
   if (pid != 0) return pid;
   if (spawn_childsetup(fdmess, fdout) == -1) _exit(QLX_SYS);
   child(sender, recip, at);
@@ -177,6 +305,8 @@ int main(int argc, char **argv)
   if (argc < 2 || !defaultdelivery) _exit(100);
   if (!ids_uid(auto_userp, &uidp) || !ids_uid(auto_userq, &uidq) ||
       !ids_gid(auto_groupn, &gidn) || !ids_gid(auto_groupq, &g)) _exit(111);
+  /* no cache without its pipe; both ends close on exec */
+  if (pipe2(cachepipe, O_CLOEXEC | O_NONBLOCK) == -1) cachepipe[0] = cachepipe[1] = -1;
   ops.limit = auto_spawn;
   ops.maxoutput = TRUNCREPORT;
   ops.messowner = uidq;

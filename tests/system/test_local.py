@@ -4,6 +4,7 @@ runuser, with the message on a seekable stdin, as qmail-lspawn runs them.
 What is checked is what a user sees: mailbox contents, owners, the report
 on stdout/stderr and the exit code."""
 import os
+import pwd
 import re
 import shutil
 import stat
@@ -643,3 +644,87 @@ def test_qbiff_never_fails(pw):
     r = qlocal(pw)
     assert r.returncode == 0, r
     assert os.path.exists(os.path.join(pw.pw_dir, "Mailbox"))
+
+
+# --- qmail-lspawn's reuse of qmail-getpw answers -------------------------
+
+GETPW_COUNTER = r'''#!/bin/sh
+# counts its runs, then answers as the real qmail-getpw (qlfail: 111)
+echo "$1" >> "%(log)s"
+[ "$1" = qlfail ] && exit 111
+exec "%(real)s" "$@"
+'''
+
+
+def lspawn_job(proc, slot, messid, rcpt):
+    """One job to a running qmail-lspawn; its one report (K, Z or D text)."""
+    proc.stdin.write(b"%d\0%s\0%s\0" % (slot, messid.encode(), SENDER.encode()) + b"1\0" + rcpt.encode() + b"\0")
+    proc.stdin.flush()
+    fields = []
+    while len(fields) < 3:
+        field = b""
+        while True:
+            c = proc.stdout.read(1)
+            assert c, "qmail-lspawn closed its reports"
+            if c == b"\0":
+                break
+            field += c
+        fields.append(field)
+    assert fields[:2] == [b"%d" % slot, b"0"], fields
+    return fields[2]
+
+
+def test_lspawn_reuses_getpw_answer(pw):
+    """qmail-lspawn runs qmail-getpw once for several deliveries to one
+    local part within its 10 seconds, again for another local part, and
+    never keeps a failed lookup."""
+    write(pw, ".qmail-default", "./Maildir/\n")
+    subprocess.run(["runuser", "-u", USER, "--", bin_path("maildirmake"),
+                    os.path.join(pw.pw_dir, "Maildir")], check=True)
+    qmailq = pwd.getpwnam("qmailq")
+    messid = 987654321
+    split = "%d" % (messid % 23)
+    mess = os.path.join(HOME, "queue", "mess", split, str(messid))
+    with open(mess, "wb") as f:
+        f.write(MSG)
+    os.chown(mess, qmailq.pw_uid, qmailq.pw_gid)
+    getpw = bin_path("qmail-getpw")
+    real = getpw + ".real"
+    log = os.path.join(os.path.dirname(HOME), "getpw-runs")
+    cdb = os.path.join(HOME, "users", "cdb")
+    aside = cdb + ".aside"
+    with open(log, "w"):
+        pass
+    os.chmod(log, 0o666)   # qmail-getpw runs as qmailp
+    os.rename(getpw, real)
+    if os.path.exists(cdb):
+        os.rename(cdb, aside)
+    proc = None
+    try:
+        with open(getpw, "w") as f:
+            f.write(GETPW_COUNTER % {"log": log, "real": real})
+        os.chmod(getpw, 0o755)
+        proc = subprocess.Popen([bin_path("qmail-lspawn"), "./Maildir/"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, cwd=os.path.join(HOME, "queue", "mess"))
+        limit = b""
+        while not limit.endswith(b"\0"):
+            c = proc.stdout.read(1)
+            assert c
+            limit += c
+        job = "%s/%d" % (split, messid)
+        for slot in range(3):
+            assert lspawn_job(proc, slot, job, "%s@%s" % (USER, DOMAIN)).startswith(b"K"), slot
+        assert lspawn_job(proc, 0, job, "%s-ext@%s" % (USER, DOMAIN)).startswith(b"K")
+        for slot in range(2):
+            assert lspawn_job(proc, slot, job, "qlfail@" + DOMAIN).startswith(b"Z")
+        runs = open(log).read().split()
+        assert runs == [USER, USER + "-ext", "qlfail", "qlfail"], runs
+        assert len(os.listdir(os.path.join(pw.pw_dir, "Maildir", "new"))) == 4
+    finally:
+        if proc is not None:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+        os.rename(real, getpw)
+        if os.path.exists(aside):
+            os.rename(aside, cdb)
+        os.unlink(mess)
