@@ -132,10 +132,12 @@ static void finish(unsigned long i)
 {
   struct slot *s = &d[i];
   sa rep = SA_ZERO;
-  const char *out = s->out.s ? s->out.s : "";
+  const char *out;
   size_t k, pos = 0;
 
+  /* the last drain may grow and so move s->out: take its address after */
   if (s->fd != -1) { drain(s); close(s->fd); s->fd = -1; }
+  out = s->out.s ? s->out.s : "";
   if (bops) {
     bops->report(&rep, s->wstat, out, s->out.len, s->truncated, s->n);
     for (k = 0; k < s->n; ++k) {
