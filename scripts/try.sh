@@ -103,7 +103,7 @@ until swaks --server 127.0.0.1 --port "$port" --quit-after CONNECT >/dev/null 2>
   i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd did not start; see $svc/smtpd/log/main/current" >&2; exit 111; }
   sleep 0.1
 done
-count() { ls "$mbox/Maildir/new" "$mbox/Maildir/cur" 2>/dev/null | grep -vc -e '^$' -e ':$'; }
+count() { ls "$mbox/Maildir/new" "$mbox/Maildir/cur" 2>/dev/null | grep -v -e '^$' -e ':$' | wc -l; }
 before=$(count)
 swaks --server 127.0.0.1 --port "$port" --to try@localhost --from you@localhost \
   --header 'Subject: make try' --body 'Hello from make try.' >"$try/swaks.log" 2>&1 ||
