@@ -375,6 +375,7 @@ static void do_end(const char *s, size_t n, const struct stamp *t)
   msg_free(m);
 }
 
+/* line - one log line: strip its stamp, hand it to the matching do_ function */
 static void line(const char *s, size_t n)
 {
   struct stamp t;

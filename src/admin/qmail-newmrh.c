@@ -4,7 +4,7 @@
  * beginning with # are skipped. The cdb is written to a .tmp file, fsynced
  * and renamed, so qmail-smtpd never sees a partial one. Exit 0 or 111. */
 #include <errno.h>
-#include <stdio.h>
+#include <stdio.h>     /* rename() only: no stdio streams here */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +14,7 @@
 #include "sa.h"
 #include "say.h"
 #include "str.h"
+#include "syncdir.h"
 
 #include "auto.h"
 
@@ -82,7 +83,7 @@ int main(void)
     unlink(TMP);
     die(111, FATAL, "unable to move " TMP " to control/morercpthosts.cdb: ", e, "\n", (char *)0);
   }
-  fdout = open_read("control");
-  if (fdout != -1) { fsync(fdout); close(fdout); }
+  /* make the rename itself durable; a failure here changes nothing seen */
+  if (syncdir("control") == -1) {}
   return 0;
 }

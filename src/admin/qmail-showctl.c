@@ -101,6 +101,7 @@ static void oops(void)
   flagtrouble = 1;
 }
 
+/* show_list - a file of lines, one explained line each, or its default */
 static void show_list(const struct ctl *c, const char *fn)
 {
   size_t i, j;
@@ -142,6 +143,7 @@ static void show_mrhcdb(void)
   else puts_("Made after the last change to morercpthosts.\n");
 }
 
+/* show - one control file: its value or default, and what it means */
 static void show(const struct ctl *c)
 {
   sa fn = SA_ZERO;

@@ -8,6 +8,7 @@
 
 #include "bio.h"
 #include "fd.h"
+#include "sig.h"
 #include "say.h"
 #include "wait.h"
 #include "date822.h"
@@ -23,7 +24,7 @@ int main(int argc, char **argv)
   int pi[2], status, r;
   pid_t pid;
 
-  signal(SIGPIPE, SIG_IGN);
+  sig_ignore(SIGPIPE);
   if (argc < 2) die(100, "predate: usage: predate child [ arg ... ]\n", (char *)0);
   if (!sa_copys(&date, "Date: ") || !date822_fmt(&date, time(0)) || !sa_append(&date, '\n'))
     die(111, FATAL, "out of memory\n", (char *)0);
@@ -33,7 +34,7 @@ int main(int argc, char **argv)
   if (pid == 0) {
     close(pi[1]);
     if (fd_move(0, pi[0]) == -1) die(111, FATAL, "unable to set up fds: ", say_errno(), "\n", (char *)0);
-    signal(SIGPIPE, SIG_DFL);
+    sig_default(SIGPIPE);
     execvp(argv[1], argv + 1);
     die(111, FATAL, "unable to run ", argv[1], ": ", say_errno(), "\n", (char *)0);
   }

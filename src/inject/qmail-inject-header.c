@@ -54,6 +54,7 @@ void addlist(sa *list, size_t *n, const char *s, size_t len)
   ++*n;
 }
 
+/* qualify - add defaulthost, plusdomain and defaultdomain as qmail-header(5) says */
 void qualify(sa *local, int *at, sa *domain)
 {
   sa *last = *at ? domain : local;
@@ -137,6 +138,7 @@ static int addrfield(sa *h, size_t nl, int type, const char **why)
   return 1;
 }
 
+/* field - one complete header field: rewrite, record, keep or drop it */
 static void field(sa *h)
 {
   size_t nl = namelen(h->s, h->len);
@@ -189,6 +191,7 @@ static int couldbefield(const sa *l, int infield)
   return 0;
 }
 
+/* header_read - collect fields up to the blank line, in bounded memory */
 void header_read(sa *body)
 {
   static sa line = SA_ZERO, h = SA_ZERO;
@@ -252,6 +255,7 @@ static void catname(sa *o, const char *s, char open, char close)
   if (!sa_append(o, close)) die_nomem();
 }
 
+/* default_address - user@host qualified, with the -m and -r hacks when asked */
 void default_address(sa *o, const char *user, const char *host, int hack)
 {
   int at = host != 0;
@@ -270,6 +274,7 @@ void default_address(sa *o, const char *user, const char *host, int hack)
   if (at && (!sa_append(o, '@') || !sa_cat(o, &domain))) die_nomem();
 }
 
+/* addfrom - a From field for the user, with the full name as asked */
 static void addfrom(const char *prefix)
 {
   if (!sa_cats(&inj.added, prefix) || !sa_cats(&inj.added, "From: ")) die_nomem();
@@ -351,6 +356,7 @@ static void addmft(void)
   if (!sa_append(&inj.added, '\n')) die_nomem();
 }
 
+/* header_finish - the sender and the fields qmail-inject adds */
 void header_finish(void)
 {
   const int *s = inj.seen;

@@ -12,6 +12,7 @@
 #include "qmail-inject.h"
 #include "err.h"
 #include "say.h"
+#include "sig.h"
 #include "str.h"
 #include "auto.h"
 #include "control.h"
@@ -98,19 +99,20 @@ static const char *env(const char *a, const char *b, const char *c, const char *
  * fn; the environment variable overrides all */
 static void control(sa *x, const char *fn, const char *var)
 {
-  char path[64] = "control/";
+  static sa path = SA_ZERO;
   const char *e = getenv(var);
   int r;
 
   if (e) { if (!sa_copys(x, e)) die_nomem(); return; }
-  strcat(path, fn);
-  r = control_rldef(x, path, 0);
+  if (!sa_copys(&path, "control/") || !sa_cats(&path, fn) || !sa_0(&path)) die_nomem();
+  r = control_rldef(x, path.s, 0);
   if (r == -1) die_control(fn);
   if (r == 1) return;
   r = control_rldef(x, "control/me", fn);
   if (r == -1) die_control("me");
 }
 
+/* setup - flags and names from the environment, then the control files */
 static void setup(void)
 {
   const char *x = getenv("QMAILINJECT");
@@ -206,6 +208,7 @@ static void body(const sa *first)
   if (last != '\n') put("\n", 1);
 }
 
+/* finish - write the new header and the body, then queue or print */
 static void finish(const sa *firstline)
 {
   const char *x, *end;
@@ -241,41 +244,66 @@ static void finish(const sa *firstline)
   _exit(0);
 }
 
-int main(int argc, char **argv)
-{
-  enum { R_DEFAULT, R_ARGS, R_HEADER, R_BOTH } strategy = R_DEFAULT;
-  static sa firstline = SA_ZERO, a = SA_ZERO;
-  int i;
+enum { R_DEFAULT, R_ARGS, R_HEADER, R_BOTH };
 
-  signal(SIGPIPE, SIG_IGN);
-  inj.start = time(0);
-  inj.flagqueue = 1;
-  bio_init(&inj.in, 0, inbuf, sizeof inbuf);
-  setup();
+/* options - read the flags into inj; returns the strategy for recipients
+ * and sets *first to the index of the first argument after the flags */
+static int options(int argc, char **argv, int *first)
+{
+  int strategy = R_DEFAULT, i;
 
   for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; ++i) {
     const char *o = argv[i] + 1;
     if (str_equal(argv[i], "--")) { ++i; break; }
-    for (; *o; ++o)
-      switch (*o) {
+    while (*o)
+      switch (*o++) {
         case 'a': strategy = R_ARGS; break;
         case 'A': strategy = R_DEFAULT; break;
         case 'h': strategy = R_HEADER; break;
         case 'H': strategy = R_BOTH; break;
         case 'n': inj.flagqueue = 0; break;
         case 'N': inj.flagqueue = 1; break;
-        case 'f':
-          if (o[1]) o = o + 1;
-          else if (++i < argc) o = argv[i];
-          else die_usage();
+        case 'f':                  /* -fsender or -f sender: the rest of the word */
+          if (!*o) { if (++i < argc) o = argv[i]; else die_usage(); }
           address(&inj.sender, o);   /* "" and "<>" are the null sender */
           inj.senderset = 1;
-          o += strlen(o) - 1;
+          o = "";
           break;
         default: die_usage();
       }
   }
+  *first = i;
   if (strategy == R_DEFAULT) strategy = i < argc ? R_ARGS : R_HEADER;
+  return strategy;
+}
+
+/* checklimits - refuse a message qmail-queue would refuse for its addresses */
+static void checklimits(void)
+{
+  if (inj.sender.len > ADDR_MAX) die(100, FATAL, "envelope sender too long\n", (char *)0);
+  if (inj.flagqueue && !inj.nargs &&
+      !(inj.flagrh && (inj.flagresent ? inj.nhrr : inj.nhr)))
+    die(100, FATAL, "no recipients\n", (char *)0);
+  if (inj.flagrh) {
+    const sa *l = inj.flagresent ? &inj.hrr : &inj.hr;
+    const char *x, *end;
+    for (x = l->s, end = x + l->len; x < end; x += strlen(x) + 1)
+      if (strlen(x) > ADDR_MAX) die(100, FATAL, "recipient address too long\n", (char *)0);
+  }
+}
+
+int main(int argc, char **argv)
+{
+  static sa firstline = SA_ZERO, a = SA_ZERO;
+  int strategy, i;
+
+  sig_ignore(SIGPIPE);
+  inj.start = time(0);
+  inj.flagqueue = 1;
+  bio_init(&inj.in, 0, inbuf, sizeof inbuf);
+  setup();
+
+  strategy = options(argc, argv, &i);
   if (strategy != R_HEADER)
     for (; i < argc; ++i) {
       if (!argv[i][0]) die(100, FATAL, "empty recipient address\n", (char *)0);
@@ -287,15 +315,6 @@ int main(int argc, char **argv)
 
   header_read(&firstline);
   header_finish();
-  if (inj.sender.len > ADDR_MAX) die(100, FATAL, "envelope sender too long\n", (char *)0);
-  if (inj.flagqueue && !inj.nargs &&
-      !(inj.flagrh && (inj.flagresent ? inj.nhrr : inj.nhr)))
-    die(100, FATAL, "no recipients\n", (char *)0);
-  if (inj.flagrh) {
-    const sa *l = inj.flagresent ? &inj.hrr : &inj.hr;
-    const char *x, *end;
-    for (x = l->s, end = x + l->len; x < end; x += strlen(x) + 1)
-      if (strlen(x) > ADDR_MAX) die(100, FATAL, "recipient address too long\n", (char *)0);
-  }
+  checklimits();
   finish(&firstline);
 }

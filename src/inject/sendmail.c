@@ -10,6 +10,7 @@
 
 #include "say.h"
 #include "str.h"
+#include "sa.h"
 #include "auto.h"
 
 #define FATAL "sendmail: fatal: "
@@ -92,20 +93,15 @@ static void sender_env(const char *s)
   }
 }
 
-int main(int argc, char **argv)
-{
-  const char *prog = argc ? argv[0] : "sendmail";
-  const char *slash = strrchr(prog, '/');
-  const char *sender = 0, *fullname = 0;
-  int flagt = 0, i;
-  char **args;
-  size_t k, n;
+/* the options that matter to qmail-inject */
+static int flagt;
+static const char *sender, *fullname;
 
-  if (slash) prog = slash + 1;
-  if (chdir(auto_home) == -1)
-    die(111, FATAL, "unable to switch to ", auto_home, ": ", say_errno(), "\n", (char *)0);
-  if (str_equal(prog, "mailq")) mailq();
-  if (str_equal(prog, "newaliases")) refuse_aliases();
+/* options - read the sendmail options; returns the index of the first
+ * recipient. -bp, -bs, -bi and -q end here by running something else. */
+static int options(int argc, char **argv)
+{
+  int i;
 
   for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; ++i) {
     const char *o = argv[i] + 1;
@@ -147,17 +143,17 @@ int main(int argc, char **argv)
       break;   /* the argument used up the rest of this word */
     }
   }
-  if (!flagt && i >= argc) {
-    say(2, "sendmail: fatal: no recipients given (use -t to take them from the header)\n",
-        (char *)0);
-    die_usage();
-  }
+  return i;
+}
 
-  if (sender) sender_env(sender);
-  if (fullname) setenvvar("QMAILNAME", fullname);
+/* inject - exec qmail-inject for the recipients rcpt[0..n) */
+static noreturn void inject(char **rcpt, size_t n)
+{
+  char **args;
+  size_t k, i, want;
 
-  n = (size_t)(argc - i) + 6;
-  args = calloc(n, sizeof *args);
+  if (!size_add(&want, n, 6)) die_nomem();
+  args = calloc(want, sizeof *args);
   if (!args) die_nomem();
   k = 0;
   args[k++] = "bin/qmail-inject";
@@ -167,9 +163,32 @@ int main(int argc, char **argv)
     args[k++] = (char *)sender;
   }
   args[k++] = "--";
-  for (; i < argc; ++i) args[k++] = argv[i];
+  for (i = 0; i < n; ++i) args[k++] = rcpt[i];
   args[k] = 0;
   execv(args[0], args);
   die(111, FATAL, "unable to run ", auto_home, "/bin/qmail-inject: ", say_errno(), "\n",
       (char *)0);
+}
+
+int main(int argc, char **argv)
+{
+  const char *prog = argc ? argv[0] : "sendmail";
+  const char *slash = strrchr(prog, '/');
+  int i;
+
+  if (slash) prog = slash + 1;
+  if (chdir(auto_home) == -1)
+    die(111, FATAL, "unable to switch to ", auto_home, ": ", say_errno(), "\n", (char *)0);
+  if (str_equal(prog, "mailq")) mailq();
+  if (str_equal(prog, "newaliases")) refuse_aliases();
+
+  i = options(argc, argv);
+  if (!flagt && i >= argc) {
+    say(2, "sendmail: fatal: no recipients given (use -t to take them from the header)\n",
+        (char *)0);
+    die_usage();
+  }
+  if (sender) sender_env(sender);
+  if (fullname) setenvvar("QMAILNAME", fullname);
+  inject(argv + i, (size_t)(argc - i));
 }

@@ -16,6 +16,7 @@ void bio_init(bio *b, int fd, char *buf, size_t size)
   b->timeout = 0;
 }
 
+/* waitfor - wait until fd is ready; 1, or 0 with errno (ETIMEDOUT) */
 static int waitfor(int fd, short events, unsigned timeout)
 {
   struct pollfd p;

@@ -36,20 +36,23 @@ static cmap_ent *slot(const cmap *m, const char *k, size_t klen, unsigned long h
 
 int cmap_init(cmap *m, const char *lines, size_t len, int colon)
 {
-  size_t i, count = 0, size = 1, bytes;
+  size_t i, count = 1, size = 1, bytes, want, dlen;
   char *p;
 
   m->data = 0; m->t = 0; m->size = 0; m->n = 0;
-  for (i = 0; i < len; ++i) if (!lines[i]) ++count;
   if (!len) return 1;
-  while (size < count * 2 + 2) {
+  /* one entry per NUL, plus a last line that may lack its NUL */
+  for (i = 0; i < len; ++i) if (!lines[i]) ++count;
+  if (!size_mul(&want, count, 2) || !size_add(&want, want, 2)) return 0;
+  while (size < want) {
     if (!size_mul(&size, size, 2)) return 0;
   }
-  if (!size_mul(&bytes, size, sizeof *m->t)) return 0;
-  m->data = malloc(len);
+  if (!size_mul(&bytes, size, sizeof *m->t) || !size_add(&dlen, len, 1)) return 0;
+  m->data = malloc(dlen);
   m->t = calloc(size, sizeof *m->t);
   if (!m->data || !m->t) { free(m->data); free(m->t); m->data = 0; m->t = 0; errno = ENOMEM; return 0; }
   memcpy(m->data, lines, len);
+  m->data[len] = 0;                /* every line ends in a NUL, even the last */
   m->size = size;
   p = m->data;
   while (p < m->data + len) {

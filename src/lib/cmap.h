@@ -2,8 +2,9 @@
  * (the output of control_readfile). Keys compare without regard to ASCII
  * case. With colon set, each line is key:value split at the first colon
  * (a line without one maps to the empty value); else the value is empty.
- * When a key repeats, the first line wins. cmap_init copies what it needs
- * and returns 1, or 0 with errno set; cmap_free releases it. */
+ * When a key repeats, the first line wins; a last line without its NUL
+ * still counts. cmap_init copies what it needs and returns 1, or 0 with
+ * errno set (ENOMEM, ERANGE); cmap_free releases it. */
 #ifndef CMAP_H
 #define CMAP_H
 

@@ -1,4 +1,7 @@
-/* fd - descriptor helpers. Each returns 0 on success, -1 on error. */
+/* fd - descriptor helpers: move and copy descriptors, set and clear
+ * O_NONBLOCK and close-on-exec. Each returns 0 on success, -1 with errno
+ * set on error; fd_move closes from only after the copy succeeded. The
+ * caller owns every descriptor. */
 #ifndef FD_H
 #define FD_H
 

@@ -1,5 +1,7 @@
 /* sig - signal handling with sigaction, no SA_RESTART, so slow calls see
- * EINTR and the main loop can notice a flag. */
+ * EINTR and the main loop can notice a flag. Handlers are installed with
+ * an empty mask; sig_block and sig_unblock change the process mask for
+ * one signal. Nothing here fails in a way a caller can act on. */
 #ifndef SIG_H
 #define SIG_H
 

@@ -1,4 +1,6 @@
-/* str - small byte and string helpers libc lacks. */
+/* str - small byte and string helpers libc lacks. The _b functions take
+ * a length and never stop at a NUL; the _s ones take NUL-terminated
+ * strings. Case folding is ASCII only. None allocates or fails. */
 #ifndef STR_H
 #define STR_H
 

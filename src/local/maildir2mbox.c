@@ -7,7 +7,7 @@
  * look like a From line after any '>' get one more '>'. */
 #include <dirent.h>
 #include <errno.h>
-#include <stdio.h>
+#include <stdio.h>     /* rename() only: no stdio streams here */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +22,7 @@
 #include "sa.h"
 #include "say.h"
 #include "str.h"
+#include "syncdir.h"
 
 #define FATAL "maildir2mbox: fatal: "
 #define WARNING "maildir2mbox: warning: "
@@ -59,6 +60,7 @@ static const char *mdpath(const char *name)
   return path.s;
 }
 
+/* addmsg - remember one message to move */
 static void addmsg(time_t t, const char *sub, const char *name)
 {
   size_t a, bytes;
@@ -259,6 +261,9 @@ int main(void)
   if (!bio_flush(&out) || fsync(fdnew) == -1 || close(fdnew) == -1) die_writetmp();
   if (rename(mboxtmp, mbox) == -1)
     die(111, FATAL, "unable to move ", mboxtmp, " to ", mbox, ": ", say_errno(), "\n", NULL);
+  /* the new name is on disk before the maildir copies go: a crash between
+   * the two may duplicate mail, never lose it */
+  if (syncdir_of(mbox) == -1) die_sys("sync the directory of", mbox);
   close(fdlock);
 
   /* only now may the maildir copies go */

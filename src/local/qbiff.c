@@ -33,6 +33,7 @@ static void catshow(sa *out, const char *s, size_t n)
   }
 }
 
+/* notify - write text to terminal line if it is the user's and biff is on */
 static void notify(const char *line, size_t n, const char *text, size_t tlen)
 {
   char path[64];

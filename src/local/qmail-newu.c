@@ -3,13 +3,14 @@
  * renames it over users/cdb, so a reader sees the old or the new database,
  * never a partial one. Any error leaves users/cdb alone. Exit 0 or 111. */
 #include <errno.h>
-#include <stdio.h>
+#include <stdio.h>     /* rename() only: no stdio streams here */
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fmt.h"
 #include "open.h"
 #include "say.h"
+#include "syncdir.h"
 
 #include "assign.h"
 #include "auto.h"
@@ -55,7 +56,6 @@ int main(void)
   if (rename("users/cdb.tmp", "users/cdb") == -1)
     die_tmp("unable to move users/cdb.tmp to users/cdb");
   /* make the rename itself durable; a failure here changes nothing seen */
-  fdout = open_read("users");
-  if (fdout != -1) { fsync(fdout); close(fdout); }
+  if (syncdir("users") == -1) {}
   return 0;
 }

@@ -191,6 +191,7 @@ static int readmap(cmap *m, const char *fn, int colon)
   return r;
 }
 
+/* append - copy users/append, if any, to the output */
 static void append(void)
 {
   char buf[4096];

@@ -2,8 +2,9 @@
  * (qreceipt(1)). When that field in the header lists youraddress, a
  * success notice goes to $SENDER through qmail-queue, with the empty
  * envelope sender so that it can never start a loop. Bounces ($SENDER
- * empty or #@[]) get no notice. Fields are read in bounded memory; a
- * field that cannot be parsed is ignored. */
+ * empty or #@[]) get no notice, nor does a $SENDER with a control
+ * character, which would break the notice's header. Fields are read in
+ * bounded memory; a field that cannot be parsed is ignored. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,13 @@
 static qmail qq;
 
 static noreturn void die_nomem(void) { die(111, FATAL, "out of memory\n", NULL); }
+
+/* printable - no control character (a line break would end a header field) */
+static int printable(const char *s)
+{
+  for (; *s; ++s) if ((unsigned char)*s < 32 || *s == 127) return 0;
+  return 1;
+}
 
 /* wanted - 1 when the field body lists addr */
 static int wanted(const sa *f, size_t body, const char *addr)
@@ -76,6 +84,7 @@ int main(int argc, char **argv)
   }
   if (r == -1) die(111, FATAL, "unable to read message: ", say_errno(), "\n", NULL);
   if (!flag || !*sender || !strcmp(sender, "#@[]")) return 0;
+  if (!printable(sender) || !printable(addr)) return 0;
 
   if (!sa_copys(&line, "From: Delivery notice <") || !quote_addr(&line, addr, strlen(addr))
       || !sa_cats(&line, ">\nTo: <") || !quote_addr(&line, sender, strlen(sender))
@@ -85,8 +94,6 @@ int main(int argc, char **argv)
       || !sa_cats(&line, addr) || !sa_cats(&line, ".\n")) die_nomem();
   if (msgid.len && (!sa_cats(&line, "Its Message-ID was") || !sa_cat(&line, &msgid)
                     || !sa_cats(&line, "\n"))) die_nomem();
-  for (body = 0; body < line.len; ++body)
-    if (line.s[body] == '\r') line.s[body] = ' ';
 
   if (qmail_open(&qq) == -1) die(111, FATAL, "unable to fork: ", say_errno(), "\n", NULL);
   num[fmt_ulong(num, qmail_qp(&qq))] = 0;

@@ -6,6 +6,7 @@
 static const char days[] = "SunMonTueWedThuFriSat";
 static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 
+/* fmt - append the date of tm with the zone offset off (seconds) */
 static int fmt(sa *out, const struct tm *tm, long off)
 {
   char buf[64];

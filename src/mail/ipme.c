@@ -7,6 +7,7 @@
 #include "ipme.h"
 #include "sa.h"
 
+/* add - append ip unless it is listed already; 1, or 0 with errno set */
 static int add(ipme *me, const struct ipaddr *ip)
 {
   if (ipme_is(me, ip)) return 1;

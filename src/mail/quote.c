@@ -35,24 +35,31 @@ int quote_need(const char *s, size_t n)
   return 0;
 }
 
+/* linebreak - CR and LF cannot be quoted in a header field */
+static int linebreak(unsigned char c) { return c == '\r' || c == '\n'; }
+
+/* escaped - backslash before these inside a quoted string */
+static int escaped(unsigned char c)
+{
+  return c == '"' || c == '\\' || (c < 32 && !linebreak(c)) || c == 127;
+}
+
 int quote_cat(sa *out, const char *s, size_t n)
 {
   size_t i, extra = 2, want, len0;
 
   if (!quote_need(s, n)) return sa_catb(out, s, n);
-  for (i = 0; i < n; ++i) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\' || c < 32 || c == 127)
+  for (i = 0; i < n; ++i)
+    if (escaped((unsigned char)s[i]))
       if (!size_add(&extra, extra, 1)) return 0;
-  }
   if (!size_add(&want, n, extra)) return 0;
   if (!sa_readyplus(out, want)) return 0;
   len0 = out->s ? out->len : 0;
   out->s[len0++] = '"';
   for (i = 0; i < n; ++i) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\' || c < 32 || c == 127) out->s[len0++] = '\\';
-    out->s[len0++] = (char)c;
+    if (escaped(c)) out->s[len0++] = '\\';
+    out->s[len0++] = linebreak(c) ? '_' : (char)c;
   }
   out->s[len0++] = '"';
   out->len = len0;
@@ -67,11 +74,16 @@ int quote_addr(sa *out, const char *s, size_t n)
   if (!n) return sa_readyplus(out, 0);
   at = byte_rchr(s, n, '@');
   if (!quote_cat(out, s, at)) return 0;
-  if (at < n && !sa_catb(out, s + at, n - at)) {
-    int e = errno;
-    out->len = len0;
-    errno = e;
-    return 0;
+  if (at < n) {
+    size_t i, start = out->len;
+    if (!sa_catb(out, s + at, n - at)) {
+      int e = errno;
+      out->len = len0;
+      errno = e;
+      return 0;
+    }
+    for (i = start; i < out->len; ++i)
+      if (linebreak((unsigned char)out->s[i])) out->s[i] = '_';
   }
   return 1;
 }

@@ -2,7 +2,9 @@
  * A local part that is not a valid dot-atom is written as a quoted string
  * (backslash before '"', '\' and control characters). Bytes >= 128 count
  * as atom characters (RFC 6532), so UTF-8 local parts stay readable.
- * Functions return 1, or 0 with errno set (ENOMEM, ERANGE). */
+ * CR and LF, which no quoting can carry inside a header field, become '_'
+ * wherever they stand, as qmail does, so the output always stays on one
+ * line. Functions return 1, or 0 with errno set (ENOMEM, ERANGE). */
 #ifndef QUOTE_H
 #define QUOTE_H
 
@@ -18,7 +20,8 @@ int quote_cat(sa *out, const char *s, size_t n);
 
 /* quote_addr - append the address s[0..n) to out: the part before the last
  * '@' (or all of it when there is none) quoted when needed, then "@domain"
- * unchanged. The empty address (the null sender) stays empty. */
+ * unchanged but for CR and LF. The empty address (the null sender) stays
+ * empty. */
 int quote_addr(sa *out, const char *s, size_t n);
 
 #endif

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "received.h"
@@ -33,4 +34,18 @@ int received_fmt(sa *out, const char *proto, const char *local, const char *remo
   if (!sa_cats(out, " with ") || !sa_cats(out, proto) || !sa_cats(out, "; ")) return 0;
   if (!date822_fmt_utc(out, when)) return 0;
   return sa_cats(out, "\n");
+}
+
+static const char *envor(const char *name, const char *def)
+{
+  const char *x = getenv(name);
+  return x ? x : def;
+}
+
+void received_peer(struct received_peer *p)
+{
+  p->local = envor("TCPLOCALHOST", envor("TCPLOCALIP", "unknown"));
+  p->remoteip = envor("TCPREMOTEIP", "unknown");
+  p->remotehost = envor("TCPREMOTEHOST", "unknown");
+  p->remoteinfo = getenv("TCPREMOTEINFO");
 }

@@ -17,4 +17,13 @@
 int received_fmt(sa *out, const char *proto, const char *local, const char *remoteip,
                  const char *remotehost, const char *remoteinfo, const char *helo, time_t when);
 
+/* received_peer - the connection as tcpserver describes it (tcp-environ(5)):
+ * local from TCPLOCALHOST, else TCPLOCALIP; remoteip from TCPREMOTEIP;
+ * remotehost from TCPREMOTEHOST; each "unknown" when unset. remoteinfo is
+ * TCPREMOTEINFO or 0. The strings belong to the environment. */
+struct received_peer {
+  const char *local, *remoteip, *remotehost, *remoteinfo;
+};
+void received_peer(struct received_peer *p);
+
 #endif

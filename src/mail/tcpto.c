@@ -56,6 +56,7 @@ size_t tcpto_parse(const unsigned char *buf, size_t len, struct tcpto_entry *e, 
   return n;
 }
 
+/* setrecord - write the slot (or slot pair, for IPv6) of ip at r */
 static void setrecord(unsigned char *r, const struct ipaddr *ip, unsigned count, unsigned long when)
 {
   if (ip->af == AF_INET6) {

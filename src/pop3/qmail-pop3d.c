@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
+#include <stdio.h>     /* rename() only: no stdio streams here */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +27,7 @@
 #include "scan.h"
 #include "sig.h"
 #include "str.h"
+#include "syncdir.h"
 
 #define STALE_TMP (36 * 3600)   /* tmp/ files unread this long are removed */
 
@@ -100,6 +101,7 @@ static void cleantmp(void)
   sa_free(&path);
 }
 
+/* addmsg - list one file of new/ or cur/ if it is a regular file */
 static void addmsg(const char *sub, const char *name)
 {
   struct stat st;
@@ -208,6 +210,7 @@ static void listone(size_t i, int uidl)
   put("\r\n", 2);
 }
 
+/* do_list - LIST or UIDL, for one message or all */
 static void do_list(const char *arg, int uidl)
 {
   unsigned long n, bytes;
@@ -268,6 +271,7 @@ static void blast(int fd, int limited, unsigned long lines)
   flush();
 }
 
+/* do_retr - RETR, or TOP with its line count */
 static void do_retr(const char *arg, int top)
 {
   unsigned long lines = 0;
@@ -319,14 +323,6 @@ static void do_last(const char *arg)
   puts_("+OK "); putnum((unsigned long)last); reply("");
 }
 
-static void syncdir(const char *dir)
-{
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd == -1) return;
-  fsync(fd);
-  close(fd);
-}
-
 /* do_quit - the UPDATE state: unlink the deleted, move the rest to cur/ */
 static noreturn void do_quit(void)
 {
@@ -345,9 +341,10 @@ static noreturn void do_quit(void)
       die_nomem();
     rename(fn(i), to.s);        /* if it fails the message stays new: no loss */
   }
-  /* the unlinks and renames reach the disk before the client hears +OK */
-  syncdir("new");
-  syncdir("cur");
+  /* the unlinks and renames reach the disk before the client hears +OK;
+   * a failed sync can only bring a deleted message back: nothing is lost */
+  if (syncdir("new") == -1) {}
+  if (syncdir("cur") == -1) {}
   if (failed) reply("-ERR unable to unlink all deleted messages");
   else okay();
   _exit(0);

@@ -50,6 +50,7 @@ typedef struct idlist {
   size_t a;
 } idlist;
 
+/* idlist_add - append id; 1, or 0 with errno set */
 static int idlist_add(idlist *l, unsigned long id)
 {
   unsigned long *n;

@@ -18,6 +18,7 @@
 #include "open.h"
 #include "sa.h"
 #include "sig.h"
+#include "syncdir.h"
 #include "date822.h"
 #include "ids.h"
 #include "qfn.h"
@@ -104,23 +105,6 @@ static void pidfile(unsigned long pid, time_t now)
   quit(63);
 }
 
-/* syncdir - make a new directory entry durable; fsync of the file alone
- * does not promise that on every filesystem */
-static int syncdir(const char *fn)
-{
-  char dir[QFN_SIZE];
-  size_t n = 0, slash = 0;
-  int fd, r;
-
-  for (n = 0; fn[n]; ++n) { dir[n] = fn[n]; if (fn[n] == '/') slash = n; }
-  dir[slash] = 0;
-  fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd == -1) return -1;
-  r = fsync(fd);
-  close(fd);
-  return r;
-}
-
 /* startsync - start writing fd's data to disk without waiting; the fsync
  * that follows still decides. Where the system lacks it, a no-op. */
 static void startsync(int fd)
@@ -186,27 +170,21 @@ static void trigger(void)
   close(fd);
 }
 
-int main(void)
+/* fds - a closed fd 0 or 1 would be reused by our own files */
+static void fds(void)
 {
-  unsigned long pid = (unsigned long)getpid();
-  uid_t uid = getuid();
-  time_t now = time(0);
-  sa line = SA_ZERO;
-  struct stat st;
   int fl;
 
-  sig_blocknone();
-  /* a closed fd 0 or 1 would be reused by our own files */
   fl = fcntl(0, F_GETFL);
   if (fl == -1 || (fl & O_ACCMODE) == O_WRONLY) _exit(54);
   fl = fcntl(1, F_GETFL);
   if (fl == -1 || (fl & O_ACCMODE) == O_WRONLY) _exit(54);
   if (fcntl(2, F_GETFD) == -1) open("/dev/null", O_WRONLY);
-  umask(033);
-  if (chdir(auto_home) == -1) _exit(61);
-  if (chdir("queue") == -1) _exit(62);
-  received(&line, pid, uid, now);
+}
 
+/* signals - a broken caller, a size limit or a crash must not leave files */
+static void signals(void)
+{
   sig_ignore(SIGPIPE);
   sig_ignore(SIGXFSZ);   /* a file size limit becomes a write error, 53 */
   sig_ignore(SIGHUP);    /* a caller killed by ^C closes our input: we clean up */
@@ -217,9 +195,14 @@ int main(void)
   sig_catch(SIGILL, sigbug);
   sig_catch(SIGFPE, sigbug);
   sig_catch(SIGALRM, sigalrm);
-  alarm(DEATH);          /* before any file exists */
+}
 
-  /* S1 -> S2: the pid file's inode is a number no queued message holds */
+/* pickname - S1 -> S2: the pid file's inode is a number no queued message
+ * holds; it becomes the message's name in mess/ */
+static void pickname(unsigned long pid, time_t now)
+{
+  struct stat st;
+
   sig_block(SIGALRM);
   pidfile(pid, now);
   if (fstat(messfd, &st) == -1) quit(63);
@@ -231,20 +214,27 @@ int main(void)
   if (unlink(pidfn) == -1) quit(63);
   madepid = 0;
   sig_unblock(SIGALRM);
+}
 
-  /* the message; its writeback starts now so that one journal commit can
-   * carry it together with the envelope's */
+/* message - our Received line and fd 0 into the message file; its
+ * writeback starts now so that one journal commit can carry it together
+ * with the envelope's */
+static void message(const sa *line)
+{
   bio_init(&out, messfd, outbuf, sizeof outbuf);
   bio_init(&in, 0, inbuf, sizeof inbuf);
-  put(line.s, line.len);
+  put(line->s, line->len);
   switch (bio_copy(&out, &in)) {
     case -1: die_read();
     case -2: die_write();
   }
   if (!bio_flush(&out)) die_write();
   startsync(messfd);
+}
 
-  /* S2 -> S3: the envelope under construction */
+/* intd - S2 -> S3: the envelope from fd 1 into intd/ */
+static void intd(unsigned long pid, uid_t uid)
+{
   sig_block(SIGALRM);
   intdfd = open_excl(intdfn);
   if (intdfd == -1) quit(65);
@@ -255,20 +245,43 @@ int main(void)
   envelope(pid, uid);
   if (!bio_flush(&out)) die_write();
   startsync(intdfd);
+}
 
-  /* both files and the message's name durable before todo names them */
+/* commit - S3 -> S4: the todo link. Both files and the message's name are
+ * durable before todo names them; after the link nothing may be undone,
+ * since qmail-send can be reading the message already. */
+static noreturn void commit(void)
+{
   if (fsync(messfd) == -1 || fsync(intdfd) == -1) die_write();
-  if (syncdir(messfn) == -1) die_write();
-
-  /* S3 -> S4: the todo link is the commit. From here nothing may be undone:
-   * qmail-send can be reading the message already. */
+  if (syncdir_of(messfn) == -1) die_write();
   sig_block(SIGALRM);
   alarm(0);
   if (link(intdfn, todofn) == -1) quit(66);
   madeintd = mademess = 0;
   /* a failure here leaves a queued message that may not survive a crash;
    * the caller retries, and at worst the mail arrives twice */
-  if (syncdir(todofn) == -1) _exit(53);
+  if (syncdir_of(todofn) == -1) _exit(53);
   trigger();
   _exit(0);
+}
+
+int main(void)
+{
+  unsigned long pid = (unsigned long)getpid();
+  uid_t uid = getuid();
+  time_t now = time(0);
+  sa line = SA_ZERO;
+
+  sig_blocknone();
+  fds();
+  umask(033);
+  if (chdir(auto_home) == -1) _exit(61);
+  if (chdir("queue") == -1) _exit(62);
+  received(&line, pid, uid, now);
+  signals();
+  alarm(DEATH);          /* before any file exists */
+  pickname(pid, now);
+  message(&line);
+  intd(pid, uid);
+  commit();
 }

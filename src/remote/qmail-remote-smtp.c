@@ -227,32 +227,3 @@ noreturn void smtp(const struct smtpjob *j)
   if (code / 100 != 2) quit(klass(code), "", " failed after I sent the message");
   quit("K", "", " accepted message");
 }
-
-static int atext(unsigned char c)
-{
-  if (c >= 128) return 1;                /* UTF-8 (RFC 6531) */
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-  return c && strchr("!#$%&'*+-/=?^_`{|}~", c) != 0;
-}
-
-int quote_addr(sa *o, const char *addr)
-{
-  size_t n = strlen(addr), at = byte_rchr(addr, n, '@'), i;
-  int plain = 1;
-
-  o->len = 0;
-  if (at == n) return sa_copyb(o, addr, n);
-  if (!at || addr[0] == '.' || addr[at - 1] == '.') plain = 0;
-  for (i = 0; i < at && plain; ++i) {
-    unsigned char c = (unsigned char)addr[i];
-    if (c == '.') { if (addr[i + 1] == '.') plain = 0; }
-    else if (!atext(c)) plain = 0;
-  }
-  if (plain) return sa_copyb(o, addr, n);
-  if (!sa_append(o, '"')) return 0;
-  for (i = 0; i < at; ++i) {
-    if (addr[i] == '"' || addr[i] == '\\') if (!sa_append(o, '\\')) return 0;
-    if (!sa_append(o, addr[i])) return 0;
-  }
-  return sa_append(o, '"') && sa_catb(o, addr + at, n - at);
-}

@@ -24,6 +24,7 @@
 #include "timeoutconn.h"
 #include "dns.h"
 #include "ipme.h"
+#include "quote.h"
 #include "tcpto.h"
 #include "auto.h"
 
@@ -45,6 +46,7 @@ static noreturn void temp_control(void) { out("ZUnable to read control files. (#
 static noreturn void perm_nomx(void) { out("DSorry, I couldn't find a mail exchanger or IP address. (#5.4.4)\n"); zerodie(); }
 static noreturn void perm_nullmx(void) { out("DSorry, that domain publishes a null MX: it accepts no mail. (#5.1.10)\n"); zerodie(); }
 static noreturn void perm_sender(void) { out("DSorry, the envelope sender contains control characters. (#5.1.7)\n"); zerodie(); }
+static noreturn void perm_senderdomain(void) { out("DSorry, the domain of the envelope sender is not valid. (#5.1.7)\n"); zerodie(); }
 static noreturn void perm_ambigmx(void)
 {
   out("DSorry. Although I'm listed as a best-preference MX or A for that host,\n"
@@ -85,12 +87,24 @@ static int safe(const char *s)
   return 1;
 }
 
+/* domainok - the text after the last '@' can go between < and > as it
+ * is: the local part gets quoted, the domain cannot, so a '>' or a space
+ * there would add ESMTP parameters of the sender's choosing */
+static int domainok(const char *s)
+{
+  const char *at = strrchr(s, '@');
+  if (!at) return 1;
+  return !at[1 + strcspn(at + 1, " <>()\\\",;")];
+}
+
+/* getcontrols - timeouts, helohost and smtproutes */
 static void getcontrols(void)
 {
   if (control_readint(&timeoutremote, "control/timeoutremote") == -1) temp_control();
   if (control_readint(&timeoutconnect, "control/timeoutconnect") == -1) temp_control();
   if (!timeoutremote) timeoutremote = 1;
   if (timeoutremote > 86400) timeoutremote = 86400;
+  if (timeoutconnect > 86400) timeoutconnect = 86400;   /* fits an unsigned */
   switch (control_rldef(&helohost, "control/helohost", 0)) {
     case -1: temp_control();
     case 0: if (control_me(&helohost) == -1 || !helohost.len) temp_control();
@@ -145,6 +159,7 @@ static unsigned long seed(void)
   return s;
 }
 
+/* lookup - the addresses to try for host, or a report and exit */
 static void lookup(dns_list *ips, int relayed)
 {
   struct dns_conf conf;
@@ -166,12 +181,50 @@ static void lookup(dns_list *ips, int relayed)
   if (!ips->len) { if (relayed || partial) temp_dns(); perm_nomx(); }
 }
 
-int main(int argc, char **argv)
+static struct smtpjob job;
+
+/* addresses - the sender and recipients as they go on the wire; a
+ * recipient that cannot gets its h report ready instead */
+static void addresses(int argc, char **argv)
 {
-  static struct smtpjob job;
-  dns_list ips = DNS_LIST_ZERO;
+  size_t i;
+
+  if (!safe(argv[2])) perm_sender();
+  if (!domainok(argv[2])) perm_senderdomain();
+  if (!quote_addr(&sender, argv[2], strlen(argv[2]))) temp_nomem();
+  job.nrcpt = (size_t)argc - 3;
+  job.rcpt = calloc(job.nrcpt, sizeof *job.rcpt);
+  if (!job.rcpt) temp_nomem();
+  for (i = 0; i < job.nrcpt; ++i) {
+    const char *r = argv[3 + i];
+    if (!safe(r)) job.rcpt[i].bad = "Sorry, the recipient address contains control characters. (#5.1.3)\n";
+    else if (!domainok(r)) job.rcpt[i].bad = "Sorry, the domain of the recipient address is not valid. (#5.1.2)\n";
+    else if (!quote_addr(&job.rcpt[i].addr, r, strlen(r))) temp_nomem();
+  }
+}
+
+/* notme - the preference below which an address is not this host or one
+ * of its fellow MXes; refuses a host whose best MX is this one */
+static unsigned long notme(const dns_list *ips, int relayed)
+{
   ipme me = IPME_ZERO;
   unsigned long prefme = ULONG_MAX;
+  size_t i;
+
+  if (!ipme_init(&me)) temp_oserr();
+  if (!relayed)                          /* never deliver to ourselves or worse */
+    for (i = 0; i < ips->len; ++i)
+      if (ipme_is(&me, &ips->x[i].ip) && ips->x[i].pref < prefme) prefme = ips->x[i].pref;
+  for (i = 0; i < ips->len; ++i) if (ips->x[i].pref < prefme) break;
+  if (i == ips->len) perm_ambigmx();
+  ipme_free(&me);
+  return prefme;
+}
+
+int main(int argc, char **argv)
+{
+  dns_list ips = DNS_LIST_ZERO;
+  unsigned long prefme;
   struct sockaddr_storage ss;
   size_t i;
   int relayed, fd;
@@ -183,24 +236,9 @@ int main(int argc, char **argv)
   if (!sa_copys(&host, argv[1]) || !sa_0(&host)) temp_nomem();
   --host.len;
   relayed = route();
-
-  if (!safe(argv[2])) perm_sender();
-  if (!quote_addr(&sender, argv[2])) temp_nomem();
-  job.nrcpt = (size_t)argc - 3;
-  job.rcpt = calloc(job.nrcpt, sizeof *job.rcpt);
-  if (!job.rcpt) temp_nomem();
-  for (i = 0; i < job.nrcpt; ++i) {
-    if (!safe(argv[3 + i])) { job.rcpt[i].bad = "Sorry, the recipient address contains control characters. (#5.1.3)\n"; continue; }
-    if (!quote_addr(&job.rcpt[i].addr, argv[3 + i])) temp_nomem();
-  }
-
+  addresses(argc, argv);
   lookup(&ips, relayed);
-  if (!ipme_init(&me)) temp_oserr();
-  if (!relayed)                          /* never deliver to ourselves or worse */
-    for (i = 0; i < ips.len; ++i)
-      if (ipme_is(&me, &ips.x[i].ip) && ips.x[i].pref < prefme) prefme = ips.x[i].pref;
-  for (i = 0; i < ips.len; ++i) if (ips.x[i].pref < prefme) break;
-  if (i == ips.len) perm_ambigmx();
+  prefme = notme(&ips, relayed);
 
   for (i = 0; i < ips.len; ++i) {
     const struct ipaddr *ip = &ips.x[i].ip;

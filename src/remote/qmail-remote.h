@@ -37,8 +37,4 @@ struct smtpjob {
 /* smtp - deliver stdin to the peer and print every report */
 noreturn void smtp(const struct smtpjob *j);
 
-/* quote_addr - an address as it goes on the wire, the local part quoted
- * when it is not a dot-atom; 1, or 0 on ENOMEM */
-int quote_addr(sa *out, const char *addr);
-
 #endif

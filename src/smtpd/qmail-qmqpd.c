@@ -46,20 +46,15 @@ static void check(int r)
 
 static unsigned long databytes;
 
+/* received - the Received field from the tcpserver environment, into qq */
 static void received(void)
 {
-  const char *remotehost, *remoteinfo, *remoteip, *local;
+  struct received_peer p;
   sa rec = SA_ZERO;
 
-  remotehost = getenv("TCPREMOTEHOST");
-  if (!remotehost) remotehost = "unknown";
-  remoteinfo = getenv("TCPREMOTEINFO");
-  remoteip = getenv("TCPREMOTEIP");
-  if (!remoteip) remoteip = "unknown";
-  local = getenv("TCPLOCALHOST");
-  if (!local) local = getenv("TCPLOCALIP");
-  if (!local) local = "unknown";
-  if (!received_fmt(&rec, "QMQP", local, remoteip, remotehost, remoteinfo, 0, time(0))) bye(111);
+  received_peer(&p);
+  if (!received_fmt(&rec, "QMQP", p.local, p.remoteip, p.remotehost, p.remoteinfo, 0, time(0)))
+    bye(111);
   qmail_put(&qq, rec.s, rec.len);
   sa_free(&rec);
 }

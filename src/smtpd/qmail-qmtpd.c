@@ -5,7 +5,9 @@
  * length with anything but digits, a leading zero, too many digits, a
  * nested length past its parent, a missing comma) ends the connection
  * with exit 100. Memory is bounded: the message streams through, an
- * address is at most ADDRMAX bytes, and the answers are kept as runs. */
+ * address is at most ADDRMAX bytes, and the answers are kept as at most
+ * RUNSMAX runs of equal answers; once that many are used, every further
+ * recipient of the package is deferred. */
 #include <errno.h>
 #include <signal.h>
 #include <stdnoreturn.h>
@@ -28,6 +30,7 @@
 
 #define ADDRMAX 1000
 #define LENMAX (SIZE_MAX / 2)
+#define RUNSMAX 10000   /* runs of answers kept for one package */
 
 static char inbuf[BIO_SIZE], outbuf[1024];
 static bio in, out;
@@ -52,9 +55,11 @@ static void check(int r)
 
 static rcpthosts rh;
 static unsigned long databytes, maxrcpt = 1000;
-static const char *remoteip, *remotehost, *remoteinfo, *local, *relayclient;
+static struct received_peer peer;
+static const char *relayclient;
 static size_t relaylen;
 
+/* setup - control files and the tcpserver environment */
 static void setup(void)
 {
   unsigned long u = 1200;
@@ -72,14 +77,7 @@ static void setup(void)
   in.timeout = out.timeout = u ? (u > 86400 ? 86400 : (unsigned)u) : 1;
   relayclient = getenv("RELAYCLIENT");
   relaylen = relayclient ? strlen(relayclient) : 0;
-  remotehost = getenv("TCPREMOTEHOST");
-  if (!remotehost) remotehost = "unknown";
-  remoteinfo = getenv("TCPREMOTEINFO");
-  remoteip = getenv("TCPREMOTEIP");
-  if (!remoteip) remoteip = "unknown";
-  local = getenv("TCPLOCALHOST");
-  if (!local) local = getenv("TCPLOCALIP");
-  if (!local) local = "unknown";
+  received_peer(&peer);
 }
 
 /* the answers of one package, as runs of equal status:
@@ -88,6 +86,7 @@ struct run { char status; unsigned long count; };
 static struct run *runs;
 static size_t nruns, aruns;
 
+/* addstatus - record the answer of the next recipient */
 static void addstatus(char s)
 {
   if (nruns && runs[nruns - 1].status == s) { ++runs[nruns - 1].count; return; }
@@ -157,43 +156,44 @@ static void body(size_t len, int flagcrlf)
   if (toobig) qmail_fail(&qq);
 }
 
-static void package(size_t len)
-{
-  sa addr = SA_ZERO, rec = SA_ZERO;
-  char first, result[100];
-  const char *qqx;
-  size_t alen, budget, i;
-  unsigned long qp, accepted = 0, c;
-  int senderok = 1, r;
+static sa addr = SA_ZERO;   /* the sender, then each recipient */
 
-  if (!len) badproto();
-  if (qmail_open(&qq) == -1) resources();
-  qqopen = 1;
-  qp = qmail_qp(&qq);
-  r = bio_getc(&in, &first);
-  if (r == -1) resources();
-  if (r == 0 || (first != '\n' && first != '\r')) badproto();
-  if (!received_fmt(&rec, "QMTP", local, remoteip, remotehost, remoteinfo, 0, time(0))) resources();
-  qmail_put(&qq, rec.s, rec.len);
-  sa_free(&rec);
-  body(len - 1, first == '\r');
-  check(netstring_getcomma(&in, 0));
+/* sender - the sender netstring into the envelope; 0 when it is unusable
+ * (then nothing of the package is queued) */
+static int sender(void)
+{
+  size_t alen;
+  int ok = 1;
 
   check(netstring_getlen(&in, 0, LENMAX, &alen));
-  if (alen >= ADDRMAX) { senderok = 0; check(netstring_skip(&in, 0, alen)); addr.len = 0; }
+  if (alen >= ADDRMAX) { ok = 0; check(netstring_skip(&in, 0, alen)); addr.len = 0; }
   else {
     check(netstring_getdata(&in, 0, alen, &addr));
-    if (memchr(addr.s, 0, alen)) senderok = 0;
+    if (memchr(addr.s, 0, alen)) ok = 0;
   }
   check(netstring_getcomma(&in, 0));
-  qmail_fromb(&qq, addr.s ? addr.s : "", senderok ? addr.len : 0);
-  if (!senderok) qmail_fail(&qq);
+  qmail_fromb(&qq, addr.s ? addr.s : "", ok ? addr.len : 0);
+  if (!ok) qmail_fail(&qq);
+  return ok;
+}
+
+/* recipients - read the list of recipient netstrings, record an answer
+ * for each and put the accepted ones into the envelope; how many were */
+static unsigned long recipients(void)
+{
+  size_t alen, budget;
+  unsigned long accepted = 0;
+  int r;
 
   nruns = 0;
   check(netstring_getlen(&in, 0, LENMAX, &budget));
   while (budget) {
     check(netstring_getlen(&in, &budget, LENMAX, &alen));
-    if (alen + relaylen >= ADDRMAX || !alen) {
+    if (nruns >= RUNSMAX - 1) {     /* the last run: 'T' for all the rest */
+      check(netstring_skip(&in, &budget, alen));
+      addstatus('T');
+    }
+    else if (alen + relaylen >= ADDRMAX || !alen) {  /* alen <= LENMAX: no wrap */
       check(netstring_skip(&in, &budget, alen));
       addstatus('N');
     }
@@ -212,6 +212,51 @@ static void package(size_t len)
     check(netstring_getcomma(&in, &budget));
   }
   check(netstring_getcomma(&in, 0));
+  return accepted;
+}
+
+/* answers - one answer per recipient, in order; qqx for the accepted */
+static void answers(const char *qqx)
+{
+  size_t i;
+  unsigned long c;
+
+  for (i = 0; i < nruns; ++i)
+    for (c = 0; c < runs[i].count; ++c)
+      switch (runs[i].status) {
+        case 0: answer(qqx); break;
+        case 'D': answer("Dsorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"); break;
+        case 'T': answer("Zsorry, too many recipients (#4.5.3)"); break;
+        default: answer("Dsorry, I can't handle that recipient (#5.1.3)"); break;
+      }
+  if (!bio_flush(&out)) _exit(0);
+}
+
+/* package - one package of len bytes: queue it and answer it */
+static void package(size_t len)
+{
+  sa rec = SA_ZERO;
+  char first, result[100];
+  const char *qqx;
+  unsigned long qp, accepted;
+  int senderok, r;
+
+  if (!len) badproto();
+  if (qmail_open(&qq) == -1) resources();
+  qqopen = 1;
+  qp = qmail_qp(&qq);
+  r = bio_getc(&in, &first);
+  if (r == -1) resources();
+  if (r == 0 || (first != '\n' && first != '\r')) badproto();
+  if (!received_fmt(&rec, "QMTP", peer.local, peer.remoteip, peer.remotehost, peer.remoteinfo,
+                    0, time(0)))
+    resources();
+  qmail_put(&qq, rec.s, rec.len);
+  sa_free(&rec);
+  body(len - 1, first == '\r');
+  check(netstring_getcomma(&in, 0));
+  senderok = sender();
+  accepted = recipients();
   qmail_put(&qq, "", 1);
 
   if (!accepted) qmail_fail(&qq);
@@ -227,16 +272,7 @@ static void package(size_t len)
     result[n] = 0;
     qqx = result;
   }
-  for (i = 0; i < nruns; ++i)
-    for (c = 0; c < runs[i].count; ++c)
-      switch (runs[i].status) {
-        case 0: answer(qqx); break;
-        case 'D': answer("Dsorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"); break;
-        case 'T': answer("Zsorry, too many recipients (#4.5.3)"); break;
-        default: answer("Dsorry, I can't handle that recipient (#5.1.3)"); break;
-      }
-  if (!bio_flush(&out)) _exit(0);
-  sa_free(&addr);
+  answers(qqx);
 }
 
 int main(void)

@@ -81,13 +81,15 @@ static sa bmf = SA_ZERO;
 static const char **bmfsorted;
 static size_t nbmf;
 static unsigned long databytes, maxrcpt = 1000;
-static const char *remoteip, *remotehost, *remoteinfo, *local, *relayclient;
+static struct received_peer peer;
+static const char *relayclient;
 
 static int cmpstr(const void *a, const void *b)
 {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* setup - control files and the tcpserver environment */
 static void setup(void)
 {
   sa me = SA_ZERO;
@@ -118,14 +120,7 @@ static void setup(void)
   if (!maxrcpt) maxrcpt = 1;
   sa_free(&me);
 
-  remoteip = getenv("TCPREMOTEIP");
-  if (!remoteip) remoteip = "unknown";
-  local = getenv("TCPLOCALHOST");
-  if (!local) local = getenv("TCPLOCALIP");
-  if (!local) local = "unknown";
-  remotehost = getenv("TCPREMOTEHOST");
-  if (!remotehost) remotehost = "unknown";
-  remoteinfo = getenv("TCPREMOTEINFO");
+  received_peer(&peer);
   relayclient = getenv("RELAYCLIENT");
 }
 
@@ -140,7 +135,7 @@ static unsigned long nrcpt;
 static void dohelo(const char *arg, size_t len)
 {
   if (!sa_copyb(&helohost, arg, len) || !sa_0(&helohost)) die_nomem();
-  fakehelo = case_diffs(remotehost, helohost.s) ? helohost.s : 0;
+  fakehelo = case_diffs(peer.remotehost, helohost.s) ? helohost.s : 0;
 }
 
 static int bmflisted(const char *s, size_t n)
@@ -198,6 +193,7 @@ static void smtp_help(const char *arg, size_t len) { (void)arg; (void)len; out("
 static void smtp_unimpl(const char *arg, size_t len) { (void)arg; (void)len; out("502 unimplemented (#5.5.1)\r\n"); }
 static void smtp_quit(const char *arg, size_t len) { (void)arg; (void)len; greet("221 "); out("\r\n"); bye(0); }
 
+/* smtp_mail - MAIL: check the sender and start a transaction */
 static void smtp_mail(const char *arg, size_t len)
 {
   if (!addr_parse(&addr, arg, len, &params, liphostok ? &liphost : 0)) {
@@ -216,6 +212,7 @@ static void smtp_mail(const char *arg, size_t len)
   out("250 ok\r\n");
 }
 
+/* smtp_rcpt - RCPT: check one recipient against the limits and rcpthosts */
 static void smtp_rcpt(const char *arg, size_t len)
 {
   int r;
@@ -244,6 +241,7 @@ static void smtp_rcpt(const char *arg, size_t len)
   out("250 ok\r\n");
 }
 
+/* smtp_data - DATA: the message through qmail-queue, and the answer */
 static void smtp_data(const char *arg, size_t len)
 {
   sa rec = SA_ZERO;
@@ -261,7 +259,8 @@ static void smtp_data(const char *arg, size_t len)
   qqopen = 1;
   qp = qmail_qp(&qq);
   out("354 go ahead\r\n");
-  if (!received_fmt(&rec, "SMTP", local, remoteip, remotehost, remoteinfo, fakehelo, time(0)))
+  if (!received_fmt(&rec, "SMTP", peer.local, peer.remoteip, peer.remotehost, peer.remoteinfo,
+                    fakehelo, time(0)))
     die_nomem();
   qmail_put(&qq, rec.s, rec.len);
   sa_free(&rec);
@@ -325,6 +324,7 @@ static int getcmd(sa *line)
   return line->len <= LINEMAX;
 }
 
+/* serve - read commands and run them until the session ends */
 static noreturn void serve(void)
 {
   sa line = SA_ZERO;

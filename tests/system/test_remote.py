@@ -277,6 +277,24 @@ def test_addresses_quoted_and_control_characters_refused(peer):
     assert reports(p) == [b"DSorry, the envelope sender contains control characters. (#5.1.7)\n"]
 
 
+def test_domain_that_would_add_esmtp_parameters_refused(peer):
+    """A local part is quoted on the wire, a domain cannot be: text after
+    the last @ with a '>' or a space would end the address early and hand
+    the peer parameters of the sender's choosing. qmail-smtpd lets such a
+    domain in when it is quoted (u@"x> NOTIFY=NEVER")."""
+    p = qr("peer.test", "a@example.org", "u@peer.test> NOTIFY=NEVER", "v@peer.test")
+    assert reports(p) == [b"hSorry, the domain of the recipient address is not valid. (#5.1.2)\n",
+                          b"r", ok_report()]
+    raw = peer.raw()[0]
+    assert b"RCPT TO:<v@peer.test>\r\n" in raw
+    assert b"NOTIFY" not in raw
+    p = qr("peer.test", "a@example.org> BODY=8BITMIME SIZE=1", "v@peer.test")
+    assert reports(p) == [b"DSorry, the domain of the envelope sender is not valid. (#5.1.7)\n"]
+    assert len(peer.raw()) == 1
+    p = qr("peer.test", "@[IPv6:::1]", "v@[127.0.0.1]")   # literals pass
+    assert reports(p) == [b"r", ok_report()]
+
+
 def test_usage():
     p = run([bin_path("qmail-remote"), "host", "sender"])
     assert p.returncode == 100

@@ -611,6 +611,36 @@ def test_qmtp_limits(fakeqq, control):
     assert env == [b"Fs@example.org", b"Ta@localhost", b"Tc@localhost"]
 
 
+def test_qmtp_answers_of_a_huge_package_fit_in_bounded_memory(fakeqq):
+    """Each recipient needs its answer kept until the package ends. Answers
+    alternating between refused and accepted once took 16 bytes each, so a
+    client could grow the server without bound; past RUNSMAX (10000) runs of
+    answers every further recipient is now deferred, and 400000 recipients
+    fit in 8 MB of address space."""
+    n = 400000
+    rcpts = [b"" if i % 2 else b"u@localhost" for i in range(n)]
+    pkg = qmtp_package(b"Subject: many\n\nb\n", b"s@example.org", rcpts)
+    r = run(["prlimit", "--as=8000000", bin_path("qmail-qmtpd")], input=pkg,
+            env={"QMAILQUEUE": fakeqq.prog}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    answers, pos, out = [], 0, r.stdout
+    while pos < len(out):
+        colon = out.index(b":", pos)
+        end = colon + 1 + int(out[pos:colon])
+        assert out[end:end + 1] == b","
+        answers.append(out[colon + 1:end])
+        pos = end + 1
+    assert len(answers) == n
+    bad = b"Dsorry, I can't handle that recipient (#5.1.3)"
+    later = b"Zsorry, too many recipients (#4.5.3)"
+    assert answers[0].startswith(b"Kok ") and answers[1] == bad
+    assert sum(1 for a in answers if a.startswith(b"Kok ")) == 1000   # maxrcpt
+    assert answers[2000] == later and answers[2001] == bad
+    assert set(answers[20000:]) == {later}
+    (msg, env), = fakeqq.messages()
+    assert len(env) == 1001
+
+
 # --- QMQP -------------------------------------------------------------------
 
 def qmqp_package(msg, sender, rcpts):

@@ -1,5 +1,5 @@
 """The administrator tools: qmail-qread, qmail-qstat, qmail-showctl,
-maildirmake, maildir2mbox and splogger.
+maildirmake, maildir2mbox and splogger; and qreceipt run on its own.
 
 Queue entries are written straight into the hermetic queue in qmail's
 layout (mess/N/id, todo/id, info/N/id, local/N/id, remote/N/id, bounce/id)
@@ -20,6 +20,7 @@ import time
 import pytest
 
 from conftest import BUILD, HOME, bin_path, run
+from smtpd_util import FakeQueue
 
 
 def ids(user):
@@ -424,6 +425,22 @@ def test_maildir2mbox_sender_with_odd_bytes(tmp_path):
         "From j\u00fcrgen-@x Thu Jan 01 00:16:40 1970\n".encode())
 
 
+def test_maildir2mbox_makes_the_rename_durable_before_it_unlinks(tmp_path):
+    """The maildir copies may go only once the new mbox name is on disk: the
+    directory holding $MAIL is fsynced between the rename and the unlinks."""
+    md = tmp_path / "Maildir"
+    assert run([bin_path("maildirmake"), str(md)]).returncode == 0
+    put_msg(md / "new", "1.1.h", b"Subject: x\n\nbody\n", 1000)
+    log = tmp_path / "trace"
+    r = run(["strace", "-f", "-y", "-qq", "-o", str(log), "-e", "trace=rename,renameat,renameat2,fsync,unlink,unlinkat",
+             bin_path("maildir2mbox")], env=m2m_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    calls = [l for l in log.read_text().splitlines() if "= 0" in l]
+    ren = next(i for i, l in enumerate(calls) if "rename" in l and "mbox.tmp" in l)
+    unl = next(i for i, l in enumerate(calls) if "unlink" in l and "1.1.h" in l)
+    assert any("fsync(" in l and "<%s>" % tmp_path in l for l in calls[ren:unl]), calls
+
+
 @pytest.mark.parametrize("missing", ["MAIL", "MAILTMP", "MAILDIR"])
 def test_maildir2mbox_needs_its_environment(tmp_path, missing):
     env = m2m_env(tmp_path)
@@ -528,3 +545,31 @@ def test_splogger_default_tag_and_facility(syslog):
 def test_splogger_usage(args):
     r = run([bin_path("splogger")] + args, input=b"x\n")
     assert r.returncode == 100 and b"usage" in r.stderr
+
+
+# --- qreceipt on its own ----------------------------------------------------
+
+RECEIPT_ASKED = (b"Notice-Requested-Upon-Delivery-To: joe@example.com\n"
+                 b"Message-ID: <m1@example.org>\nSubject: s\n\nbody\n")
+
+
+@pytest.mark.parametrize("sender", ["a@b.example\nBcc: victim@example.net",
+                                    "a@b.example\r\nX-Injected: yes", "a\x01b@example.org"])
+def test_qreceipt_sends_no_notice_to_a_sender_with_a_line_break(sender):
+    """$SENDER comes from the envelope, and QMTP or QMQP can carry any
+    byte in it; in the notice's To field a line break would start a header
+    line of the sender's choosing. Such a sender gets no notice."""
+    q = FakeQueue()
+    try:
+        env = {"SENDER": sender, "QMAILQUEUE": q.prog}
+        r = run([bin_path("qreceipt"), "joe@example.com"], input=RECEIPT_ASKED, env=env)
+        assert r.returncode == 0, r.stderr
+        assert q.messages() == []
+        env["SENDER"] = "a@b.example"
+        r = run([bin_path("qreceipt"), "joe@example.com"], input=RECEIPT_ASKED, env=env)
+        assert r.returncode == 0, r.stderr
+        (msg, rec), = q.messages()
+        assert rec == [b"F", b"Ta@b.example"]
+        assert b"\nTo: <a@b.example>\n" in msg and b"<m1@example.org>" in msg
+    finally:
+        q.cleanup()

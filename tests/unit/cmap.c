@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -41,5 +42,24 @@ TEST(cmap_empty)
   cmap m = CMAP_ZERO;
   CHECK(cmap_init(&m, "", 0, 1));
   CHECK(cmap_get(&m, "x", 1) == 0);
+  cmap_free(&m);
+}
+
+/* a list whose last line lacks its NUL is read within its bounds */
+TEST(cmap_last_line_without_nul)
+{
+  static const char list[] = "a.example:one\0b.example:two";
+  char *copy = malloc(sizeof list - 1);
+  cmap m = CMAP_ZERO;
+  const char *v;
+
+  CHECK(copy != 0);
+  memcpy(copy, list, sizeof list - 1);   /* exactly the bytes, no NUL after */
+  CHECK(cmap_init(&m, copy, sizeof list - 1, 1));
+  free(copy);
+  v = cmap_get(&m, "b.example", 9);
+  CHECK(v && strcmp(v, "two") == 0);
+  v = cmap_get(&m, "A.EXAMPLE", 9);
+  CHECK(v && strcmp(v, "one") == 0);
   cmap_free(&m);
 }

@@ -36,7 +36,9 @@ TEST(quote_cat_escapes)
   x.len = 0;
   CHECK(quote_cat(&x, "a\"b\\c", 5) && is(&x, "\"a\\\"b\\\\c\""));
   x.len = 0;
-  CHECK(quote_cat(&x, "a\nb", 3) && is(&x, "\"a\\\nb\""));
+  CHECK(quote_cat(&x, "a\nb", 3) && is(&x, "\"a_b\""));
+  x.len = 0;
+  CHECK(quote_cat(&x, "a\rb\001", 4) && is(&x, "\"a_b\\\001\""));
   x.len = 0;
   CHECK(quote_cat(&x, "", 0) && is(&x, "\"\""));
   sa_free(&x);
@@ -57,6 +59,19 @@ TEST(quote_addr_local_part_only)
   CHECK(quote_addr(&x, "", 0) && x.len == 0 && x.s);
   x.len = 0;
   CHECK(quote_addr(&x, "@host", 5) && is(&x, "\"\"@host"));
+  sa_free(&x);
+}
+
+/* an envelope address from QMTP or QMQP may hold CR and LF anywhere: the
+ * output must stay one header line (Return-Path, To of a bounce) */
+TEST(quote_addr_never_breaks_a_line)
+{
+  sa x = SA_ZERO;
+  CHECK(quote_addr(&x, "a@b.example\nBcc: v@x.example", 28) && !memchr(x.s, '\n', x.len));
+  CHECK(is(&x, "\"a@b.example_Bcc: v\"@x.example"));
+  x.len = 0;
+  CHECK(quote_addr(&x, "a@b\r\nX-Evil: 1", 14) && !memchr(x.s, '\n', x.len) && !memchr(x.s, '\r', x.len));
+  CHECK(is(&x, "a@b__X-Evil: 1"));
   sa_free(&x);
 }
 
