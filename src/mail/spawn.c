@@ -39,6 +39,7 @@ static int selfpipe[2] = { -1, -1 };
 static int flagreading = 1;
 static int flagwriting = 1;
 static sa outbuf = SA_ZERO;
+static void (*onreap)(pid_t, int);
 
 /* the job being read: a header record, then count recipient fields */
 static spawnrd cmd;
@@ -176,8 +177,11 @@ static void reap(void)
         finish(i);
         break;
       }
+    if (i == limit && onreap) onreap(pid, wstat);
   }
 }
+
+void spawn_onreap(void (*f)(pid_t pid, int wstat)) { onreap = f; }
 
 static int messid_ok(const sa *m)
 {

@@ -51,6 +51,10 @@ int spawn_main(const spawn_ops *ops);
 /* spawn_main_batch - ops gives limit and messowner; b the rest */
 int spawn_main_batch(const spawn_ops *ops, const spawn_batchops *b);
 
+/* spawn_onreap - f is called for every child spawn_main reaps that is
+ * not a delivery (a helper the start hook keeps running); none by default */
+void spawn_onreap(void (*f)(pid_t pid, int wstat));
+
 /* spawn_childsetup - in a fresh child: default signals, empty mask, the
  * message on fd 0 and the output pipe on fds 1 and 2. 0 ok, -1 error. */
 int spawn_childsetup(int fdmess, int fdout);

@@ -3,6 +3,10 @@
  * with one byte on fd 1:
  *   foop/<id>   unlink intd/<id> and mess/<split>/<id>
  *   todo/<id>   unlink intd/<id> and todo/<id>
+ *   done/<id>   unlink intd/<id> and todo/<id>, then mess/<split>/<id>
+ *               (a message finished before it was committed); mess
+ *               stays when the others cannot go, so todo never names
+ *               a message that is gone
  * '+' done (a file already gone counts as done), '!' an unlink failed,
  * 'x' a command it does not understand. Now and then it also removes
  * pid/ files that qmail-queue left behind more than 36 hours ago. */
@@ -65,7 +69,7 @@ static char docmd(const sa *line)
   size_t n = line->len - 1;   /* without the NUL */
 
   if (n < 6 || n > MAXLINE) return 'x';
-  if (!memcmp(line->s, "foop/", 5) || !memcmp(line->s, "todo/", 5)) {
+  if (!memcmp(line->s, "foop/", 5) || !memcmp(line->s, "todo/", 5) || !memcmp(line->s, "done/", 5)) {
     if (!qfn_id(line->s + 5, &id)) return 'x';
   }
   else return 'x';
@@ -74,6 +78,10 @@ static char docmd(const sa *line)
   if (line->s[0] == 'f') qfn_fmt(fn, "mess", id, 1);
   else qfn_fmt(fn, "todo", id, 0);
   if (!gone(fn)) return '!';
+  if (line->s[0] == 'd') {
+    qfn_fmt(fn, "mess", id, 1);
+    if (!gone(fn)) return '!';
+  }
   return '+';
 }
 

@@ -4,26 +4,38 @@
  * user in users/cdb, else with qmail-getpw (run as qmailp), refuses uid 0,
  * drops to the user with no supplementary groups and execs qmail-local
  * with the message on a seekable fd 0.
- * qmail-getpw costs a fork and an exec per delivery, so its answer for a
- * local part is remembered for GETPW_TTL seconds: the child that ran it
- * sends the answer up a pipe (one write under PIPE_BUF, so records never
- * mix), the parent files it before its next fork, and later children
- * find it in their copy of the table. users/cdb is still read first for
- * every delivery. */
+ * Running qmail-getpw for every delivery would cost a fork and an exec
+ * each, so the parent keeps one `qmail-getpw -s` running as qmailp (the
+ * getpw server): a child sends it the local part with the write end of a
+ * fresh pipe, and reads the answer from that pipe. No answer at all (the
+ * server is gone, busy too long, or failed) sends the child the old way:
+ * it runs qmail-getpw for this one lookup, which explains any failure.
+ * The parent starts the server when a delivery needs it and it is not
+ * running, at most once a second.
+ * An answer for a local part is also remembered for GETPW_TTL seconds:
+ * the child that got it sends it up a pipe (one write under PIPE_BUF, so
+ * records never mix), the parent files it before its next fork, and
+ * later children find it in their copy of the table. users/cdb is still
+ * read first for every delivery. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "assign.h"
 #include "auto.h"
 #include "err.h"
+#include "fd.h"
 #include "ids.h"
 #include "sa.h"
+#include "sig.h"
 #include "spawn.h"
 #include "str.h"
 #include "wait.h"
@@ -47,6 +59,10 @@
 #define GETPW_TTL 10         /* seconds an answer is used again */
 #define CACHE_SLOTS 64
 #define CACHE_RECMAX (PIPE_BUF < 1024 ? PIPE_BUF : 1024)
+
+/* the getpw server */
+#define SERVER_WAIT 60000    /* ms a child waits for an answer */
+#define SERVER_RESTART 1     /* seconds between starts at least */
 
 static const char *defaultdelivery;
 static uid_t uidp, uidq;
@@ -190,16 +206,117 @@ static void cache_send(const char *local, size_t klen, const char *ans, size_t l
   if (write(cachepipe[1], rec, n + 2) == -1) {}
 }
 
+/* the getpw server (see the top of the file); srvfd is our end of its
+ * socket, -1 when it is not running, and closes on exec */
+static int srvfd = -1;
+static pid_t srvpid;
+static time_t srvstarted;
+
+/* srv_reaped - spawn_main reaped a child that is not a delivery */
+static void srv_reaped(pid_t pid, int wstat)
+{
+  (void)wstat;
+  if (pid != srvpid) return;
+  srvpid = 0;
+  if (srvfd != -1) { close(srvfd); srvfd = -1; }
+}
+
+/* srv_start - start qmail-getpw -s as qmailp/nofiles, if it is not
+ * running and was not started within SERVER_RESTART seconds */
+static void srv_start(void)
+{
+  char path[4096];
+  char *args[3];
+  int sv[2], null;
+  time_t now = monotime();
+  pid_t pid;
+
+  if (srvpid || (srvstarted && now - srvstarted < SERVER_RESTART)) return;
+  srvstarted = now ? now : 1;
+  if (strlen(auto_home) + sizeof "/bin/qmail-getpw" > sizeof path) return;
+  strcpy(path, auto_home);
+  strcat(path, "/bin/qmail-getpw");
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) return;
+  pid = fork();
+  if (pid == -1) { close(sv[0]); close(sv[1]); return; }
+  if (pid == 0) {
+    /* fd 0 the socket, fd 1 nothing, fd 2 the log as ours */
+    sig_default(SIGPIPE);
+    sig_default(SIGCHLD);
+    sig_blocknone();
+    null = open("/dev/null", O_WRONLY);
+    if (null == -1 || fd_move(1, null) == -1 || fd_move(0, sv[1]) == -1) _exit(111);
+    if (setgroups(1, &gidn) == -1 || setgid(gidn) == -1) _exit(111);
+    if (setuid(uidp) == -1) _exit(111);
+    args[0] = path;
+    args[1] = "-s";
+    args[2] = 0;
+    execv(args[0], args);
+    _exit(111);
+  }
+  close(sv[1]);
+  srvpid = pid;
+  srvfd = sv[0];
+}
+
+/* srv_ask - in a child: the server's answer for local[0..klen) into
+ * buf; its length, or 0 when there is none */
+static size_t srv_ask(char *buf, size_t size, const char *local, size_t klen)
+{
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+  struct msghdr m;
+  struct iovec v;
+  struct cmsghdr *c;
+  struct pollfd p;
+  size_t len = 0;
+  int pi[2];
+
+  if (srvfd == -1 || pipe2(pi, O_CLOEXEC) == -1) return 0;
+  v.iov_base = (char *)local;
+  v.iov_len = klen;
+  memset(&m, 0, sizeof m);
+  memset(&ctl, 0, sizeof ctl);
+  m.msg_iov = &v;
+  m.msg_iovlen = 1;
+  m.msg_control = ctl.buf;
+  m.msg_controllen = sizeof ctl.buf;
+  c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &pi[1], sizeof(int));
+  while (sendmsg(srvfd, &m, MSG_NOSIGNAL) == -1)
+    if (errno != EINTR) { close(pi[0]); close(pi[1]); return 0; }
+  /* the answer ends when the server closes its copy of the write end */
+  close(pi[1]);
+  p.fd = pi[0];
+  p.events = POLLIN;
+  for (;;) {
+    ssize_t n;
+    int r = poll(&p, 1, SERVER_WAIT);
+    if (r == -1 && errno == EINTR) continue;
+    if (r != 1) { len = 0; break; }
+    n = read(pi[0], buf + len, size - len);
+    if (n == -1 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+    if (len == size) { len = 0; break; }
+  }
+  close(pi[0]);
+  return len;
+}
+
 /* getpw_start - start qmail-getpw local as qmailp/nofiles, its output on
  * the pipe pi */
 static pid_t getpw_start(const int *pi, const char *local)
 {
-  char *args[3];
+  char *args[4];
   pid_t pid;
 
   args[0] = "bin/qmail-getpw";
-  args[1] = (char *)local;
-  args[2] = 0;
+  args[1] = "--";
+  args[2] = (char *)local;
+  args[3] = 0;
   pid = fork();
   if (pid != 0) return pid;
   close(pi[0]);
@@ -219,6 +336,13 @@ static void getpw(assign *a, const char *local, size_t klen)
   int pi[2], wstat, r;
   pid_t pid;
 
+  len = srv_ask(buf, sizeof buf, local, klen);
+  if (len) {
+    r = assign_parse(a, buf, len);
+    if (r == -1) _exit(QLX_NOMEM);
+    if (r == 1) { cache_send(local, klen, buf, len); return; }
+    len = 0;                         /* not an answer: ask the old way */
+  }
   if (pipe(pi) == -1) _exit(QLX_SYS);
   pid = getpw_start(pi, local);
   if (pid == -1) _exit(QLX_SYS);
@@ -289,6 +413,7 @@ static pid_t start(int fdmess, int fdout, const char *sender, const char *recip,
   pid_t pid;
 
   cache_drain();
+  srv_start();
   pid = fork();
   if (pid != 0) return pid;
   if (spawn_childsetup(fdmess, fdout) == -1) _exit(QLX_SYS);
@@ -312,5 +437,6 @@ int main(int argc, char **argv)
   ops.messowner = uidq;
   ops.start = start;
   ops.report = report;
+  spawn_onreap(srv_reaped);
   return spawn_main(&ops);
 }

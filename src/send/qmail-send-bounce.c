@@ -73,6 +73,13 @@ int injectbounce(unsigned long id)
   qmail q;
   size_t slen;
 
+  /* no bounce: info is not even read (after a crash, a finished message
+   * that was never committed may have lost its contents) */
+  if (stat(fn2("bounce", id), &st) == -1) {
+    if (errno == ENOENT) return 1;
+    qlog("warning: unable to stat ", fn2("bounce", id), "\n", (char *)0);
+    return 0;
+  }
   if (!getinfo(&sender, &birth, id)) {
     qlog("warning: trouble reading ", fn("info", id), "; will try again later\n", (char *)0);
     return 0;
@@ -83,11 +90,6 @@ int injectbounce(unsigned long id)
     slen -= 4;
     sender.s[slen] = 0;
     sender.len = slen + 1;
-  }
-  if (stat(fn2("bounce", id), &st) == -1) {
-    if (errno == ENOENT) return 1;
-    qlog("warning: unable to stat ", fn2("bounce", id), "\n", (char *)0);
-    return 0;
   }
   if (!strcmp(sender.s, "#@[]"))
     qlog("triple bounce: discarding ", fn2("bounce", id), "\n", (char *)0);

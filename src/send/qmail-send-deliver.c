@@ -12,8 +12,11 @@
  * concurrency; every recipient still has its own delivery number, report,
  * mark, retry and bounce paragraph. A job is one pass over one list; it
  * stays while its deliveries run. A finished recipient is marked in
- * place: its T becomes D and the file is fsynced before anything else
- * happens, so a crash may repeat a delivery but never loses one. */
+ * place: its T becomes D, and the marks are fsynced together, at most
+ * MARK_DELAY ms later; a crash before that repeats those deliveries but
+ * never loses one. The marks of a message that is not committed yet
+ * (todo/id still there) need no fsync of their own: a crash preprocesses
+ * the whole message again anyway, and its commit fsyncs the list. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -51,6 +54,13 @@ int getinfo(sa *sender, time_t *birth, unsigned long id)
   struct stat st;
   bio b;
   int fd, r;
+  const memmsg *m = todo_mem(id);
+
+  if (m) {
+    if (!sa_copy(sender, &m->sender)) return 0;
+    *birth = m->birth;
+    return 1;
+  }
 
   fd = open_read(fn("info", id));
   if (fd == -1) return 0;
@@ -119,7 +129,8 @@ struct grp {
 struct pass {
   unsigned long id;     /* 0: no pass open */
   size_t j;
-  int fd;
+  int fd;               /* -1: reading from mem */
+  const memmsg *mem;    /* the message not committed yet */
   int eof;              /* the list is read to its end */
   size_t cap;           /* recipients per delivery */
   off_t mpos;
@@ -169,6 +180,9 @@ static long job_open(int c, unsigned long id)
   return (long)j;
 }
 
+static void mark_drop(int c, unsigned long id);
+static void pass_close(int c);
+
 /* job_close - drop one reference; the last one decides what comes next */
 static void job_close(int c, size_t j)
 {
@@ -182,6 +196,15 @@ static void job_close(int c, size_t j)
   pe.id = job->id;
   pe.dt = job->retry;
   if (job->hiteof && !job->numtodo) {
+    memmsg *m = todo_mem(job->id);
+    if (m) {                          /* not committed: no file to remove */
+      m->has[c] = 0;
+      for (other = 0; other < CHANNELS; ++other) if (m->has[other]) return;
+      pe.dt = time(0);
+      while (!prioq_insert(&pqdone, &pe)) nomem();
+      return;
+    }
+    mark_drop(c, job->id);
     if (unlink(fn(chanaddr[c], job->id)) == -1) {
       qlog("warning: unable to unlink ", fn(chanaddr[c], job->id), "; will try again later\n", (char *)0);
       pe.dt = time(0) + SLEEP_SYSFAIL;
@@ -297,19 +320,25 @@ static void del_start(int c, const struct grp *g)
   del_status();
 }
 
-/* markdone - turn the T at pos into D. The marks of one batch of reports
- * are fsynced together by mark_flush, before the next turn of the loop;
- * a crash before that repeats those deliveries, never loses them. */
+/* markdone - turn the T at pos into D. The marks are fsynced together
+ * by mark_flush, MARK_DELAY ms after the first of them at the latest; a
+ * crash before that repeats those deliveries, never loses them. */
 #define MARKMAX 256
+#define MARK_DELAY 50        /* ms */
 static int markfd[MARKMAX];
 static unsigned long markid[MARKMAX];
 static int markchan[MARKMAX];
 static size_t nummarks;
+static long marktime;        /* when the first unflushed mark was made */
 
-static void mark_flush(void)
+/* mark_flush - fsync the marks: all with force, else only when due */
+static void mark_flush(int force)
 {
   size_t i;
+  if (!nummarks) return;
+  if (!force && nummarks < MARKMAX && msnow() - marktime < MARK_DELAY) return;
   for (i = 0; i < nummarks; ++i) {
+    /* not committed: todo/id still holds the message, see the top */
     if (fsync(markfd[i]) == -1)
       qlog("warning: trouble marking ", fn(chanaddr[markchan[i]], markid[i]),
            "; message will be delivered twice!\n", (char *)0);
@@ -318,21 +347,81 @@ static void mark_flush(void)
   nummarks = 0;
 }
 
+/* mark_drop - the list of id on channel c is about to go: its marks need
+ * no fsync any more */
+static void mark_drop(int c, unsigned long id)
+{
+  size_t i;
+  for (i = 0; i < nummarks; ++i)
+    if (markid[i] == id && markchan[i] == c) {
+      close(markfd[i]);
+      --nummarks;
+      markfd[i] = markfd[nummarks];
+      markid[i] = markid[nummarks];
+      markchan[i] = markchan[nummarks];
+      return;
+    }
+}
+
+void del_timeout(long *ms)
+{
+  long left;
+  if (!nummarks) return;
+  left = marktime + MARK_DELAY - msnow();
+  if (left < 0) left = 0;
+  if (left < *ms) *ms = left;
+}
+
+void del_exit(void)
+{
+  mark_flush(1);
+}
+
+/* del_committed - id now lives in its files: a pass reading it from
+ * memory goes on in the file, at the same place */
+void del_committed(unsigned long id)
+{
+  int c;
+  for (c = 0; c < CHANNELS; ++c) {
+    struct pass *p = &pass[c];
+    if (!p->id || p->id != id || p->fd != -1) continue;
+    p->mem = 0;
+    p->fd = open_read(fn(chanaddr[c], id));
+    if (p->fd != -1 && lseek(p->fd, p->mpos, SEEK_SET) == -1) { close(p->fd); p->fd = -1; }
+    if (p->fd == -1) {
+      /* the pass ends here; the rest waits for the retry */
+      qlog("warning: trouble reading ", fn(chanaddr[c], id), "; will try again later\n", (char *)0);
+      p->eof = 0;
+      p->nextgrp = p->ngrp;
+      pass_close(c);
+      continue;
+    }
+    bio_init(&p->b, p->fd, p->buf, sizeof p->buf);
+  }
+}
+
 static void markdone(int c, unsigned long id, off_t pos)
 {
   size_t i;
   int fd;
-  /* the recipients of one delivery share a file: one open, one fsync */
+  memmsg *m = todo_mem(id);
+
+  /* not committed: the mark goes into memory, and into the file with it */
+  if (m) {
+    if (pos >= 0 && (size_t)pos < m->list[c].len) m->list[c].s[pos] = 'D';
+    return;
+  }  /* the recipients of one delivery share a file: one open, one fsync */
   for (i = nummarks; i-- > 0;)
     if (markid[i] == id && markchan[i] == c) {
       if (pwrite(markfd[i], "D", 1, pos) == 1) return;
       qlog("warning: trouble marking ", fn(chanaddr[c], id), "; message will be delivered twice!\n", (char *)0);
       return;
     }
-  if (nummarks == MARKMAX) mark_flush();
+  if (nummarks == MARKMAX) mark_flush(1);
   fd = open(fn(chanaddr[c], id), O_WRONLY | O_CLOEXEC);
   if (fd != -1) {
     if (pwrite(fd, "D", 1, pos) == 1) {
+      if (!nummarks) marktime = msnow();
       markfd[nummarks] = fd;
       markid[nummarks] = id;
       markchan[nummarks++] = c;
@@ -355,6 +444,7 @@ static void del_report(int c)
   sa *rep = &rd[c].f[2];
   const char *recip;
   size_t len;
+  memmsg *m;
 
   if (rd[c].nomem || !spawnproto_num(&rd[c].f[0], &n) || n >= slots[c] || !d[c][n].used
       || !spawnproto_num(&rd[c].f[1], &k) || k >= d[c][n].n || d[c][n].r[k].done) {
@@ -382,6 +472,9 @@ static void del_report(int c)
       --job->numtodo;
       break;
     case 'Z':
+      /* the message stays in the queue: into its files with it now */
+      m = todo_mem(job->id);
+      if (m) todo_commit(m);
       qlog("delivery ", num, ": deferral: ", LOGSAFE, rep->s + 1, "\n", (char *)0);
       break;
     case 'D':
@@ -516,7 +609,17 @@ static int pass_fill(int c)
   p->nent = 0;
   while (p->nent < POOLMAX && p->pool.len < POOLBYTES) {
     line.len = 0;
-    r = bio_getln(&p->b, &line, 0, RECORDMAX);
+    if (p->fd != -1) r = bio_getln(&p->b, &line, 0, RECORDMAX);
+    else {
+      const sa *l = &p->mem->list[c];
+      size_t at = (size_t)p->mpos, k;
+      r = 0;
+      if (at < l->len) {
+        k = byte_chr(l->s + at, l->len - at, 0);
+        r = k < l->len - at ? 1 : -1;     /* a record ends in its NUL */
+        if (r == 1) while (!sa_copyb(&line, l->s + at, k + 1)) nomem();
+      }
+    }
     if (r < 0) {
       qlog("warning: trouble reading ", fn(chanaddr[c], p->id), "; will try again later\n", (char *)0);
       return 0;
@@ -553,7 +656,7 @@ static int pass_fill(int c)
 static void pass_close(int c)
 {
   struct pass *p = &pass[c];
-  close(p->fd);
+  if (p->fd != -1) close(p->fd);
   job_close(c, p->j);
   p->id = 0;
   p->nent = p->ngrp = p->nextgrp = 0;
@@ -581,12 +684,14 @@ static int pass_step(int c)
     takenew[c] = src != &pqnew[c];
     prioq_min(src, &pe);
     prioq_delmin(src);
-    p->fd = open_read(fn(chanaddr[c], pe.id));
-    if (p->fd != -1) {
+    p->mem = todo_mem(pe.id);
+    p->fd = p->mem ? -1 : open_read(fn(chanaddr[c], pe.id));
+    if (p->mem || p->fd != -1) {
       while (!(r = getinfo(&line, &birth, pe.id)) && errno == ENOMEM) nomem();
-      if (!r) { close(p->fd); p->fd = -1; }
+      if (!r && p->fd != -1) { close(p->fd); p->fd = -1; }
+      if (!r) p->mem = 0;
     }
-    if (p->fd == -1) {
+    if (!p->mem && p->fd == -1) {
       qlog("warning: trouble opening ", fn(chanaddr[c], pe.id), "; will try again later\n", (char *)0);
       pe.dt = recent + SLEEP_SYSFAIL;
       while (!prioq_insert(&pqchan[c], &pe)) nomem();
@@ -594,7 +699,7 @@ static int pass_step(int c)
     }
     j = job_open(c, pe.id);
     if (j == -1) {                    /* cannot happen: one job per slot and one spare */
-      close(p->fd);
+      if (p->fd != -1) close(p->fd);
       while (!prioq_insert(&pqchan[c], &pe)) nomem();
       return 0;
     }
@@ -603,7 +708,7 @@ static int pass_step(int c)
     p->mpos = 0;
     p->eof = 0;
     p->nent = p->ngrp = p->nextgrp = 0;
-    bio_init(&p->b, p->fd, p->buf, sizeof p->buf);
+    if (p->fd != -1) bio_init(&p->b, p->fd, p->buf, sizeof p->buf);
     jo[c][j].retry = retry_next(birth, recent, chanskip[c]);
     jo[c][j].dying = (unsigned long)(recent - birth) > lifetime && recent > birth;
     while (!sa_copy(&jo[c][j].sender, &line)) nomem();
@@ -658,7 +763,13 @@ void del_do(const struct pollfd *p, const int *idx)
     if (idx[2 * c + 1] != -1 && p[idx[2 * c + 1]].revents && flagspawnalive[c]) comm_do(c);
     if (idx[2 * c] != -1 && p[idx[2 * c]].revents && flagspawnalive[c]) del_read(c);
   }
-  mark_flush();
+  mark_flush(0);
+  del_startall();
+}
+
+void del_startall(void)
+{
+  int c;
   for (c = 0; c < CHANNELS; ++c) {
     while (pass_step(c)) ;
     if (flagspawnalive[c]) comm_do(c);   /* most commands fit the pipe at once */
@@ -666,6 +777,17 @@ void del_do(const struct pollfd *p, const int *idx)
 }
 
 /* ------------------------------------------------------ PRIORITY QUEUES */
+
+/* stale - remove what an earlier run left of id before its commit: the
+ * message is preprocessed again from todo/ */
+static void stale(unsigned long id)
+{
+  static const char *const dirs[] = { "info", "local", "remote", "bounce" };
+  size_t i;
+  for (i = 0; i < sizeof dirs / sizeof *dirs; ++i)
+    if (unlink(fn(dirs[i], id)) == -1 && errno != ENOENT)
+      qlog("warning: unable to unlink ", fn(dirs[i], id), "\n", (char *)0);
+}
 
 /* pq_add - put a message found in info/ where it belongs */
 void pq_add(unsigned long id)
@@ -681,7 +803,12 @@ void pq_add(unsigned long id)
     goto fail;
   }
   f = fn("todo", id);
-  if (stat(f, &st) == 0) return;      /* preprocessing did not finish: todo/ has it */
+  if (stat(f, &st) == 0) {
+    /* not committed when the last run ended: todo/ has it, and the
+     * files are leftovers of a commit that did not finish */
+    if (!todo_mem(id)) stale(id);
+    return;
+  }
   if (errno != ENOENT) goto fail;
   for (c = 0; c < CHANNELS; ++c) {
     f = fn(chanaddr[c], id);
@@ -711,8 +838,20 @@ void pq_start(void)
 {
   subdir s;
   unsigned long id;
+  struct stat st;
+  struct dirent *e;
+  DIR *dir;
+
   subdir_init(&s, "info");
   while (subdir_next(&s, &id)) pq_add(id);
+  /* bounce text of deliveries of a message that was never committed:
+   * they are made again */
+  while (!(dir = opendir("bounce"))) pausedir("bounce");
+  while ((e = readdir(dir)))
+    if (qfn_id(e->d_name, &id) && stat(fn("todo", id), &st) == 0 && stat(fn("info", id), &st) == -1
+        && errno == ENOENT)
+      stale(id);
+  closedir(dir);
 }
 
 /* pq_finish - at exit, record each list's next attempt as its mtime */
@@ -743,7 +882,21 @@ static void messdone(unsigned long id)
   prioq_elt pe;
   struct stat st;
   int c;
+  memmsg *m = todo_mem(id);
 
+  if (m) {
+    /* not committed: no files but todo/ and the message */
+    for (c = 0; c < CHANNELS; ++c) if (m->has[c]) return;
+    if (!injectbounce(id)) goto fail;
+    {
+      char num[FMT_ULONG];
+      qlog("end msg ", ulstr(num, id), "\n", (char *)0);
+    }
+    /* the bounce is queued before todo/ goes: a crash before this point
+     * preprocesses the message again, never forgets the bounce */
+    if (!todo_release(m)) goto fail;
+    return;
+  }
   for (c = 0; c < CHANNELS; ++c) {
     if (stat(fn(chanaddr[c], id), &st) == 0) return;   /* still in progress */
     if (errno != ENOENT) {

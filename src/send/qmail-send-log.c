@@ -3,6 +3,7 @@
  * that fails is dropped: delivery does not wait for the logger to recover. */
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bio.h"
@@ -46,6 +47,13 @@ void pausedir(const char *dir)
 {
   qlog("alert: unable to opendir ", dir, ", sleeping...\n", (char *)0);
   sleep(10);
+}
+
+long msnow(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 const char *ulstr(char *buf, unsigned long u)

@@ -16,7 +16,7 @@ static char fnbuf2[QFN_SIZE];
 static int splitdir(const char *dir)
 {
   return strcmp(dir, "todo") && strcmp(dir, "intd") && strcmp(dir, "bounce")
-      && strcmp(dir, "foop");
+      && strcmp(dir, "foop") && strcmp(dir, "done");
 }
 
 const char *fn(const char *dir, unsigned long id)

@@ -1,14 +1,27 @@
 /* qmail-send-todo - preprocess new messages from todo/ (state S4 to S5 of
- * qmail-queue(8)): write info/N/id with the sender (its mtime is the
- * birth), local/N/id and remote/N/id with one T record per rewritten
- * recipient, fsync all of them, and only then ask qmail-clean to remove
- * todo/id and intd/id. A crash at any point leaves todo/id, so the message
- * is preprocessed again from scratch: nothing is lost.
+ * qmail-queue(8)).
+ * A new message is read from todo/id and preprocessed in memory: its
+ * sender, its birth (now) and its recipients, rewritten and split into a
+ * local and a remote list of T records, exactly as info/N/id, local/N/id
+ * and remote/N/id would hold them. Its deliveries start at once, while
+ * todo/id stays: the message is preprocessed but not committed, and a
+ * crash only means it is preprocessed again from scratch and its
+ * recipients are delivered again: twice, never zero times.
+ * Most messages are finished within a moment; then qmail-clean simply
+ * removes todo/id and intd/id, and the message never had an info, local
+ * or remote file: no file created, written, fsynced or removed.
+ * A message still in the queue after COMMIT_DELAY ms (at once after a
+ * temporary failure; sooner when PENDMAX wait or MEMMAX bytes) is
+ * committed: info/ (with the birth as its
+ * mtime), and the lists not finished yet, with the D marks made so far,
+ * are written, then fsynced, many messages sharing the disk flushes, and
+ * only then is todo/id removed. From there on the message lives in its
+ * files as any other. At exit everything is committed.
  * Each turn of the main loop handles a bounded batch, so a flood of new
- * mail cannot starve deliveries ("silly qmail syndrome"): the batch is
- * written first and fsynced after, so it costs about one disk flush. */
+ * mail cannot starve deliveries ("silly qmail syndrome"). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +34,12 @@
 
 #define TODO_BATCH 16          /* messages per turn at most */
 #define TODO_BUDGET_MS 50      /* and about this much time */
+#define PENDMAX 1024           /* messages preprocessed, not committed */
+#define HSETSIZE 4096          /* a power of 2 above 2 * PENDMAX */
+#define MEMMAX 16777216        /* bytes of lists they may hold */
+#define COMMIT_DELAY 1000      /* ms a message may stay uncommitted */
+#define COMMIT_BATCH 64        /* messages a commit fsyncs together */
+#define COMMIT_RETRY 10000     /* ms after a failed commit */
 
 int triggerfd = -1;
 static DIR *tododir;
@@ -53,55 +72,127 @@ void todo_triggered(void)
   flagtodo = 1;
 }
 
-struct chanfile {
-  int fd;
-  bio b;
-  char buf[4096];
-};
-
-/* a preprocessed message whose files are written but not yet fsynced */
-struct pending {
-  unsigned long id;
-  int fdinfo;
-  int fdchan[CHANNELS];
-};
-
 static const char *const chname[CHANNELS] = { "local", "remote" };
-static struct pending pend[TODO_BATCH];
-static int numpend;
 
-/* todo_write - preprocess todo/id into info/ and local/, remote/ without
- * fsync; 1 and the files in pend, or 0 (logged) to leave it for later */
+/* The messages preprocessed but not committed: a ring of ids in the order
+ * they were preprocessed, so the oldest is due first, and a hash set of
+ * the messages by id. An id taken out of the middle of the ring leaves a
+ * hole (0: no message has id 0). */
+static unsigned long ring[PENDMAX];
+static long ringdue[PENDMAX];
+static size_t ringhead, ringlen;
+static memmsg *hset[HSETSIZE];      /* open addressing */
+static size_t numpend;
+static size_t membytes;             /* held in the lists */
+static int cleangone;               /* qmail-clean no longer answers */
+
+static size_t hslot(unsigned long id)
+{
+  return (size_t)((id * 2654435761UL) ^ (id >> 16)) & (HSETSIZE - 1);
+}
+
+memmsg *todo_mem(unsigned long id)
+{
+  size_t i;
+  for (i = hslot(id); hset[i]; i = (i + 1) & (HSETSIZE - 1))
+    if (hset[i]->id == id) return hset[i];
+  return 0;
+}
+
+static void hset_add(memmsg *m)
+{
+  size_t i;
+  for (i = hslot(m->id); hset[i]; i = (i + 1) & (HSETSIZE - 1)) ;
+  hset[i] = m;
+  ++numpend;
+}
+
+/* hset_del - linear probing: move later entries of the run back */
+static void hset_del(unsigned long id)
+{
+  size_t i, j, k;
+  for (i = hslot(id);; i = (i + 1) & (HSETSIZE - 1)) {
+    if (!hset[i]) return;
+    if (hset[i]->id == id) break;
+  }
+  --numpend;
+  for (j = i;;) {
+    hset[i] = 0;
+    for (;;) {
+      j = (j + 1) & (HSETSIZE - 1);
+      if (!hset[j]) return;
+      k = hslot(hset[j]->id);
+      /* leave j where it is if its home lies cyclically in (i, j] */
+      if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
+      break;
+    }
+    hset[i] = hset[j];
+    i = j;
+  }
+}
+
+static void mem_free(memmsg *m)
+{
+  int c;
+  sa_free(&m->sender);
+  for (c = 0; c < CHANNELS; ++c) {
+    membytes -= m->list[c].a;
+    sa_free(&m->list[c]);
+  }
+  free(m);
+}
+
+/* forget - id is committed or finished: out of the set and the ring */
+static void forget(memmsg *m)
+{
+  size_t n, k;
+  hset_del(m->id);
+  for (n = 0; n < ringlen; ++n) {
+    k = (ringhead + n) % PENDMAX;
+    if (ring[k] == m->id) { ring[k] = 0; break; }
+  }
+  while (ringlen && !ring[ringhead]) { ringhead = (ringhead + 1) % PENDMAX; --ringlen; }
+  mem_free(m);
+}
+
+static void cleandied(void)
+{
+  qlog("alert: oh no! lost qmail-clean connection! dying...\n", (char *)0);
+  cleangone = 1;
+  flagexitasap = 1;
+}
+
+/* todo_write - preprocess todo/id into memory; 1 when it is queued for
+ * delivery, or 0 (logged) to leave it for later */
 static int todo_write(unsigned long id)
 {
   char num[FMT_ULONG], num2[FMT_ULONG], num3[FMT_ULONG], num4[FMT_ULONG];
-  char inbuf[4096], infobuf[1024];
-  static struct chanfile ch[CHANNELS];
-  bio in, info;
+  char inbuf[4096];
+  bio in;
   struct stat st;
-  int fd, fdinfo = -1, c, r;
+  prioq_elt pe;
+  memmsg *m;
+  int fd, c, r, any = 0;
   unsigned long uid = 0, pid = 0;
   rewrite_ctl rc;
 
-  for (c = 0; c < CHANNELS; ++c) ch[c].fd = -1;
   fd = open_read(fn("todo", id));
-  if (fd == -1) { qlog("warning: unable to open ", fn("todo", id), "\n", (char *)0); return 0; }
+  if (fd == -1) {
+    /* a stale entry of a scan: the message finished meanwhile */
+    if (errno != ENOENT) qlog("warning: unable to open ", fn("todo", id), "\n", (char *)0);
+    return 0;
+  }
   if (stat(fn("mess", id), &st) == -1) {      /* for the statistics */
     qlog("warning: unable to stat ", fn("mess", id), "\n", (char *)0);
-    goto fail;
+    close(fd);
+    return 0;
   }
-  /* leftovers of an earlier attempt that crashed go first */
-  for (c = 0; c < CHANNELS; ++c)
-    if (unlink(fn(chname[c], id)) == -1 && errno != ENOENT) {
-      qlog("warning: unable to unlink ", fn(chname[c], id), "\n", (char *)0);
-      goto fail;
-    }
-  if (unlink(fn("info", id)) == -1 && errno != ENOENT) {
-    qlog("warning: unable to unlink ", fn("info", id), "\n", (char *)0);
-    goto fail;
-  }
-  fdinfo = open_excl_mode(fn("info", id), 0600);
-  if (fdinfo == -1) { qlog("warning: unable to create ", fn("info", id), "\n", (char *)0); goto fail; }
+  /* leftovers of an earlier run that crashed before the commit (info,
+   * lists, bounce text) were removed when this run started (pq_start) */
+  m = calloc(1, sizeof *m);
+  if (!m) { nomem(); close(fd); return 0; }
+  m->id = id;
+  m->birth = recent;
   qlog("new msg ", ulstr(num, id), "\n", (char *)0);
 
   rc.envnoathost = envnoathost.s;
@@ -109,7 +200,6 @@ static int todo_write(unsigned long id)
   rc.locals = &maplocals;
   rc.vdoms = &mapvdoms;
   bio_init(&in, fd, inbuf, sizeof inbuf);
-  bio_init(&info, fdinfo, infobuf, sizeof infobuf);
   for (;;) {
     rec.len = 0;
     r = bio_getln(&in, &rec, 0, RECORDMAX);
@@ -122,10 +212,7 @@ static int todo_write(unsigned long id)
       case 'u': scan_ulong(rec.s + 1, &uid); break;
       case 'p': scan_ulong(rec.s + 1, &pid); break;
       case 'F':
-        if (!bio_put(&info, rec.s, rec.len) || !bio_flush(&info)) {
-          qlog("warning: trouble writing to ", fn("info", id), "\n", (char *)0);
-          goto fail;
-        }
+        if (!sa_copyb(&m->sender, rec.s + 1, rec.len - 1)) { nomem(); goto fail; }
         qlog("info msg ", ulstr(num, id), ": bytes ", ulstr(num2, (unsigned long)st.st_size),
              " from <", LOGSAFE, rec.s + 1, "> qp ", ulstr(num3, pid), " uid ",
              ulstr(num4, uid), "\n", (char *)0);
@@ -134,19 +221,12 @@ static int todo_write(unsigned long id)
         r = rewrite_rcpt(&addr, rec.s + 1, rec.len - 2, &rc);
         if (!r) { nomem(); goto fail; }
         c = r == REWRITE_LOCAL ? 0 : 1;
-        if (ch[c].fd == -1) {
-          ch[c].fd = open_excl_mode(fn(chname[c], id), 0600);
-          if (ch[c].fd == -1) {
-            qlog("warning: unable to create ", fn(chname[c], id), "\n", (char *)0);
-            goto fail;
-          }
-          bio_init(&ch[c].b, ch[c].fd, ch[c].buf, sizeof ch[c].buf);
-        }
-        if (!bio_put(&ch[c].b, "T", 1) || !bio_put(&ch[c].b, addr.s ? addr.s : "", addr.len)
-            || !bio_put(&ch[c].b, "", 1)) {
-          qlog("warning: trouble writing to ", fn(chname[c], id), "\n", (char *)0);
-          goto fail;
-        }
+        membytes -= m->list[c].a;
+        r = sa_append(&m->list[c], 'T') && sa_catb(&m->list[c], addr.s ? addr.s : "", addr.len)
+            && sa_0(&m->list[c]);
+        membytes += m->list[c].a;
+        if (!r) { nomem(); goto fail; }
+        m->has[c] = 1;
         break;
       default:
         qlog("warning: unknown record type in ", fn("todo", id), "\n", (char *)0);
@@ -154,70 +234,207 @@ static int todo_write(unsigned long id)
     }
   }
   close(fd);
-  for (c = 0; c < CHANNELS; ++c)
-    if (ch[c].fd != -1 && !bio_flush(&ch[c].b)) {
-      qlog("warning: trouble writing to ", fn(chname[c], id), "\n", (char *)0);
-      fd = -1;
-      goto fail;
-    }
-  pend[numpend].id = id;
-  pend[numpend].fdinfo = fdinfo;
-  for (c = 0; c < CHANNELS; ++c) pend[numpend].fdchan[c] = ch[c].fd;
-  ++numpend;
-  return 1;
-
-fail:
-  if (fd != -1) close(fd);
-  if (fdinfo != -1) close(fdinfo);
-  for (c = 0; c < CHANNELS; ++c) if (ch[c].fd != -1) close(ch[c].fd);
-  return 0;
-}
-
-/* commit - fsync one pending message, then let qmail-clean remove todo/ */
-static void commit(struct pending *p)
-{
-  prioq_elt pe;
-  int c, ok = 1, any = 0;
-
-  /* everything on disk before todo/ goes away; the first fsync of a batch
-   * usually commits the others' data too, so the rest are cheap */
-  if (fsync(p->fdinfo) == -1) {
-    qlog("warning: trouble fsyncing ", fn("info", p->id), "\n", (char *)0);
-    ok = 0;
+  if (!m->sender.s) {
+    qlog("warning: trouble reading ", fn("todo", id), "\n", (char *)0);
+    mem_free(m);
+    return 0;
   }
-  for (c = 0; c < CHANNELS; ++c)
-    if (ok && p->fdchan[c] != -1 && fsync(p->fdchan[c]) == -1) {
-      qlog("warning: trouble fsyncing ", fn(chname[c], p->id), "\n", (char *)0);
-      ok = 0;
-    }
-  close(p->fdinfo);
-  for (c = 0; c < CHANNELS; ++c) if (p->fdchan[c] != -1) close(p->fdchan[c]);
-  if (!ok) return;
-  switch (clean_cmd("todo", p->id)) {
-    case 0:
-      qlog("alert: oh no! lost qmail-clean connection! dying...\n", (char *)0);
-      flagexitasap = 1;
-      return;
-    case '+': break;
-    default:
-      qlog("warning: qmail-clean unable to clean up ", fn("todo", p->id), "\n", (char *)0);
-      return;
-  }
-  pe.id = p->id;
+  /* the ring has room: todo_do checked */
+  r = (int)((ringhead + ringlen) % PENDMAX);
+  ring[r] = id;
+  /* too much held in memory: to the files with it at the next commit */
+  ringdue[r] = membytes > MEMMAX ? 0 : msnow() + COMMIT_DELAY;
+  ++ringlen;
+  hset_add(m);
+  pe.id = id;
   pe.dt = recent;
   for (c = 0; c < CHANNELS; ++c)
-    if (p->fdchan[c] != -1) {
+    if (m->has[c]) {
       any = 1;
       while (!prioq_insert(&pqnew[c], &pe)) nomem();
     }
   if (!any) while (!prioq_insert(&pqdone, &pe)) nomem();
+  return 1;
+
+fail:
+  close(fd);
+  mem_free(m);
+  return 0;
 }
 
-static long msec(void)
+/* create - write s[0..len) to a new file f; its fd, or -1 (logged) */
+static int create(const char *f, const char *s, size_t len)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  int fd = open_excl_mode(f, 0600);
+  /* a leftover: while todo/ names the message, only memory counts */
+  if (fd == -1 && errno == EEXIST && unlink(f) == 0) fd = open_excl_mode(f, 0600);
+  if (fd == -1) {
+    qlog("warning: unable to create ", f, "\n", (char *)0);
+    return -1;
+  }
+  if (!bio_writeall(fd, s, len, 0)) {
+    qlog("warning: trouble writing to ", f, "\n", (char *)0);
+    close(fd);
+    unlink(f);
+    return -1;
+  }
+  /* start the writeback now: the fsyncs that follow find it under way */
+  sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  return fd;
+}
+
+/* writeout - the files of m: info (mtime the birth), then the lists
+ * still in progress; 1 with their fds in fds, or 0 (logged, undone) */
+static int writeout(memmsg *m, int *fds)
+{
+  struct timespec t[2];
+  int c;
+
+  for (c = 0; c <= CHANNELS; ++c) fds[c] = -1;
+  rec.len = 0;
+  if (!sa_append(&rec, 'F') || !sa_cat(&rec, &m->sender)) {
+    nomem();
+    return 0;
+  }
+  fds[0] = create(fn("info", m->id), rec.s, rec.len);
+  if (fds[0] == -1) return 0;
+  t[0].tv_sec = t[1].tv_sec = m->birth;
+  t[0].tv_nsec = t[1].tv_nsec = 0;
+  futimens(fds[0], t);
+  for (c = 0; c < CHANNELS; ++c) {
+    if (!m->has[c]) continue;
+    fds[1 + c] = create(fn(chname[c], m->id), m->list[c].s, m->list[c].len);
+    if (fds[1 + c] == -1) {
+      while (c-- > 0) if (fds[1 + c] != -1) { close(fds[1 + c]); unlink(fn(chname[c], m->id)); }
+      close(fds[0]);
+      unlink(fn("info", m->id));
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* commit_msgs - commit ms[0..n): the files of all are written first and
+ * fsynced after, so the flushes carry many of them; only then does
+ * qmail-clean remove todo/. Each one committed is forgotten; the others
+ * stay, due again after COMMIT_RETRY ms. */
+static void commit_msgs(memmsg **ms, size_t n)
+{
+  int fds[COMMIT_BATCH][1 + CHANNELS];
+  int ok[COMMIT_BATCH];
+  size_t k, slot;
+  int c;
+
+  for (k = 0; k < n; ++k) ok[k] = writeout(ms[k], fds[k]);
+  for (k = 0; k < n; ++k) {
+    if (!ok[k]) continue;
+    for (c = 0; c <= CHANNELS; ++c)
+      if (fds[k][c] != -1 && fsync(fds[k][c]) == -1) {
+        qlog("warning: trouble fsyncing ", fn(c ? chname[c - 1] : "info", ms[k]->id), "\n", (char *)0);
+        ok[k] = 0;
+      }
+    for (c = 0; c <= CHANNELS; ++c) if (fds[k][c] != -1) close(fds[k][c]);
+  }
+  for (k = 0; k < n; ++k) {
+    memmsg *m = ms[k];
+    int r = ok[k] && !cleangone ? clean_cmd("todo", m->id) : 0;
+    if (r == '+') {
+      /* from here the files are the message */
+      del_committed(m->id);
+      forget(m);
+      continue;
+    }
+    if (ok[k] && !cleangone) {
+      if (!r) cleandied();
+      else qlog("warning: qmail-clean unable to clean up ", fn("todo", m->id), "\n", (char *)0);
+    }
+    /* the files written are harmless while todo/id is there; a later
+     * commit replaces them */
+    if (ok[k]) {
+      for (c = 0; c < CHANNELS; ++c) if (m->has[c]) unlink(fn(chname[c], m->id));
+      unlink(fn("info", m->id));
+    }
+    /* still pending: due again later (at exit: next time qmail-send runs) */
+    for (slot = 0; slot < ringlen; ++slot)
+      if (ring[(ringhead + slot) % PENDMAX] == m->id) {
+        ringdue[(ringhead + slot) % PENDMAX] = msnow() + COMMIT_RETRY;
+        break;
+      }
+    if (slot == ringlen && ringlen < PENDMAX) {
+      slot = (ringhead + ringlen++) % PENDMAX;
+      ring[slot] = m->id;
+      ringdue[slot] = msnow() + COMMIT_RETRY;
+    }
+  }
+}
+
+/* commit - commit the oldest pending messages, looking at most at max
+ * entries of the ring: all of them with all set, else those that are
+ * due, or that have to make room for a new batch */
+static void commit(int all, size_t max)
+{
+  memmsg *ms[COMMIT_BATCH];
+  long now = msnow();
+  size_t n = 0;
+
+  for (; ringlen && n < COMMIT_BATCH && max; --max) {
+    size_t h = ringhead;
+    if (!ring[h]) { ringhead = (h + 1) % PENDMAX; --ringlen; continue; }
+    if (!all && ringdue[h] > now && ringlen + TODO_BATCH <= PENDMAX) break;
+    /* out of the ring; commit_msgs puts back what it cannot commit */
+    ms[n] = todo_mem(ring[h]);
+    ringhead = (h + 1) % PENDMAX;
+    --ringlen;
+    if (ms[n]) ++n;
+  }
+  commit_msgs(ms, n);
+}
+
+/* todo_commit - commit m now: it is going to stay in the queue */
+void todo_commit(memmsg *m)
+{
+  if (!cleangone) commit_msgs(&m, 1);
+}
+
+/* todo_release - m is finished, never committed: qmail-clean removes
+ * todo/, intd/ and mess/ in one command (which it carries out even if
+ * we die meanwhile), with no fsync. 1 done (m is freed), 0 trouble
+ * (logged) */
+int todo_release(memmsg *m)
+{
+  if (cleangone) return 0;
+  switch (clean_cmd("done", m->id)) {
+    case 0:
+      cleandied();
+      return 0;
+    case '+':
+      forget(m);
+      return 1;
+    default:
+      qlog("warning: qmail-clean unable to clean up ", fn("done", m->id), "\n", (char *)0);
+      return 0;
+  }
+}
+
+void todo_timeout(long *ms)
+{
+  long left;
+  size_t h = ringhead, n;
+  for (n = 0; n < ringlen && !ring[h]; ++n) h = (h + 1) % PENDMAX;
+  if (n == ringlen) return;
+  left = ringdue[h] - msnow();
+  if (left < 0) left = 0;
+  if (left < *ms) *ms = left;
+}
+
+void todo_exit(void)
+{
+  size_t left = ringlen;
+  while (left && !cleangone) {
+    size_t b = left < COMMIT_BATCH ? left : COMMIT_BATCH;
+    commit(1, b);
+    left -= b;
+  }
 }
 
 void todo_do(void)
@@ -227,6 +444,7 @@ void todo_do(void)
   int k;
   long start;
 
+  if (!cleangone) commit(0, COMMIT_BATCH);
   if (flagexitasap) return;
   if (!tododir) {
     if (!flagtodo && recent < nexttodorun) return;
@@ -235,23 +453,14 @@ void todo_do(void)
     if (!tododir) { pausedir("todo"); return; }
     nexttodorun = recent + SLEEP_TODO;
   }
-  start = msec();
-  numpend = 0;
-  for (k = 0; k < TODO_BATCH; ++k) {
+  start = msnow();
+  for (k = 0; k < TODO_BATCH && ringlen < PENDMAX; ) {
     e = readdir(tododir);
     if (!e) { closedir(tododir); tododir = 0; break; }
     if (!qfn_id(e->d_name, &id)) continue;
+    if (todo_mem(id)) continue;           /* preprocessed already */
+    ++k;
     todo_write(id);
-    if (msec() - start > TODO_BUDGET_MS) break;
+    if (msnow() - start > TODO_BUDGET_MS) break;
   }
-  for (k = 0; k < numpend; ++k) {
-    if (flagexitasap) {             /* qmail-clean is gone: just close */
-      close(pend[k].fdinfo);
-      if (pend[k].fdchan[0] != -1) close(pend[k].fdchan[0]);
-      if (pend[k].fdchan[1] != -1) close(pend[k].fdchan[1]);
-      continue;
-    }
-    commit(&pend[k]);
-  }
-  numpend = 0;
 }

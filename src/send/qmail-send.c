@@ -176,6 +176,7 @@ static void loop(void)
     time_t wakeup;
     nfds_t n = 0;
     int trig = -1, ms;
+    long msl;
 
     recent = time(0);
     if (flagrunasap) { flagrunasap = 0; pq_run(); }
@@ -191,9 +192,12 @@ static void loop(void)
     todo_prep(&wakeup);
     if (!flagexitasap) cleanup_prep(&wakeup);
 
-    if (wakeup <= recent) ms = 0;
-    else if (wakeup - recent > SLEEP_FOREVER) ms = SLEEP_FOREVER * 1000;
-    else ms = (int)(wakeup - recent) * 1000;
+    if (wakeup <= recent) msl = 0;
+    else if (wakeup - recent > SLEEP_FOREVER) msl = SLEEP_FOREVER * 1000L;
+    else msl = (long)(wakeup - recent) * 1000;
+    del_timeout(&msl);
+    todo_timeout(&msl);
+    ms = (int)msl;
     if (poll(p, n, ms) == -1) {
       if (errno != EINTR) qlog("warning: trouble in select\n", (char *)0);
       continue;
@@ -203,6 +207,7 @@ static void loop(void)
     if (trig != -1 && p[trig].revents) todo_triggered();
     del_do(p, idx);
     todo_do();
+    del_startall();                 /* what todo_do found goes out now */
     pq_do();
     if (!flagexitasap) cleanup_do();
   }
@@ -260,6 +265,8 @@ int main(void)
   todo_init();
   cleanup_init();
   loop();
+  del_exit();
+  todo_exit();
   pq_finish();
   qlog("status: exiting\n", (char *)0);
   _exit(0);

@@ -42,6 +42,7 @@ void qlog(const char *s, ...);
 void nomem(void);                       /* logs, sleeps 10 s */
 void pausedir(const char *dir);         /* logs, sleeps 10 s */
 const char *ulstr(char *buf, unsigned long u);  /* buf of FMT_ULONG */
+long msnow(void);                       /* monotonic milliseconds */
 
 /* qmail-send-queue.c */
 typedef struct subdir {
@@ -59,12 +60,25 @@ void cleanup_init(void);
 void cleanup_prep(time_t *wakeup);
 void cleanup_do(void);
 
-/* qmail-send-todo.c */
+/* qmail-send-todo.c: a message preprocessed and not committed is held in
+ * memory (see there); its files do not exist yet */
+typedef struct memmsg {
+  unsigned long id;
+  time_t birth;
+  sa sender;                  /* with its NUL, as getinfo gives it */
+  sa list[CHANNELS];          /* T and D records, as local/ and remote/ */
+  int has[CHANNELS];          /* the list is there: not all done yet */
+} memmsg;
 extern int triggerfd;
 void todo_init(void);
 void todo_prep(time_t *wakeup);
+void todo_timeout(long *ms);            /* lowers *ms to the next commit */
 void todo_triggered(void);
 void todo_do(void);
+memmsg *todo_mem(unsigned long id);     /* not committed yet, or 0 */
+int todo_release(memmsg *m);            /* finished: remove todo/id; 0 trouble */
+void todo_commit(memmsg *m);            /* to the files with it now */
+void todo_exit(void);                   /* commit everything */
 
 /* qmail-send-deliver.c */
 extern prioq pqchan[CHANNELS], pqnew[CHANNELS], pqdone, pqfail;
@@ -74,7 +88,11 @@ void del_init(const unsigned long limit[CHANNELS]);
 void del_status(void);
 int del_canexit(void);
 void del_prep(struct pollfd *p, nfds_t *n, int *idx, time_t *wakeup);
+void del_timeout(long *ms);             /* lowers *ms to the next mark flush */
 void del_do(const struct pollfd *p, const int *idx);
+void del_startall(void);                /* start what the concurrency allows */
+void del_exit(void);                    /* flush the marks */
+void del_committed(unsigned long id);   /* its memmsg becomes its files */
 void pq_add(unsigned long id);
 void pq_start(void);
 void pq_finish(void);

@@ -295,15 +295,25 @@ def test_verp_sender_gets_one_run_per_recipient(sched, queue, fake):
                                              ["list-ok2=verp.example@" + ME, "ok2@verp.example"]]
 
 
-def test_crash_before_the_reports_repeats_the_whole_batch(sched, queue, fake):
+@pytest.mark.parametrize("committed", [True, False])
+def test_crash_before_the_reports_repeats_the_whole_batch(sched, queue, fake, committed):
+    """Killed before the reports came: every recipient is delivered again.
+    A message in the queue for a second is committed (remote/ holds
+    its T records); one killed sooner may still be only in todo/, to be
+    preprocessed again from scratch."""
     rcpts = ["ok1@slow.example", "ok2@slow.example", "ok3@slow.example"]
     s = sched(env={"QMAILREMOTE": FAKE})
     inject(*rcpts)
     wait_for(lambda: runs(), timeout=20, what="the run to start")
+    if committed:
+        wait_for(lambda: queue.files("remote"), timeout=20, what="the commit")
     s.signal(signal.SIGKILL)
     open(RELEASE, "w").close()       # qmail-remote finishes, but nobody hears it
     s.stop()
-    assert remote_records(queue) == [b"T" + r.encode() for r in rcpts]
+    if committed or not queue.files("todo"):
+        assert remote_records(queue) == [b"T" + r.encode() for r in rcpts]
+    else:
+        assert remote_records(queue) == []
     s2 = sched(env={"QMAILREMOTE": FAKE})
     got = wait_results(s2, 3)
     assert all(got[r][0][1] == "success" for r in rcpts)

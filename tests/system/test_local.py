@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from conftest import HOME, bin_path, make_user
+from conftest import HOME, bin_path, make_user, wait_for
+from proc_util import child_pids, gone
 
 USER = "qltest"
 DOMAIN = "testhost.example"
@@ -646,14 +647,21 @@ def test_qbiff_never_fails(pw):
     assert os.path.exists(os.path.join(pw.pw_dir, "Mailbox"))
 
 
-# --- qmail-lspawn's reuse of qmail-getpw answers -------------------------
+# --- qmail-lspawn, qmail-getpw and its server mode ------------------------
 
-GETPW_COUNTER = r'''#!/bin/sh
-# counts its runs, then answers as the real qmail-getpw (qlfail: 111)
-echo "$1" >> "%(log)s"
+# logs each run's arguments on one line, then behaves as the real
+# qmail-getpw; as a server (-s) it exits at once when NOSERVER is set
+# (qlfail: 111)
+GETPW_COUNTER = r"""#!/bin/sh
+echo "$*" >> "%(log)s"
+if [ "$1" = -s ]; then
+  %(noserver)s
+  exec "%(real)s" "$@"
+fi
+[ "$1" = -- ] && shift
 [ "$1" = qlfail ] && exit 111
-exec "%(real)s" "$@"
-'''
+exec "%(real)s" -- "$@"
+"""
 
 
 def lspawn_job(proc, slot, messid, rcpt):
@@ -674,57 +682,128 @@ def lspawn_job(proc, slot, messid, rcpt):
     return fields[2]
 
 
-def test_lspawn_reuses_getpw_answer(pw):
-    """qmail-lspawn runs qmail-getpw once for several deliveries to one
-    local part within its 10 seconds, again for another local part, and
-    never keeps a failed lookup."""
-    write(pw, ".qmail-default", "./Maildir/\n")
-    subprocess.run(["runuser", "-u", USER, "--", bin_path("maildirmake"),
-                    os.path.join(pw.pw_dir, "Maildir")], check=True)
-    qmailq = pwd.getpwnam("qmailq")
-    messid = 987654321
-    split = "%d" % (messid % 23)
-    mess = os.path.join(HOME, "queue", "mess", split, str(messid))
-    with open(mess, "wb") as f:
-        f.write(MSG)
-    os.chown(mess, qmailq.pw_uid, qmailq.pw_gid)
-    getpw = bin_path("qmail-getpw")
-    real = getpw + ".real"
-    log = os.path.join(os.path.dirname(HOME), "getpw-runs")
-    cdb = os.path.join(HOME, "users", "cdb")
-    aside = cdb + ".aside"
-    with open(log, "w"):
-        pass
-    os.chmod(log, 0o666)   # qmail-getpw runs as qmailp
-    os.rename(getpw, real)
-    if os.path.exists(cdb):
-        os.rename(cdb, aside)
-    proc = None
-    try:
-        with open(getpw, "w") as f:
-            f.write(GETPW_COUNTER % {"log": log, "real": real})
-        os.chmod(getpw, 0o755)
-        proc = subprocess.Popen([bin_path("qmail-lspawn"), "./Maildir/"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, cwd=os.path.join(HOME, "queue", "mess"))
+class Lspawn:
+    """A qmail-lspawn of its own with a counting qmail-getpw and a message
+    in the queue; no users/cdb while it runs."""
+
+    def __init__(self, pw, server):
+        write(pw, ".qmail-default", "./Maildir/\n")
+        subprocess.run(["runuser", "-u", USER, "--", bin_path("maildirmake"),
+                        os.path.join(pw.pw_dir, "Maildir")], check=True)
+        self.pw = pw
+        qmailq = pwd.getpwnam("qmailq")
+        messid = 987654321
+        split = "%d" % (messid % 23)
+        self.job = "%s/%d" % (split, messid)
+        self.mess = os.path.join(HOME, "queue", "mess", split, str(messid))
+        with open(self.mess, "wb") as f:
+            f.write(MSG)
+        os.chown(self.mess, qmailq.pw_uid, qmailq.pw_gid)
+        self.getpw = bin_path("qmail-getpw")
+        self.real = self.getpw + ".real"
+        self.log = os.path.join(os.path.dirname(HOME), "getpw-runs")
+        self.cdb = os.path.join(HOME, "users", "cdb")
+        self.aside = self.cdb + ".aside"
+        with open(self.log, "w"):
+            pass
+        os.chmod(self.log, 0o666)   # qmail-getpw runs as qmailp
+        os.rename(self.getpw, self.real)
+        if os.path.exists(self.cdb):
+            os.rename(self.cdb, self.aside)
+        self.proc = None
+        with open(self.getpw, "w") as f:
+            f.write(GETPW_COUNTER % {"log": self.log, "real": self.real,
+                                     "noserver": "" if server else "exit 0"})
+        os.chmod(self.getpw, 0o755)
+        self.proc = subprocess.Popen([bin_path("qmail-lspawn"), "./Maildir/"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, cwd=os.path.join(HOME, "queue", "mess"))
         limit = b""
         while not limit.endswith(b"\0"):
-            c = proc.stdout.read(1)
+            c = self.proc.stdout.read(1)
             assert c
             limit += c
-        job = "%s/%d" % (split, messid)
+
+    def deliver(self, slot, local):
+        return lspawn_job(self.proc, slot, self.job, "%s@%s" % (local, DOMAIN))
+
+    def runs(self):
+        return [line for line in open(self.log).read().split("\n") if line]
+
+    def delivered(self):
+        return len(os.listdir(os.path.join(self.pw.pw_dir, "Maildir", "new")))
+
+    def servers(self):
+        """qmail-getpw -s processes that are children of qmail-lspawn."""
+        out = []
+        for pid in child_pids(self.proc.pid):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if not gone(pid) and b"-s" in argv[1:] and any(a.endswith(b"qmail-getpw.real") or
+                                                          a.endswith(b"qmail-getpw") for a in argv):
+                out.append(pid)
+        return out
+
+    def close(self):
+        try:
+            if self.proc is not None:
+                self.proc.stdin.close()
+                assert self.proc.wait(timeout=30) == 0
+        finally:
+            os.rename(self.real, self.getpw)
+            if os.path.exists(self.aside):
+                os.rename(self.aside, self.cdb)
+            os.unlink(self.mess)
+
+
+def test_lspawn_reuses_getpw_answer(pw):
+    """Without a getpw server (it exits at once), qmail-lspawn runs
+    qmail-getpw once for several deliveries to one local part within its
+    10 seconds, again for another local part, and never keeps a failed
+    lookup."""
+    ls = Lspawn(pw, server=False)
+    try:
         for slot in range(3):
-            assert lspawn_job(proc, slot, job, "%s@%s" % (USER, DOMAIN)).startswith(b"K"), slot
-        assert lspawn_job(proc, 0, job, "%s-ext@%s" % (USER, DOMAIN)).startswith(b"K")
+            assert ls.deliver(slot, USER).startswith(b"K"), slot
+        assert ls.deliver(0, USER + "-ext").startswith(b"K")
         for slot in range(2):
-            assert lspawn_job(proc, slot, job, "qlfail@" + DOMAIN).startswith(b"Z")
-        runs = open(log).read().split()
-        assert runs == [USER, USER + "-ext", "qlfail", "qlfail"], runs
-        assert len(os.listdir(os.path.join(pw.pw_dir, "Maildir", "new"))) == 4
+            assert ls.deliver(slot, "qlfail").startswith(b"Z")
+        runs = [r for r in ls.runs() if r != "-s"]
+        assert runs == ["-- " + USER, "-- %s-ext" % USER, "-- qlfail", "-- qlfail"], runs
+        assert ls.delivered() == 4
     finally:
-        if proc is not None:
-            proc.stdin.close()
-            proc.wait(timeout=30)
-        os.rename(real, getpw)
-        if os.path.exists(aside):
-            os.rename(aside, cdb)
-        os.unlink(mess)
+        ls.close()
+
+
+def test_lspawn_keeps_one_getpw_server(pw):
+    """qmail-lspawn runs qmail-getpw -s once, as qmailp, and every lookup
+    goes to it: no qmail-getpw run per delivery. Killed, it is replaced
+    (at most once a second) and deliveries meanwhile still succeed; when
+    qmail-lspawn's input ends, the server goes too."""
+    ls = Lspawn(pw, server=True)
+    try:
+        for i in range(6):
+            assert ls.deliver(i % 3, "%s-s%d" % (USER, i)).startswith(b"K"), i
+        assert ls.runs() == ["-s"]
+        srv = ls.servers()
+        assert len(srv) == 1, srv
+        st = os.stat("/proc/%d" % srv[0])
+        assert st.st_uid == pwd.getpwnam("qmailp").pw_uid
+        os.kill(srv[0], 9)
+        assert wait_for(lambda: gone(srv[0]), 10)
+        # the next delivery asks the old way or a new server: either works
+        assert ls.deliver(0, USER + "-after").startswith(b"K")
+        time.sleep(1.2)
+        assert ls.deliver(1, USER + "-later").startswith(b"K")
+        assert ls.runs().count("-s") == 2, ls.runs()
+        new = ls.servers()
+        assert len(new) == 1 and new != srv
+        assert ls.delivered() == 8
+        ls.proc.stdin.close()
+        assert ls.proc.wait(timeout=30) == 0
+        ls.proc = None
+        assert wait_for(lambda: gone(new[0]), 10), "qmail-getpw -s outlived qmail-lspawn"
+    finally:
+        ls.close()

@@ -7,8 +7,11 @@ h = ((h << 5) + h) ^ c from 5381), so the layout is checked independently of
 our C code, against the key/data layout netqmail's qmail-newu writes."""
 import os
 import pwd
+import select
 import shutil
+import socket
 import struct
+import subprocess
 import tempfile
 
 import pytest
@@ -276,6 +279,121 @@ def test_getpw_home_owned_by_another():
 def test_getpw_usage():
     r = run(["qmail-getpw"])
     assert r.returncode == 100 and r.stdout == b""
+    r = run(["qmail-getpw", "--"])
+    assert r.returncode == 100 and r.stdout == b""
+
+
+def test_getpw_dashdash_allows_leading_dash(pwuser):
+    """-- ends the options: a local part may then be -s, or start with -."""
+    alias = pwd.getpwnam(ALIAS)
+    assert getpw_args(["--", "-s"]) == (0, fields(alias, b"-", b"-s"), b"")
+    assert getpw_args(["--", "hutest1-x"]) == (0, fields(pwuser, b"-", b"x"), b"")
+
+
+def getpw_args(args):
+    r = run(["qmail-getpw"] + args)
+    return r.returncode, r.stdout, r.stderr
+
+
+# ---- qmail-getpw -s, the lookup server qmail-lspawn keeps running ----
+
+class GetpwServer:
+    """qmail-getpw -s on one end of a SOCK_SEQPACKET socketpair."""
+
+    def __init__(self, user=None):
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        args = [os.path.join(HOME, "bin", "qmail-getpw"), "-s"]
+        if user:
+            args = ["runuser", "-u", user, "--"] + args
+        self.proc = subprocess.Popen(args, stdin=theirs, stdout=subprocess.DEVNULL)
+        theirs.close()
+
+    def ask(self, local, fds=1):
+        """Send local with fds pipe write ends; what comes back on the first
+        (None: it was closed with nothing written)."""
+        pipes = [os.pipe() for _ in range(fds)]
+        socket.send_fds(self.sock, [local], [w for _r, w in pipes]) if fds else self.sock.send(local)
+        for _r, w in pipes:
+            os.close(w)
+        out = []
+        for r, _w in pipes:
+            got = b""
+            poller = select.poll()
+            poller.register(r, select.POLLIN)
+            while True:
+                assert poller.poll(10000), "no answer from qmail-getpw -s within 10 s"
+                x = os.read(r, 4096)
+                if not x:
+                    break
+                got += x
+            os.close(r)
+            out.append(got)
+        return out[0] if out else None
+
+    def close(self):
+        self.sock.close()
+        return self.proc.wait(timeout=30)
+
+
+def test_getpw_server_answers_as_one_shot(pwuser):
+    """Every answer of the server is byte for byte the one-shot answer,
+    for users, extensions, the longest account, and the alias fallback."""
+    make_user("hutest1-list")
+    srv = GetpwServer(user="qmailp")
+    try:
+        for local in ("hutest1", "hutest1-foo-Bar", "HuTest1-X", "hutest1-", "hutest1-list-x",
+                      "hutest1-lis", "nosuchuserxyz-ext", "root", "-s", "x" * 3000):
+            want = getpw_args(["--", local])
+            assert want[0] == 0
+            assert srv.ask(local.encode()) == want[1], local
+        # a final NUL is allowed; the answer is the same
+        assert srv.ask(b"hutest1-x\0") == fields(pwuser, b"-", b"x")
+    finally:
+        assert srv.close() == 0      # every asker gone: it exits 0
+
+
+def test_getpw_server_refuses_bad_requests(pwuser):
+    """A NUL inside, a request too long for it, or extra descriptors:
+    nothing comes back (the asker then runs the one-shot mode), and the
+    server keeps serving. A request with no descriptor is skipped."""
+    srv = GetpwServer()
+    try:
+        assert srv.ask(b"hutest1\0x") == b""
+        assert srv.ask(b"h" * 5000) == b""
+        assert srv.ask(b"hutest1", fds=0) is None
+        assert srv.ask(b"hutest1-a") == fields(pwuser, b"-", b"a")
+        # two descriptors: the first gets the answer, the second is closed
+        pipes = [os.pipe(), os.pipe()]
+        socket.send_fds(srv.sock, [b"hutest1-b"], [pipes[0][1], pipes[1][1]])
+        for _r, w in pipes:
+            os.close(w)
+        got = b""
+        while True:
+            x = os.read(pipes[0][0], 4096)
+            if not x:
+                break
+            got += x
+        assert got == fields(pwuser, b"-", b"b")
+        assert os.read(pipes[1][0], 10) == b""
+        for r, _w in pipes:
+            os.close(r)
+        assert srv.ask(b"hutest1") == fields(pwuser, b"", b"")
+    finally:
+        assert srv.close() == 0
+
+
+def test_getpw_server_survives_asker_gone(pwuser):
+    """An asker that closed its read end before the answer (SIGPIPE for
+    the server) does not stop it."""
+    srv = GetpwServer()
+    try:
+        r, w = os.pipe()
+        os.close(r)
+        socket.send_fds(srv.sock, [b"hutest1-gone"], [w])
+        os.close(w)
+        assert srv.ask(b"hutest1-here") == fields(pwuser, b"-", b"here")
+    finally:
+        assert srv.close() == 0
 
 
 # ---- qmail-pw2u ----
