@@ -4,12 +4,12 @@ POP3 line client, delivery through qmail-local, and a private Dovecot
 instance (its own config, base_dir and log under the build directory,
 listening on 127.0.0.1) started in the foreground and stopped by pid."""
 import os
-import signal
 import socket
 import subprocess
 
 from conftest import HOME, bin_path, make_user, run, wait_for
-from proc_util import child_pids, descendants, free_port  # noqa: F401 (used by the tests)
+from proc_util import descendants, free_port, stop_process, term_all
+from server_util import TcpServer
 
 POPHOST = "pop.testhost.example"
 BUILDDIR = os.path.dirname(HOME)
@@ -75,49 +75,22 @@ def qmail_local(pw, msg, local=None, ext="", domain="testhost.example",
         os.unlink(path)
 
 
-class PopServer:
+class PopServer(TcpServer):
     """tcpserver on 127.0.0.1:<free port> running, as root,
     qmail-popup POPHOST CHECKPW qmail-pop3d Maildir."""
 
     def __init__(self, checkpw=None, env=None, sub=None):
-        self.port = free_port()
-        full = {"PATH": os.path.join(HOME, "bin") + ":/usr/bin:/bin"}
-        full.update(env or {})
-        argv = ["tcpserver", "-q", "-R", "-H", "-l", "testlocal", "127.0.0.1", str(self.port),
-                bin_path("qmail-popup"), POPHOST, checkpw or bin_path("checkpassword")]
+        argv = [bin_path("qmail-popup"), POPHOST, checkpw or bin_path("checkpassword")]
         argv += sub or [bin_path("qmail-pop3d"), "Maildir"]
-        self.proc = subprocess.Popen(argv, env=full, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError("tcpserver exited with %s" % self.proc.returncode)
-            try:
-                s = socket.create_connection(("127.0.0.1", self.port), timeout=1)
-            except OSError:
-                return False
-            s.close()
-            return True
-        wait_for(up, timeout=10, what="tcpserver to listen")
-        wait_for(lambda: not self.sessions(), timeout=10, what="the probe session to end")
+        TcpServer.__init__(self, argv, env=env)
 
     def sessions(self):
-        return child_pids(self.proc.pid)
+        return self.children()
 
     def stop(self):
         # sessions still running are ours too: end them, then tcpserver
-        for pid in descendants(self.proc.pid):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        term_all(descendants(self.proc.pid))
+        TcpServer.stop(self)
 
 
 class Client:
@@ -226,13 +199,8 @@ class Dovecot:
         wait_for(up, timeout=20, what="dovecot to listen")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.proc:
+            stop_process(self.proc, timeout=15)
         self.proc = None
 
     def logtext(self):
@@ -382,17 +350,8 @@ class Cyrus:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            for pid in descendants(self.proc.pid):
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+            term_all(descendants(self.proc.pid))
+            stop_process(self.proc, timeout=15)
         self.proc = None
 
     def messages(self, user):

@@ -13,9 +13,10 @@ start`, stopped with `postfix -c DIR stop` and then by the master's pid.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
+
+from proc_util import alive, free_port, listening, stop_process
 
 POSTFIX = "/usr/sbin/postfix"
 SMTP_SINK = "/usr/sbin/smtp-sink"
@@ -27,31 +28,6 @@ def missing():
         if not os.access(p, os.X_OK):
             return "%s is missing (Debian package postfix)" % p
     return None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
-    except OSError:
-        return False
-    return st[st.rindex(")") + 2] not in ("Z", "X")
 
 
 def poll(pred, timeout, interval=0.05):
@@ -111,13 +87,7 @@ class Sink:
         return out
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.log.close()
 
 

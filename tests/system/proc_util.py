@@ -1,8 +1,11 @@
 """Process and port helpers shared by the system tests: a free port on
-127.0.0.1, the children and descendants of a pid read from /proc, and
-whether a pid is gone (exited or a zombie)."""
+127.0.0.1 and whether something listens on one, the children and
+descendants of a pid read from /proc, whether a pid is gone (exited or a
+zombie), and stopping a child process by pid with a bounded wait."""
 import os
+import signal
 import socket
+import subprocess
 
 
 def free_port():
@@ -12,6 +15,15 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def listening(port, host="127.0.0.1"):
+    """True when a TCP connection to host:port succeeds (within 1 s)."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def _stat(pid):
@@ -52,3 +64,28 @@ def descendants(pid):
             out.append(c)
             todo.append(c)
     return out
+
+
+def alive(pid):
+    return not gone(pid)
+
+
+def term_all(pids):
+    """SIGTERM to each pid that still exists."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def stop_process(proc, timeout=10):
+    """End the subprocess.Popen proc if it still runs: SIGTERM, wait up to
+    timeout seconds, then SIGKILL and wait up to 10 s more."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

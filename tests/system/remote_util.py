@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 
+from proc_util import stop_process
+
 DEFAULT_DATA_REPLY = "250 2.0.0 queued as 4711"
 
 
@@ -60,13 +62,7 @@ class SmtpPeer:
         self.port = self.ports[0]
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.log.close()
 
     def raw(self, timeout=10):

@@ -9,11 +9,13 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
+
+import pytest
 
 from conftest import BUILD, HOME, bin_path, make_user, run, wait_for
 from proc_util import child_pids as children, gone  # noqa: F401 (children is used by the tests)
 
+ME = "testhost.example"
 LOGDIR = os.path.join(BUILD, "send-logs")
 ALIASDIR = os.path.join(HOME, "alias")
 
@@ -152,7 +154,77 @@ def clear_alias():
             os.unlink(p)
 
 
-def _feed(fd, data):
+def remove_users():
+    """Undo setup_users: clear ~alias and remove users/assign and users/cdb."""
+    clear_alias()
+    for n in ("cdb", "assign"):
+        p = os.path.join(HOME, "users", n)
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+def send_fixtures(names, prefix="", clear=("doublebounceto", "virtualdomains", "queuelifetime"), new=Send):
+    """The pytest fixtures users and sched for a scheduler test module:
+    users makes the accounts `names` (setup_users) and removes them again;
+    sched sets control/me and control/locals for ME, removes the control
+    files in `clear`, and yields make(env=None, start=True, **kw), which
+    makes a qmail-send with new(name, env=env, **kw) (name: prefix, the test
+    name, then -N for the second and later ones), starts it unless
+    start=False, and returns it; every one made is stopped afterwards.
+    Use as `users, sched = send_fixtures([...])`."""
+    @pytest.fixture
+    def users():
+        u = setup_users(names)
+        yield u
+        remove_users()
+
+    @pytest.fixture
+    def sched(request, queue, control, users):
+        control["me"] = ME + "\n"
+        control["locals"] = ME + "\nlocalhost\n"
+        for n in clear:
+            control[n] = None
+        started = []
+
+        def make(env=None, start=True, **kw):
+            s = new(prefix + request.node.name + ("-%d" % len(started) if started else ""), env=env, **kw)
+            started.append(s)
+            return s.start() if start else s
+        yield make
+        for s in started:
+            if s.proc is not None:
+                s.stop()
+    return users, sched
+
+
+def user_maildir(user):
+    """~user/Maildir of a test account made by make_user."""
+    return os.path.join(os.path.dirname(HOME), "users", user, "Maildir")
+
+
+def wait_mail(user, n=1, timeout=20):
+    """The messages in user's new/ once there are at least n."""
+    return wait_for(lambda: len(messages(user_maildir(user))) >= n and messages(user_maildir(user)),
+                    timeout=timeout, what="%d message(s) for %s" % (n, user))
+
+
+def queue_empty(queue, timeout=20):
+    return wait_for(lambda: queue.all_files() == [], timeout=timeout, what="an empty queue")
+
+
+def fake_remote(name):
+    """A QMAILREMOTE at name (beside the home) that accepts every
+    recipient and says who it was given."""
+    script = os.path.join(os.path.dirname(HOME), name)
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\ncat > /dev/null\n"
+                "printf 'r%s accepted %s from %s\\n\\0Kfake said: 250 ok\\n\\0' \"$1\" \"$3\" \"$2\"\n")
+    os.chmod(script, 0o755)
+    return script
+
+
+def feed(fd, data):
+    """Write data to fd and close it; the reader may quit early."""
     try:
         view = memoryview(data)
         while view:
@@ -172,7 +244,7 @@ def queue(message, sender, recipients):
     proc = subprocess.Popen([bin_path("qmail-queue")], stdin=mr, stdout=er, env={"PATH": "/usr/bin:/bin"})
     os.close(mr)
     os.close(er)
-    ts = [threading.Thread(target=_feed, args=(mw, message)), threading.Thread(target=_feed, args=(ew, env))]
+    ts = [threading.Thread(target=feed, args=(mw, message)), threading.Thread(target=feed, args=(ew, env))]
     for t in ts:
         t.start()
     for t in ts:

@@ -5,16 +5,12 @@ import os
 import pwd
 import grp
 import shutil
-import signal
 import socket
 import struct
-import subprocess
 import tempfile
-import threading
-import time
 
-from conftest import HOME, bin_path, wait_for
-from proc_util import child_pids, free_port  # noqa: F401 (used by the tests)
+from proc_util import free_port  # noqa: F401 (used by the tests)
+from server_util import TcpServer
 
 
 def ids():
@@ -30,44 +26,15 @@ def vmhwm_kb(pid):
     raise AssertionError("no VmHWM for %d" % pid)
 
 
-class Server:
+class Server(TcpServer):
     """tcpserver on 127.0.0.1:<free port> running argv as qmaild/nofiles."""
 
     def __init__(self, argv, env=None, rules=None, port=None, host="127.0.0.1"):
         uid, gid = ids()
-        self.port = port or free_port()
-        full = {"PATH": os.path.join(HOME, "bin") + ":/usr/bin:/bin"}
-        full.update(env or {})
-        cmd = ["tcpserver", "-q", "-R", "-H", "-l", "testlocal", "-u", str(uid), "-g", str(gid)]
+        opts = ["-u", str(uid), "-g", str(gid)]
         if rules:
-            cmd += ["-x", rules]
-        cmd += [host, str(self.port)] + list(argv)
-        self.proc = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.host = host
-
-        def up():
-            if self.proc.poll() is not None:
-                raise AssertionError("tcpserver exited with %s" % self.proc.returncode)
-            try:
-                socket.create_connection((host, self.port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, timeout=10, what="tcpserver to listen")
-        # the probe's own child must be gone before tests look for theirs
-        wait_for(lambda: not self.children(), timeout=10, what="the probe connection to end")
-
-    def children(self):
-        return child_pids(self.proc.pid)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+            opts += ["-x", rules]
+        TcpServer.__init__(self, argv, opts=opts, env=env, port=port, host=host)
 
 
 class FakeQueue:

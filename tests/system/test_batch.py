@@ -18,9 +18,8 @@ import pytest
 
 from conftest import HOME, bin_path, run, wait_for
 from remote_util import SmtpPeer
-from send_util import Send, clear_alias, messages, queue as qq, setup_users
+from send_util import ME, messages, queue as qq, queue_empty, send_fixtures
 
-ME = "testhost.example"
 USER = "bta"
 WORK = os.path.join(os.path.dirname(HOME), "batch-test")
 ARGV = os.path.join(WORK, "argv.log")
@@ -82,34 +81,8 @@ def fake():
             os.unlink(f)
 
 
-@pytest.fixture
-def users():
-    u = setup_users([USER])
-    yield u
-    clear_alias()
-    os.unlink(os.path.join(HOME, "users", "cdb"))
-    os.unlink(os.path.join(HOME, "users", "assign"))
-
-
-@pytest.fixture
-def sched(request, queue, control, users):
-    control["me"] = ME + "\n"
-    control["locals"] = ME + "\nlocalhost\n"
-    control["doublebounceto"] = None
-    control["virtualdomains"] = None
-    control["queuelifetime"] = None
-    control["concurrencyremote"] = None
-    control["remotebatch"] = None
-    started = []
-
-    def make(env=None):
-        s = Send(request.node.name + ("-%d" % len(started) if started else ""), env=env)
-        started.append(s)
-        return s.start()
-    yield make
-    for s in started:
-        if s.proc is not None:
-            s.stop()
+users, sched = send_fixtures([USER], clear=("doublebounceto", "virtualdomains", "queuelifetime",
+                                             "concurrencyremote", "remotebatch"))
 
 
 def inject(*rcpts, sender=USER + "@" + ME, text="Subject: batch\n\nhello\n"):
@@ -144,10 +117,6 @@ def remote_used(s):
 def wait_results(s, n, start=None):
     return wait_for(lambda: sum(len(v) for v in deliveries(s, start).values()) >= n and deliveries(s, start),
                     timeout=20, what="%d delivery results" % n)
-
-
-def queue_empty(queue):
-    return wait_for(lambda: queue.all_files() == [], timeout=20, what="an empty queue")
 
 
 def remote_records(queue):

@@ -12,44 +12,16 @@ import time
 
 import pytest
 
-from conftest import BUILD, HOME, bin_path, run, wait_for
+from conftest import BUILD, HOME, bin_path, run
 from remote_util import SmtpPeer, wire_data
-from send_util import Send, clear_alias, messages, queue as qq, setup_users, write_file
+from send_util import (ME, fake_remote, messages, queue as qq, queue_empty, send_fixtures, user_maildir as mdir,
+                       wait_mail, write_file)
 from smtpd_util import FakeQueue
 
-ME = "testhost.example"
-USERS_DIR = os.path.join(os.path.dirname(HOME), "users")
 
-
-@pytest.fixture
-def users():
-    u = setup_users(["hza", "hzb"])
-    yield u
-    clear_alias()
-    for n in ("cdb", "assign"):
-        p = os.path.join(HOME, "users", n)
-        if os.path.exists(p):
-            os.unlink(p)
-
-
-@pytest.fixture
-def sched(request, queue, control, users):
-    control["me"] = ME + "\n"
-    control["locals"] = ME + "\nlocalhost\n"
-    for name in ("doublebounceto", "virtualdomains", "queuelifetime", "percenthack", "bouncehost",
-                 "bouncefrom", "smtproutes", "concurrencylocal", "concurrencyremote"):
-        control[name] = None
-    started = []
-
-    def make(env=None):
-        name = "hzd-" + request.node.name + ("-%d" % len(started) if started else "")
-        s = Send(name, env=env)
-        started.append(s)
-        return s.start()
-    yield make
-    for s in started:
-        if s.proc is not None:
-            s.stop()
+users, sched = send_fixtures(["hza", "hzb"], prefix="hzd-",
+                             clear=("doublebounceto", "virtualdomains", "queuelifetime", "percenthack", "bouncehost",
+                                    "bouncefrom", "smtproutes", "concurrencylocal", "concurrencyremote"))
 
 
 @pytest.fixture
@@ -57,28 +29,6 @@ def fakeqq():
     q = FakeQueue()
     yield q
     q.cleanup()
-
-
-def mdir(user):
-    return os.path.join(USERS_DIR, user, "Maildir")
-
-
-def wait_mail(user, n=1, timeout=20):
-    return wait_for(lambda: len(messages(mdir(user))) >= n and messages(mdir(user)), timeout=timeout,
-                    what="%d message(s) for %s" % (n, user))
-
-
-def queue_empty(queue, timeout=20):
-    return wait_for(lambda: queue.all_files() == [], timeout=timeout, what="an empty queue")
-
-
-def fake_remote():
-    script = os.path.join(os.path.dirname(HOME), "hzd-fake-remote")
-    with open(script, "w") as f:
-        f.write("#!/bin/sh\ncat > /dev/null\n"
-                "printf 'r%s accepted %s from %s\\n\\0Kfake said: 250 ok\\n\\0' \"$1\" \"$3\" \"$2\"\n")
-    os.chmod(script, 0o755)
-    return script
 
 
 def smtp_script(*lines):
@@ -125,7 +75,7 @@ def test_percenthack_only_for_listed_domains(sched, queue, control):
     """DEFECTS 'percenthack rewriting': by default user%host@local stays
     local (no relay through the percent hack); only a domain listed in
     control/percenthack has user%host@domain rewritten to user@host."""
-    s = sched(env={"QMAILREMOTE": fake_remote()})
+    s = sched(env={"QMAILREMOTE": fake_remote("hzd-fake-remote")})
     r = run([bin_path("qmail-inject"), "-f", "hza@" + ME, "victim%far.example@" + ME],
             input=b"Subject: pct\n\nx\n")
     assert r.returncode == 0
@@ -136,7 +86,7 @@ def test_percenthack_only_for_listed_domains(sched, queue, control):
     queue_empty(queue)
     s.stop()
     control["percenthack"] = ME + "\n"
-    s = sched(env={"QMAILREMOTE": fake_remote()})
+    s = sched(env={"QMAILREMOTE": fake_remote("hzd-fake-remote")})
     r = run([bin_path("qmail-inject"), "-f", "hza@" + ME, "box%far.example@" + ME], input=b"Subject: pct\n\nx\n")
     assert r.returncode == 0
     s.wait_log(r"^starting delivery \d+: msg \d+ to remote box@far.example$")

@@ -18,10 +18,9 @@ import time
 import pytest
 
 from conftest import HOME, SRC, bin_path, run, wait_for
-from send_util import (Send, children, clear_alias, maildir, messages, queue as qq,
-                       setup_users, write_file)
+from send_util import (ME, Send, children, fake_remote, maildir, messages, queue as qq, queue_empty,
+                       send_fixtures, wait_mail, write_file)
 
-ME = "testhost.example"
 QDIR = os.path.join(HOME, "queue")
 USERS_DIR = os.path.join(os.path.dirname(HOME), "users")
 
@@ -32,17 +31,6 @@ def conf(name):
 
 
 # ---------------------------------------------------------------- fixtures
-
-@pytest.fixture
-def users():
-    u = setup_users(["hza", "hzb"])
-    yield u
-    clear_alias()
-    for n in ("cdb", "assign"):
-        p = os.path.join(HOME, "users", n)
-        if os.path.exists(p):
-            os.unlink(p)
-
 
 class WrappedSend(Send):
     """qmail-start run through a wrapper that execs it (same pid)."""
@@ -62,47 +50,14 @@ class WrappedSend(Send):
         return self
 
 
-@pytest.fixture
-def sched(request, queue, control, users):
-    control["me"] = ME + "\n"
-    control["locals"] = ME + "\nlocalhost\n"
-    for name in ("doublebounceto", "doublebouncehost", "virtualdomains", "queuelifetime", "percenthack",
-                 "envnoathost", "bouncefrom", "bouncehost", "concurrencylocal", "concurrencyremote"):
-        control[name] = None
-    started = []
-
-    def make(env=None, wrap=None, start=True):
-        name = "hz-" + request.node.name + ("-%d" % len(started) if started else "")
-        s = WrappedSend(name, wrap, env=env) if wrap else Send(name, env=env)
-        started.append(s)
-        return s.start() if start else s
-    yield make
-    for s in started:
-        if s.proc is not None:
-            s.stop()
+def new_send(name, env=None, wrap=None):
+    return WrappedSend(name, wrap, env=env) if wrap else Send(name, env=env)
 
 
-def mdir(user):
-    return os.path.join(USERS_DIR, user, "Maildir")
-
-
-def wait_mail(user, n=1, timeout=20):
-    return wait_for(lambda: len(messages(mdir(user))) >= n and messages(mdir(user)), timeout=timeout,
-                    what="%d message(s) for %s" % (n, user))
-
-
-def queue_empty(queue):
-    return wait_for(lambda: queue.all_files() == [], timeout=20, what="an empty queue")
-
-
-def fake_remote():
-    """A QMAILREMOTE that accepts everything and says who it was given."""
-    script = os.path.join(os.path.dirname(HOME), "hz-fake-remote")
-    with open(script, "w") as f:
-        f.write("#!/bin/sh\ncat > /dev/null\n"
-                "printf 'r%s accepted %s from %s\\n\\0Kfake said: 250 ok\\n\\0' \"$1\" \"$3\" \"$2\"\n")
-    os.chmod(script, 0o755)
-    return script
+users, sched = send_fixtures(["hza", "hzb"], prefix="hz-", new=new_send,
+                             clear=("doublebounceto", "doublebouncehost", "virtualdomains", "queuelifetime",
+                                    "percenthack", "envnoathost", "bouncefrom", "bouncehost", "concurrencylocal",
+                                    "concurrencyremote"))
 
 
 def msgid_of(s, rcpt):
@@ -313,7 +268,7 @@ def test_virtualdomains_forms_and_hup(sched, users, queue, control):
     SIGHUP rereads virtualdomains."""
     control["virtualdomains"] = "virt.example:hzb\n"
     write_file(os.path.join(users["hzb"].pw_dir, ".qmail-default"), "./Maildir/\n", "hzb")
-    s = sched(env={"QMAILREMOTE": fake_remote()})
+    s = sched(env={"QMAILREMOTE": fake_remote("hz-fake-remote")})
     r = run([bin_path("qmail-inject"), "joe@v2.example"], input=b"Subject: before\n\nx\n")
     assert r.returncode == 0
     s.wait_log(r"^starting delivery \d+: msg \d+ to remote joe@v2.example$")
@@ -411,7 +366,7 @@ def test_envnoathost_and_verp(sched, users, queue, control):
     """INTERFACES §13.5: a recipient with no @ gets envnoathost; the VERP
     sender pre-@host-@[] becomes pre-box=dom@host for each recipient."""
     control["envnoathost"] = ME + "\n"
-    s = sched(env={"QMAILREMOTE": fake_remote()})
+    s = sched(env={"QMAILREMOTE": fake_remote("hz-fake-remote")})
     assert qq(b"Subject: noat\n\nx\n", "hzb@" + ME, ["hza"]) == 0
     m = wait_mail("hza")[0]
     assert b"\nDelivered-To: hza@testhost.example\n" in b"\n" + m

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import BUILD, HOME, SRC, bin_path, wait_for
+from send_util import feed as _feed
 
 QQ = bin_path("qmail-queue")
 QDIR = os.path.join(HOME, "queue")
@@ -25,19 +26,6 @@ RECEIVED = re.compile(rb"^Received: \(qmail (\d+) invoked (by alias|from network
 
 def uid_of(name):
     return pwd.getpwnam(name).pw_uid
-
-
-def _feed(fd, data):
-    """Write data to fd and close it; the reader may quit early."""
-    try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view[:65536])
-            view = view[n:]
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class Result:

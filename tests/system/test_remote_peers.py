@@ -16,9 +16,8 @@ import pytest
 
 from conftest import HOME, BUILD, make_user, wait_for
 from postfix_util import Postfix, Sink, missing
-from send_util import Send, clear_alias, messages, queue as qq, setup_users
+from send_util import ME, messages, queue as qq, send_fixtures, user_maildir as mbox
 
-ME = "testhost.example"
 USER = "rpa"                  # ours: sender, receives the bounces
 PFUSER = "rpb"                # a mailbox at the Postfix side
 PFHOST = "pfx.test"
@@ -28,32 +27,9 @@ WORK = os.path.join(BUILD or os.path.dirname(HOME), "remote-peers")
 no_postfix = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 
 
-@pytest.fixture
-def users():
-    u = setup_users([USER])
-    yield u
-    clear_alias()
-    os.unlink(os.path.join(HOME, "users", "cdb"))
-    os.unlink(os.path.join(HOME, "users", "assign"))
-
-
-@pytest.fixture
-def sched(request, queue, control, users):
-    control["me"] = ME + "\n"
-    control["locals"] = ME + "\nlocalhost\n"
-    for name in ("doublebounceto", "virtualdomains", "queuelifetime", "concurrencyremote", "remotebatch",
-                 "helohost", "timeoutremote", "timeoutconnect", "percenthack"):
-        control[name] = None
-    started = []
-
-    def make(env=None):
-        s = Send("peers-" + request.node.name + ("-%d" % len(started) if started else ""), env=env)
-        started.append(s)
-        return s.start()
-    yield make
-    for s in started:
-        if s.proc is not None:
-            s.stop()
+users, sched = send_fixtures([USER], prefix="peers-",
+                              clear=("doublebounceto", "virtualdomains", "queuelifetime", "concurrencyremote",
+                                     "remotebatch", "helohost", "timeoutremote", "timeoutconnect", "percenthack"))
 
 
 def deliveries(s):
@@ -78,10 +54,6 @@ def drained(queue):
     while queue.all_files() and time.monotonic() < end:
         time.sleep(0.05)
     assert queue.all_files() == [], "queue not empty after 20 s: %r" % queue.all_files()
-
-
-def mbox(user):
-    return os.path.join(os.path.dirname(HOME), "users", user, "Maildir")
 
 
 # ------------------------------------------------------------ smtp-sink

@@ -54,7 +54,7 @@ import poplib
 import pytest
 
 from conftest import BUILD, HOME, SRC, bin_path, make_user, run, wait_for
-from send_util import ALIASDIR, Send, children, clear_alias, maildir, messages, setup_users, write_file
+from send_util import ALIASDIR, Send, children, maildir, messages, remove_users, setup_users, write_file
 from smtpd_util import Client, Server, free_port
 from pop3_util import LDA, Cyrus, Dovecot, PopServer, imap_messages, set_password
 from remote_util import SmtpPeer
@@ -102,11 +102,7 @@ class Site:
         for s in self.sends:
             if s.proc is not None:
                 s.stop()
-        clear_alias()
-        for n in ("cdb", "assign"):
-            p = os.path.join(HOME, "users", n)
-            if os.path.exists(p):
-                os.unlink(p)
+        remove_users()
 
 
 @pytest.fixture

@@ -8,61 +8,18 @@ import re
 import signal
 import time
 
-import pytest
-
 from conftest import HOME, bin_path, run, wait_for
-from send_util import (ALIASDIR, Send, clear_alias, maildir, messages, queue as qq,
-                       setup_users, write_file)
-
-ME = "testhost.example"
+from send_util import (ALIASDIR, ME, Send, maildir, messages, queue as qq, queue_empty, send_fixtures,
+                       setup_users, user_maildir as mbox, wait_mail, write_file)
 
 
-@pytest.fixture
-def users():
-    u = setup_users(["hsa", "hsb"])
-    yield u
-    clear_alias()
-    os.unlink(os.path.join(HOME, "users", "cdb"))
-    os.unlink(os.path.join(HOME, "users", "assign"))
-
-
-@pytest.fixture
-def sched(request, queue, control, users):
-    control["me"] = ME + "\n"
-    control["locals"] = ME + "\nlocalhost\n"
-    control["doublebounceto"] = None
-    control["virtualdomains"] = None
-    control["queuelifetime"] = None
-    started = []
-
-    def make(env=None, start=True):
-        name = request.node.name + ("-%d" % len(started) if started else "")
-        s = Send(name, env=env)
-        started.append(s)
-        return s.start() if start else s
-    yield make
-    for s in started:
-        if s.proc is not None:
-            s.stop()
+users, sched = send_fixtures(["hsa", "hsb"])
 
 
 def inject(text, *rcpts, sender="hsa@" + ME):
     r = run([bin_path("qmail-inject"), "-f", sender] + list(rcpts), input=text.encode())
     assert r.returncode == 0, r.stderr
     return r
-
-
-def mbox(user):
-    return os.path.join(os.path.dirname(HOME), "users", user, "Maildir")
-
-
-def wait_mail(user, n=1, timeout=20):
-    return wait_for(lambda: len(messages(mbox(user))) >= n and messages(mbox(user)), timeout=timeout,
-                    what="%d message(s) for %s" % (n, user))
-
-
-def queue_empty(queue):
-    return wait_for(lambda: queue.all_files() == [], timeout=20, what="an empty queue")
 
 
 def test_local_delivery_and_exact_log(sched, queue):

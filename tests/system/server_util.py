@@ -1,0 +1,36 @@
+"""A tcpserver on 127.0.0.1 (or another local address) for the POP3 and
+SMTP tests: started on a free port with the home's bin first in PATH,
+waited for until it listens and its probe connection is over, and stopped
+by pid."""
+import os
+import subprocess
+
+from conftest import HOME, wait_for
+from proc_util import child_pids, free_port, listening, stop_process
+
+
+class TcpServer:
+    """tcpserver -q -R -H -l testlocal [opts] host port argv."""
+
+    def __init__(self, argv, opts=(), env=None, port=None, host="127.0.0.1"):
+        self.port = port or free_port()
+        self.host = host
+        full = {"PATH": os.path.join(HOME, "bin") + ":/usr/bin:/bin"}
+        full.update(env or {})
+        cmd = ["tcpserver", "-q", "-R", "-H", "-l", "testlocal"] + list(opts)
+        cmd += [host, str(self.port)] + list(argv)
+        self.proc = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError("tcpserver exited with %s" % self.proc.returncode)
+            return listening(self.port, host)
+        wait_for(up, timeout=10, what="tcpserver to listen")
+        # the probe's own child must be gone before tests look for theirs
+        wait_for(lambda: not self.children(), timeout=10, what="the probe connection to end")
+
+    def children(self):
+        return child_pids(self.proc.pid)
+
+    def stop(self):
+        stop_process(self.proc)
