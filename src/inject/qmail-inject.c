@@ -237,7 +237,6 @@ static void finish(const sa *firstline)
     const sa *l = inj.flagresent ? &inj.hrr : &inj.hr;
     for (x = l->s, end = x + l->len; x < end; x += strlen(x) + 1) qmail_to(&qq, x);
   }
-  qmail_put(&qq, "", 1);   /* the envelope's closing NUL */
   qqopen = 0;
   x = qmail_close(&qq);
   if (*x) die(*x == 'D' ? 100 : 111, FATAL, x + 1, "\n", (char *)0);

@@ -44,7 +44,6 @@ int main(int argc, char **argv)
   qmail_copyfd(&qq, 0);
   qmail_from(&qq, sender);
   qmail_to(&qq, argv[1]);
-  qmail_put(&qq, "", 1);
   x = qmail_close(&qq);
   if (*x) die(*x == 'D' ? 100 : 111, FATAL, x + 1, "\n", NULL);
   say(1, "condredirect: qp ", num, "\n", NULL);

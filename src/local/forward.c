@@ -34,7 +34,6 @@ int main(int argc, char **argv)
   qmail_copyfd(&qq, 0);
   qmail_from(&qq, sender);
   for (i = 1; i < argc; ++i) qmail_to(&qq, argv[i]);
-  qmail_put(&qq, "", 1);
   x = qmail_close(&qq);
   if (*x) die(*x == 'D' ? 100 : 111, FATAL, x + 1, "\n", NULL);
   say(1, "forward: qp ", num, "\n", NULL);

@@ -100,7 +100,6 @@ unsigned long ql_forward(const char *sender, char *const *recips, size_t n,
   }
   qmail_from(&qq, sender);
   for (i = 0; i < n; ++i) qmail_to(&qq, recips[i]);
-  qmail_put(&qq, "", 1); /* the envelope's closing NUL */
   x = qmail_close(&qq);
   if (*x) die(*x == 'D' ? 100 : 111, "Unable to forward message: ", x + 1, "\n", NULL);
   return qp;

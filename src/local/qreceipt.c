@@ -100,7 +100,6 @@ int main(int argc, char **argv)
   qmail_put(&qq, line.s, line.len);
   qmail_from(&qq, "");
   qmail_to(&qq, sender);
-  qmail_put(&qq, "", 1);
   x = qmail_close(&qq);
   if (*x) die(*x == 'D' ? 100 : 111, FATAL, x + 1, "\n", NULL);
   say(1, "qreceipt: qp ", num, "\n", NULL);

@@ -160,6 +160,7 @@ const char *qmail_close(qmail *q)
     q->fdm = -1;
     q->flagerr = 1;
   }
+  qmail_put(q, "", 1); /* the empty record that ends the envelope; not after a failure */
   if (!q->flagerr && !bio_flush(&q->b)) q->flagerr = 1;
   close(q->fde);
   if (!q->flagerr) readcustom(q);

@@ -5,8 +5,9 @@
  * is remembered and reported by qmail_close. qmail_close returns "" when the
  * message is safely queued, else a text beginning with Z (temporary) or D
  * (permanent) followed by a human reason ending in an enhanced status code.
- * After the last qmail_to the caller ends the envelope with qmail_put(q, "", 1)
- * before qmail_close. Callers should ignore SIGPIPE. */
+ * qmail_close ends the envelope itself, unless the message failed or
+ * qmail_from never ran, so that nothing is queued then. Callers should
+ * ignore SIGPIPE. */
 #ifndef QMAIL_H
 #define QMAIL_H
 

@@ -129,7 +129,6 @@ int injectbounce(unsigned long id)
     if (!copy(&q, fn("mess", id))) qmail_fail(&q);
     qmail_from(&q, bsender);
     qmail_to(&q, brecip);
-    qmail_put(&q, "", 1);          /* the envelope ends with an empty record */
     if (*qmail_close(&q)) {
       qlog("warning: trouble injecting bounce message, will try later\n", (char *)0);
       return 0;

@@ -133,7 +133,6 @@ int main(void)
     else { qmail_tob(&qq, a.s, a.len); ++n; }
   }
   check(netstring_getcomma(&in, 0));
-  qmail_put(&qq, "", 1);
   if (!n) qmail_fail(&qq);
 
   qqx = qmail_close(&qq);

@@ -257,7 +257,6 @@ static void package(size_t len)
   check(netstring_getcomma(&in, 0));
   senderok = sender();
   accepted = recipients();
-  qmail_put(&qq, "", 1);
 
   if (!accepted) qmail_fail(&qq);
   qqx = qmail_close(&qq);

@@ -268,7 +268,6 @@ static void smtp_data(const char *arg, size_t len)
   if (hops >= MAXHOPS) qmail_fail(&qq);
   qmail_fromb(&qq, mailfrom.s, mailfrom.len - 1);
   qmail_put(&qq, rcptto.s, rcptto.len);
-  qmail_put(&qq, "", 1);
   qqx = qmail_close(&qq);
   qqopen = 0;
   if (!*qqx) {
