@@ -81,10 +81,8 @@ unsigned long ql_forward(const char *sender, char *const *recips, size_t n,
                          const char *head, size_t hlen)
 {
   static qmail qq;
-  char buf[BIO_SIZE];
   unsigned long qp;
   const char *x;
-  ssize_t r;
   size_t i;
 
   ql_rewind();
@@ -92,12 +90,7 @@ unsigned long ql_forward(const char *sender, char *const *recips, size_t n,
   qp = qmail_qp(&qq);
   /* forwards carry our Delivered-To line, so a loop comes back to us */
   qmail_put(&qq, head, hlen);
-  for (;;) {
-    r = bio_rawread(0, buf, sizeof buf, 0);
-    if (r == 0) break;
-    if (r == -1) { qmail_fail(&qq); break; }
-    qmail_put(&qq, buf, (size_t)r);
-  }
+  qmail_copyfd(&qq, 0);
   qmail_from(&qq, sender);
   for (i = 0; i < n; ++i) qmail_to(&qq, recips[i]);
   x = qmail_close(&qq);
