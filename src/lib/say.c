@@ -29,11 +29,6 @@ void say(int fd, const char *s, ...)
   errno = e;
 }
 
-void sayv(int fd, const char *first, void *ap)
-{
-  sayap(fd, first, *(va_list *)ap);
-}
-
 noreturn void die(int code, const char *s, ...)
 {
   va_list ap;

@@ -8,7 +8,6 @@
 #include <stdnoreturn.h>
 
 void say(int fd, const char *s, ...);
-void sayv(int fd, const char *first, void *ap);
 noreturn void die(int code, const char *s, ...);
 const char *say_errno(void);  /* strerror(errno) */
 
