@@ -87,3 +87,51 @@ def test_splogger_without_a_syslog_daemon():
     assert r.returncode == 111, r
     assert b"splogger: fatal: no syslog daemon listens on /dev/log" in r.stderr
     assert b"multilog" in r.stderr
+
+
+# ------------------------------------------- seed 004's qmailanalog commands
+
+def test_qmailanalog_names_as_seed_004_types_them(tmp_path):
+    """`matchup < log > out`, then each z-program on out, by the names
+    seed 004 types; for a multilog (tai64n) log and a splogger log inside
+    syslog lines alike, with the same numbers."""
+    from test_admin import SAMPLE, stamped
+    T0 = SAMPLE[0][0]
+    syslog = b"".join(b"Nov 14 22:13:%02d mail qmail: " % (i % 60) + l + b"\n"
+                      for i, l in enumerate(stamped(SAMPLE, "plain").splitlines()))
+    outs = {}
+    for style, log in (("tai", stamped(SAMPLE, "tai")), ("syslog", syslog)):
+        logf = tmp_path / ("log." + style)
+        logf.write_bytes(log)
+        out = tmp_path / ("out." + style)
+        r = subprocess.run(["sh", "-c", 'matchup < "$0" > "$1" 5>/dev/null', str(logf), str(out)],
+                           env={"PATH": os.path.join(HOME, "bin") + ":/usr/bin:/bin"}, capture_output=True)
+        assert r.returncode == 0, r.stderr
+        rep = {}
+        for z in ("zoverall", "zddist", "zfailures", "zdeferrals", "zrecipients", "zrxdelay", "zsenders",
+                  "zsuccesses", "zrhosts", "zsuids"):
+            r = subprocess.run([bin_path(z)], stdin=open(out, "rb"), capture_output=True, timeout=60)
+            assert r.returncode == 0, (z, r.stderr)
+            rep[z] = r.stdout.decode()
+        outs[style] = rep
+    assert outs["tai"] == outs["syslog"]
+    rep = outs["tai"]
+    assert rep["zoverall"].startswith("Overall statistics\nmessages completed: 2\n")
+    assert "successes: 2\n" in rep["zoverall"] and "Delay to success" not in rep["zoverall"]
+    # successes came 1.0001 s and 61.9998 s after their message's birth
+    dd = rep["zddist"].splitlines()
+    assert dd[0] == "Delay to success (deliveries)"
+    assert dd[2].split() == ["1", "50.00%", "1", "s", "to", "10", "s"]
+    assert dd[4].split()[:2] == ["1", "100.00%"]
+    assert rep["zfailures"].splitlines()[1].split() == ["1", "Sorry,_no_mailbox_here_by_that_name._(#5.1.1)/"]
+    assert rep["zdeferrals"].splitlines()[1].split()[0] == "1"
+    succ = sorted(l.split()[1] for l in rep["zsuccesses"].splitlines()[1:])
+    assert succ == ["192.0.2.7_accepted_message./Remote_host_said:_250_ok_1_qp_9/", "did_0+0+1/"]
+    assert rep["zsuids"].splitlines()[1:] == ["       1         1000        2  1000", "       1          300        1  71"]
+    rx = rep["zrxdelay"].splitlines()[1:]
+    assert rx[0].split() == ["61.999800", "1", "remote.carol@far.example"]
+    assert rx[1].split() == ["1.000100", "1", "local.bob@testhost.example"]
+    assert rep["zrhosts"].splitlines()[1].split() == ["2", "1", "0", "1", "far.example"]
+    assert rep["zsenders"].splitlines()[0].startswith("Senders")
+    assert rep["zrecipients"].splitlines()[0].startswith("Recipients")
+    del T0
