@@ -11,6 +11,7 @@
 #   make test            install test dependencies, build a hermetic home, run
 #                        the unit and system tests
 #   make try             start a self-contained MTA on 127.0.0.1
+#   make deb             a Debian package for /var/qmail (scripts/deb.sh)
 #   make bench           benchmarks against Postfix (bench/README.md)
 
 O ?= build
@@ -100,6 +101,10 @@ try:
 try-stop:
 	sh scripts/try.sh stop
 
+# a Debian package for /var/qmail, built offline with dpkg-deb
+deb:
+	sh scripts/deb.sh $(O)/deb
+
 # benchmarks against Postfix (not tests); see bench/README.md
 bench:
 	sh bench/run.sh
@@ -108,6 +113,6 @@ clean:
 	rm -rf $(O)
 
 FORCE:
-.PHONY: all setup check test unit try try-stop bench clean FORCE
+.PHONY: all setup check test unit try try-stop deb bench clean FORCE
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -12,17 +12,19 @@ LC_ALL=C
 export LC_ALL
 
 usage() {
-  echo "qmail-zreport: usage: qmail-zreport [ -m ] [ -n top ] [ -r report,... ] [ file ... ]" >&2
+  echo "qmail-zreport: usage: qmail-zreport [ -m ] [ -H ] [ -n top ] [ -r report,... ] [ file ... ]" >&2
   exit 100
 }
 
 all="overall ddist failures deferrals successes senders suids recipients rxdelay rhosts servers"
 matched=0
+html=0
 top=20
 reports=$all
-while getopts mn:r: opt; do
+while getopts mHn:r: opt; do
   case $opt in
     m) matched=1 ;;
+    H) html=1 ;;
     n) case $OPTARG in ''|*[!0-9]*) usage ;; esac; top=$OPTARG ;;
     r) reports=$(echo "$OPTARG" | tr , ' ')
        for r in $reports; do
@@ -190,6 +192,92 @@ servers() {
     if (ip != "") print ip, 1, ($2 == "k"), ($2 == "d"), ($2 == "z") }' "$tmp/m" | grouped |
     awk '{ printf "%8d %8d %8d %8d  %s\n", $1, $2, $3, $4, $5 }'
 }
+
+# html - the same numbers as one self-contained page: no script, no
+# outside file, SVG bars drawn from the tables beside them
+html() {
+  overall > "$tmp/overall"
+  ddist > "$tmp/ddist"
+  first=1; reasons d | list "Failures" > "$tmp/failures"
+  first=1; rhosts > "$tmp/rhosts"
+  first=1; recipients > "$tmp/recipients"
+  # deliveries per hour (UTC) of their end: successes, failures, deferrals
+  awk '$1 == "d" && NF >= 10 { h = int($5 / 3600); print h, ($2 == "k"), ($2 == "d"), ($2 == "z") }' "$tmp/m" |
+    sort -k1,1n | awk '
+    function flush() { if (key != "") print key, k, d, z }
+    $1 != key { flush(); key = $1; k = d = z = 0 }
+    { k += $2; d += $3; z += $4 }
+    END { flush() }' > "$tmp/hours"
+  awk -v top="$top" '
+  function esc(s) { gsub(/&/, "\\&amp;", s); gsub(/</, "\\&lt;", s); gsub(/>/, "\\&gt;", s); gsub(/"/, "\\&quot;", s); return s }
+  # hhmm - "YYYY-MM-DD HH:00" (UTC) for hour h since the epoch, without
+  # strftime, which not every awk has (civil date from a day count)
+  function hhmm(h,   z, era, doe, yoe, doy, mp, d, m, y) {
+    z = int(h / 24) + 719468; era = int(z / 146097); doe = z - era * 146097
+    yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+    y = yoe + era * 400; doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100))
+    mp = int((5 * doy + 2) / 153); d = doy - int((153 * mp + 2) / 5) + 1
+    m = mp < 10 ? mp + 3 : mp - 9; if (m <= 2) y++
+    return sprintf("%04d-%02d-%02d %02d:00", y, m, d, h % 24)
+  }
+  function bars(id, n, lab, val, title,   i, max, w, y) {
+    max = 0; for (i = 1; i <= n; i++) if (val[i] > max) max = val[i]
+    printf "<svg id=\"%s-chart\" role=\"img\" aria-label=\"%s\" width=\"640\" height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n", id, esc(title), n * 22 + 4
+    for (i = 1; i <= n; i++) {
+      w = max ? int(400 * val[i] / max + 0.5) : 0; y = (i - 1) * 22 + 2
+      printf "<text x=\"0\" y=\"%d\" font-size=\"12\">%s</text>", y + 14, esc(substr(lab[i], 1, 28))
+      printf "<rect x=\"200\" y=\"%d\" width=\"%d\" height=\"16\" fill=\"#3b7dd8\"/>", y, w
+      printf "<text x=\"%d\" y=\"%d\" font-size=\"12\">%d</text>\n", 206 + w, y + 14, val[i]
+    }
+    print "</svg>"
+  }
+  BEGIN {
+    print "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>qmail delivery report</title>"
+    print "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+    print "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td.t{text-align:left}</style></head><body>"
+    print "<h1>qmail delivery report</h1>"
+  }
+  FILENAME ~ /overall$/ && /: / {
+    if (!ov++) print "<section id=\"overall\"><h2>Overall statistics</h2><table>"
+    k = $0; sub(/: .*/, "", k); v = $0; sub(/^[^:]*: /, "", v)
+    printf "<tr><td class=\"t\">%s</td><td>%s</td></tr>\n", esc(k), esc(v)
+  }
+  FILENAME ~ /hours$/ {
+    if (!hr++) print "</table></section>\n<section id=\"hourly\"><h2>Deliveries per hour (UTC)</h2>"
+    nh++; hl[nh] = hhmm($1); hv[nh] = $2 + $3 + $4; hrow[nh] = sprintf("<tr><td class=\"t\">%s</td><td>%d</td><td>%d</td><td>%d</td></tr>", hl[nh], $2, $3, $4)
+  }
+  FILENAME ~ /ddist$/ && NR > 0 && $1 ~ /^[0-9]+$/ {
+    if (!dd++) {
+      if (!hr) print "</table></section>\n<section id=\"hourly\"><h2>Deliveries per hour (UTC)</h2>"
+      bars("hourly", nh, hl, hv, "deliveries per hour")
+      print "<table><tr><th>hour</th><th>successes</th><th>failures</th><th>deferrals</th></tr>"
+      for (i = 1; i <= nh; i++) print hrow[i]
+      print "</table></section>\n<section id=\"delays\"><h2>Delay to success</h2>"
+    }
+    nd++; l = $0; sub(/^ *[0-9]+ +[0-9.]+% +/, "", l); dl[nd] = l; dv[nd] = $1; dp[nd] = $2
+  }
+  FILENAME ~ /failures$/ && $1 ~ /^[0-9]+$/ { nf++; fl[nf] = $2; fv[nf] = $1 }
+  FILENAME ~ /rhosts$/ && $1 ~ /^[0-9]+$/ { nr++; rl[nr] = $5; rv[nr] = $1; rrow[nr] = sprintf("<tr><td class=\"t\">%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td></tr>", esc($5), $1, $2, $3, $4) }
+  FILENAME ~ /recipients$/ && $1 ~ /^[0-9]+$/ { nc++; crow[nc] = sprintf("<tr><td class=\"t\">%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td></tr>", esc($5), $1, $2, $3, $4) }
+  END {
+    bars("delays", nd, dl, dv, "delay to success")
+    print "<table><tr><th>delay</th><th>deliveries</th><th>cumulative</th></tr>"
+    for (i = 1; i <= nd; i++) printf "<tr><td class=\"t\">%s</td><td>%d</td><td>%s</td></tr>\n", esc(dl[i]), dv[i], dp[i]
+    print "</table></section>\n<section id=\"failures\"><h2>Failures by reason</h2>"
+    bars("failures", nf, fl, fv, "failures by reason")
+    print "<table><tr><th>count</th><th>reason</th></tr>"
+    for (i = 1; i <= nf; i++) printf "<tr><td>%d</td><td class=\"t\">%s</td></tr>\n", fv[i], esc(fl[i])
+    print "</table></section>\n<section id=\"destinations\"><h2>Top destinations</h2>"
+    bars("destinations", nr, rl, rv, "attempts per remote host")
+    print "<table><tr><th>host</th><th>attempts</th><th>successes</th><th>failures</th><th>deferrals</th></tr>"
+    for (i = 1; i <= nr; i++) print rrow[i]
+    print "</table><h3>Recipients</h3><table><tr><th>recipient</th><th>attempts</th><th>successes</th><th>failures</th><th>deferrals</th></tr>"
+    for (i = 1; i <= nc; i++) print crow[i]
+    print "</table></section></body></html>"
+  }' "$tmp/overall" "$tmp/hours" "$tmp/ddist" "$tmp/failures" "$tmp/rhosts" "$tmp/recipients"
+}
+
+if [ $html = 1 ]; then html || exit 111; exit 0; fi
 
 for r in $reports; do
   case $r in
