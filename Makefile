@@ -13,12 +13,15 @@
 #   make try             start a self-contained MTA on 127.0.0.1
 #   make deb             a Debian package for /var/qmail (scripts/deb.sh)
 #   make bench           benchmarks against Postfix (bench/README.md)
+#   make sanitize        make test's build and tests under ASan and UBSan
+#   make fuzz            run each AFL++ harness for FUZZTIME seconds (tests/fuzz)
 
 O ?= build
 QMAILHOME ?= $(shell head -n 1 conf-home)
 CC := $(shell head -n 1 conf-cc)
 LD := $(shell head -n 1 conf-ld)
 WERROR ?=
+NOLIBS ?=
 CFLAGS_ALL = $(WERROR) -MMD -MP -Isrc/lib -Isrc/mail -I$(O)/gen
 
 PROGSRC := $(shell grep -l '^int main\>' src/*/*.c 2>/dev/null | grep -v -e '^src/lib/' -e '^src/mail/')
@@ -58,7 +61,7 @@ $(O)/mail.a: $(call obj,$(MAILSRC)) $(O)/obj/gen/auto.o
 define prog_rule
 $(O)/bin/$(notdir $(basename $(1))): $(call obj,$(1) $(call parts,$(1))) $(O)/mail.a $(O)/lib.a $(wildcard $(basename $(1)).libs)
 	@mkdir -p $(O)/bin
-	$(LD) -o $$@ $$(filter %.o %.a,$$^) $(shell cat $(basename $(1)).libs 2>/dev/null)
+	$(LD) -o $$@ $$(filter %.o %.a,$$^) $(filter-out $(NOLIBS),$(shell cat $(basename $(1)).libs 2>/dev/null))
 endef
 $(foreach p,$(PROGSRC),$(eval $(call prog_rule,$(p))))
 
@@ -95,6 +98,36 @@ test:
 	QMAIL_BUILD=$(CURDIR)/$(TESTO) QMAIL_HOME=$(TESTHOME) QMAIL_SRC=$(CURDIR) \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/system
 
+# make sanitize: make test's build with clang's AddressSanitizer and
+# UndefinedBehaviorSanitizer (no recovery: a report kills the program) in its
+# own build directory and home. -static is dropped (ASan cannot link it).
+# Every process, under any uid, writes its report into $(SANREPORTS)
+# (tests/sanitize/options.c); any file there fails the run. The tests that
+# cap a process's address space are left out: ASan reserves terabytes.
+SANO = build/sanitize
+SANHOME = $(CURDIR)/$(SANO)/home
+SANREPORTS = $(CURDIR)/$(SANO)/reports
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANCC = clang $(wordlist 2,1000,$(CC)) $(SANFLAGS)
+SANLD = clang -g $(SANFLAGS) $(CURDIR)/$(SANO)/sanopts.o
+SANSKIP = -k 'not test_many_recipients_are_streamed and not test_large_message_is_streamed \
+  and not test_matchup_memory_does_not_grow_with_the_log and not test_matchup_memory_follows_messages_in_flight'
+
+sanitize:
+	sh scripts/test-deps.sh
+	sh scripts/users.sh
+	@mkdir -p $(SANO)
+	$(SANCC) -DSAN_LOGDIR='"$(SANREPORTS)"' -c -o $(SANO)/sanopts.o.tmp tests/sanitize/options.c
+	cmp -s $(SANO)/sanopts.o.tmp $(SANO)/sanopts.o || \
+	  { mv $(SANO)/sanopts.o.tmp $(SANO)/sanopts.o && rm -rf $(SANO)/bin $(SANO)/unit; }
+	rm -rf $(SANREPORTS) && mkdir -p $(SANREPORTS) && chmod 1777 $(SANREPORTS)
+	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) CC='$(SANCC)' LD='$(SANLD)' NOLIBS=-static all
+	$(SANO)/unit
+	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) setup check
+	QMAIL_BUILD=$(CURDIR)/$(SANO) QMAIL_HOME=$(SANHOME) QMAIL_SRC=$(CURDIR) \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider $(SANSKIP) tests/system
+	sh tests/sanitize/reports.sh $(SANREPORTS)
+
 try:
 	sh scripts/try.sh start
 
@@ -113,6 +146,6 @@ clean:
 	rm -rf $(O)
 
 FORCE:
-.PHONY: all setup check test unit try try-stop deb bench clean FORCE
+.PHONY: all setup check test sanitize unit try try-stop deb bench clean FORCE
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
