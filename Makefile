@@ -76,6 +76,19 @@ $(foreach p,$(SCRIPTSRC),$(eval $(call script_rule,$(p))))
 $(O)/unit: $(call obj,$(UNITSRC)) $(O)/mail.a $(O)/lib.a
 	$(LD) -o $@ $^
 
+# fuzz harnesses: tests/fuzz/<target>.c with tests/fuzz/driver.c, into
+# $(O)/fuzz/<target> (FUZZEXTRA_<target>: program parts a harness links)
+FUZZSRC := $(filter-out tests/fuzz/driver.c,$(wildcard tests/fuzz/*.c))
+FUZZEXTRA_remote = src/remote/qmail-remote-smtp.c
+$(O)/obj/tests/fuzz/%.o: CFLAGS_ALL += -Isrc/remote
+define fuzz_rule
+$(O)/fuzz/$(notdir $(basename $(1))): $(call obj,$(1) tests/fuzz/driver.c $(FUZZEXTRA_$(notdir $(basename $(1))))) $(O)/mail.a $(O)/lib.a
+	@mkdir -p $(O)/fuzz
+	$(LD) -o $$@ $$^
+endef
+$(foreach p,$(FUZZSRC),$(eval $(call fuzz_rule,$(p))))
+fuzzers: $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZSRC))
+
 setup: all
 	sh scripts/setup.sh '$(O)' '$(QMAILHOME)'
 
@@ -102,8 +115,9 @@ test:
 # UndefinedBehaviorSanitizer (no recovery: a report kills the program) in its
 # own build directory and home. -static is dropped (ASan cannot link it).
 # Every process, under any uid, writes its report into $(SANREPORTS)
-# (tests/sanitize/options.c); any file there fails the run. The tests that
-# cap a process's address space are left out: ASan reserves terabytes.
+# (tests/sanitize/options.c); any file there fails the run. Left out: the
+# tests that cap a process's address space or heap (ASan reserves terabytes
+# of shadow memory) and one that counts on speed (1000 deliveries at once).
 SANO = build/sanitize
 SANHOME = $(CURDIR)/$(SANO)/home
 SANREPORTS = $(CURDIR)/$(SANO)/reports
@@ -111,7 +125,9 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 SANCC = clang $(wordlist 2,1000,$(CC)) $(SANFLAGS)
 SANLD = clang -g $(SANFLAGS) $(CURDIR)/$(SANO)/sanopts.o
 SANSKIP = -k 'not test_many_recipients_are_streamed and not test_large_message_is_streamed \
-  and not test_matchup_memory_does_not_grow_with_the_log and not test_matchup_memory_follows_messages_in_flight'
+  and not test_matchup_memory_does_not_grow_with_the_log and not test_matchup_memory_follows_messages_in_flight \
+  and not test_body_is_streamed_in_bounded_memory and not test_qmtp_answers_of_a_huge_package_fit_in_bounded_memory \
+  and not test_concurrencyremote_1000'
 
 sanitize:
 	sh scripts/test-deps.sh
@@ -121,12 +137,23 @@ sanitize:
 	cmp -s $(SANO)/sanopts.o.tmp $(SANO)/sanopts.o || \
 	  { mv $(SANO)/sanopts.o.tmp $(SANO)/sanopts.o && rm -rf $(SANO)/bin $(SANO)/unit; }
 	rm -rf $(SANREPORTS) && mkdir -p $(SANREPORTS) && chmod 1777 $(SANREPORTS)
-	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) CC='$(SANCC)' LD='$(SANLD)' NOLIBS=-static all
+	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) CC='$(SANCC)' LD='$(SANLD)' NOLIBS=-static all fuzzers
 	$(SANO)/unit
 	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) setup check
 	QMAIL_BUILD=$(CURDIR)/$(SANO) QMAIL_HOME=$(SANHOME) QMAIL_SRC=$(CURDIR) \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider $(SANSKIP) tests/system
+	sh tests/fuzz/fuzz.sh replay $(SANO)
 	sh tests/sanitize/reports.sh $(SANREPORTS)
+
+# make fuzz: every tests/fuzz target under afl-fuzz for FUZZTIME seconds,
+# built with afl-clang-fast, ASan and UBSan into build/fuzz
+FUZZO = build/fuzz
+FUZZTIME ?= 60
+fuzz:
+	sh scripts/test-deps.sh
+	AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(MAKE) O=$(FUZZO) QMAILHOME=$(CURDIR)/$(FUZZO)/home \
+	  CC='afl-clang-fast $(wordlist 2,1000,$(CC))' LD='afl-clang-fast -g' NOLIBS=-static all fuzzers
+	sh tests/fuzz/fuzz.sh run $(FUZZO) $(FUZZTIME)
 
 try:
 	sh scripts/try.sh start
@@ -146,6 +173,6 @@ clean:
 	rm -rf $(O)
 
 FORCE:
-.PHONY: all setup check test sanitize unit try try-stop deb bench clean FORCE
+.PHONY: all setup check test sanitize fuzz fuzzers unit try try-stop deb bench clean FORCE
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
