@@ -137,6 +137,8 @@ sanitize:
 	cmp -s $(SANO)/sanopts.o.tmp $(SANO)/sanopts.o || \
 	  { mv $(SANO)/sanopts.o.tmp $(SANO)/sanopts.o && rm -rf $(SANO)/bin $(SANO)/unit; }
 	rm -rf $(SANREPORTS) && mkdir -p $(SANREPORTS) && chmod 1777 $(SANREPORTS)
+	$(SANLD) -o $(SANO)/canary tests/sanitize/canary.c
+	sh tests/sanitize/canary.sh $(SANO)/canary $(SANREPORTS)
 	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) CC='$(SANCC)' LD='$(SANLD)' NOLIBS=-static all fuzzers
 	$(SANO)/unit
 	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) setup check
