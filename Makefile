@@ -139,7 +139,8 @@ sanitize:
 	rm -rf $(SANREPORTS) && mkdir -p $(SANREPORTS) && chmod 1777 $(SANREPORTS)
 	$(SANLD) -o $(SANO)/canary tests/sanitize/canary.c
 	sh tests/sanitize/canary.sh $(SANO)/canary $(SANREPORTS)
-	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) CC='$(SANCC)' LD='$(SANLD)' NOLIBS=-static all fuzzers
+	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) CC='$(SANCC)' LD='$(SANLD)' NOLIBS=-static WERROR=-Werror \
+	  all fuzzers
 	$(SANO)/unit
 	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) setup check
 	QMAIL_BUILD=$(CURDIR)/$(SANO) QMAIL_HOME=$(SANHOME) QMAIL_SRC=$(CURDIR) \
