@@ -46,7 +46,7 @@ prog() {
   case $1 in
     smtpd) echo "$build/bin/qmail-smtpd" ;;
     inject) echo "$build/bin/qmail-inject -n" ;;
-    popup) echo "$build/bin/qmail-popup testhost.example /bin/false" ;;
+    popup) echo "$build/bin/qmail-popup testhost.example /bin/true" ;;   # /bin/false: 2 s delay per PASS
     pop3d) echo "$build/bin/qmail-pop3d $md" ;;
   esac
 }
@@ -91,13 +91,13 @@ replay() {
 run() {
   command -v afl-fuzz > /dev/null || { echo "fuzz: afl-fuzz missing (Debian afl++)" >&2; exit 111; }
   out=$build/fuzz/out
-  rm -rf "$out" && mkdir -p "$out" && chmod 755 "$out"
+  mkdir -p "$out" && chmod 755 "$out"
   export AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
   for t in $LIBTARGETS $PROGTARGETS; do
     cmd="$build/fuzz/$t"
     case " $PROGTARGETS " in *" $t "*) cmd=$(prog $t) ;; esac
     u=$(user $t)
-    mkdir -p "$out/$t" && chown "$u" "$out/$t"
+    rm -rf "$out/$t" && mkdir -p "$out/$t" && chown "$u" "$out/$t"
     echo "fuzz: $t for ${secs}s"
     runuser -u "$u" -- env PATH="$PATH" afl-fuzz -i "$here/corpus/$t" -o "$out/$t" -V "$secs" \
       -t 2000 -m none -- $cmd > "$out/$t.log" 2>&1 || echo "fuzz: afl-fuzz $t failed, see $out/$t.log"
