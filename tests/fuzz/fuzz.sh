@@ -78,7 +78,7 @@ replay() {
     [ -d "$d" ] || continue
     t=$(basename "$d")
     for f in "$d"/*; do
-      if "$build/fuzz/$t" "$f" > /dev/null 2>&1; then
+      if timeout 60 "$build/fuzz/$t" "$f" > /dev/null 2>&1; then
         echo "fuzz: known $t/$(basename "$f") passes now: move it into corpus/$t"
       else
         echo "fuzz: known $t/$(basename "$f") still fails (expected until it is fixed)"
