@@ -227,6 +227,25 @@ static size_t find(const char *s, size_t n, const char *pat)
   return n;
 }
 
+/* "birth msg M: SECONDS": qmail-send saw M later than it was queued
+ * (it was down); the next info line of M takes this birth */
+static unsigned long birthid;
+static struct stamp birthtime;
+static int havebirth;
+
+static void do_birth(const char *s, size_t n)
+{
+  size_t i = find(s, n, ": ");
+  unsigned long sec;
+
+  havebirth = 0;
+  if (!numfield(s, i, &birthid) || i == n) return;
+  if (!numfield(s + i + 2, n - i - 2, &sec)) return;
+  birthtime.sec = sec;
+  birthtime.usec = 0;
+  havebirth = 1;
+}
+
 /* "info msg M: bytes B from <S> qp Q uid U" */
 static void do_info(const char *s, size_t n, const struct stamp *t)
 {
@@ -254,6 +273,8 @@ static void do_info(const char *s, size_t n, const struct stamp *t)
   if (!m) die_nomem();
   m->n.key = id;
   m->birth = *t;
+  if (havebirth && birthid == id && birthtime.sec <= t->sec) m->birth = birthtime;
+  havebirth = 0;
   m->bytes = bytes; m->qp = qp; m->uid = uid;
   m->nk = m->nz = m->nd = 0;
   m->sender = field(s, j, FIELDMAX, 1);
@@ -401,6 +422,7 @@ static void line(const char *s, size_t n)
   if (k < 0) return;
   s += k; n -= (size_t)k;
   if (n > 9 && !memcmp(s, "info msg ", 9)) do_info(s + 9, n - 9, &t);
+  else if (n > 10 && !memcmp(s, "birth msg ", 10)) do_birth(s + 10, n - 10);
   else if (n > 18 && !memcmp(s, "starting delivery ", 18)) do_start(s + 18, n - 18, &t);
   else if (n > 9 && !memcmp(s, "delivery ", 9)) do_done(s + 9, n - 9, &t);
   else if (n > 8 && !memcmp(s, "end msg ", 8)) do_end(s + 8, n - 8, &t);

@@ -194,6 +194,10 @@ static int todo_write(unsigned long id)
   m->id = id;
   m->birth = recent;
   qlog("new msg ", ulstr(num, id), "\n", (char *)0);
+  /* queued a while before we saw it (qmail-send was down): say when, so
+   * that log analysis reports its real delay (qmail-log(5)) */
+  if (st.st_mtime + 2 <= recent)
+    qlog("birth msg ", ulstr(num, id), ": ", ulstr(num2, (unsigned long)st.st_mtime), "\n", (char *)0);
 
   rc.envnoathost = envnoathost.s;
   rc.percenthack = &mappercenthack;

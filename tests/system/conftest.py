@@ -147,9 +147,14 @@ def control():
     c.restore()
 
 
+# accounts this run created, removed again when the run ends
+CREATED_USERS = []
+
+
 def make_user(name, home=None):
     """Create (or reuse) a real test account with its home under the build
-    directory; returns its passwd entry."""
+    directory; returns its passwd entry. An account this run had to create
+    is removed (with its group) when the run ends."""
     home = home or os.path.join(os.path.dirname(HOME), "users", name)
     os.makedirs(os.path.dirname(home), exist_ok=True)
     try:
@@ -158,6 +163,7 @@ def make_user(name, home=None):
             subprocess.run(["usermod", "-d", home, name], check=True)
     except KeyError:
         subprocess.run(["useradd", "-d", home, "-M", "-s", "/bin/sh", "-U", name], check=True)
+        CREATED_USERS.append(name)
     pw = pwd.getpwnam(name)
     if os.path.exists(home):
         shutil.rmtree(home)
@@ -175,3 +181,12 @@ def base_control():
         with open(os.path.join(c, name), "w") as f:
             f.write(text)
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_created_users():
+    """Leave the machine's user database as the run found it."""
+    yield
+    for name in reversed(CREATED_USERS):
+        subprocess.run(["userdel", name], capture_output=True)
+        subprocess.run(["groupdel", name], capture_output=True)

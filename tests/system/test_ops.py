@@ -284,3 +284,40 @@ def test_make_deb_installs_checks_and_purges(tmp_path):
     assert "PURGED" in out and "CLEAN" in out
     # the host never saw any of it
     assert not os.path.exists("/var/qmail/bin/qmail-send") or os.path.realpath(HOME) == "/var/qmail"
+
+
+# ------------------------------- mail that waited while qmail-send was down
+
+from send_util import send_fixtures, wait_mail  # noqa: E402
+
+users, sched = send_fixtures(["hwdown"], prefix="ops-")
+
+
+def test_real_delay_of_mail_queued_while_qmail_send_was_down(users, sched, queue):
+    """qmail-send logs `birth msg M: SECONDS` when it meets a message
+    queued well before it saw it; matchup takes that as the birth, so the
+    reports show the real wait, not "under 1 s"."""
+    r = run([bin_path("qmail-inject"), "hwdown@testhost.example"],
+            input=b"Subject: waited\n\nwhile qmail-send was down\n")
+    assert r.returncode == 0, r.stderr
+    queued = time.time()
+    time.sleep(3.2)
+    s = sched()
+    wait_mail("hwdown")
+    s.wait_log(r"end msg \d+")
+    log = s.text(s.mark)
+    m = __import__("re").search(r"birth msg (\d+): (\d+)\n", log)
+    assert m, log
+    assert abs(int(m.group(2)) - queued) <= 2
+    assert log.index("birth msg") < log.index("info msg")
+    s.stop()
+    # splogger-style stamps, as the log of Send has none: add them
+    stamped = "".join("%.6f %s\n" % (time.time(), l) for l in log.splitlines())
+    out = subprocess.run([bin_path("matchup")], input=stamped.encode(), capture_output=True).stdout
+    mline = [l for l in out.decode().splitlines() if l.startswith("m ")]
+    assert len(mline) == 1
+    birth, done = float(mline[0].split()[1]), float(mline[0].split()[2])
+    assert done - birth >= 3, mline
+    rep = subprocess.run([bin_path("zoverall")], input=out, capture_output=True).stdout.decode()
+    hist = rep.split("Time in queue (messages)\n")[1].splitlines()
+    assert hist[0].split()[0] == "0" and hist[1].split()[0] == "1", rep
