@@ -21,6 +21,7 @@ void out(const char *s);
 void outb(const char *s, size_t n);
 void smtpd_feed(void);                 /* more input, flushing replies first */
 noreturn void die_nomem(void);
+noreturn void smtpd_close(void);       /* flush the replies and end the session */
 noreturn void die_ipme(void);
 
 /* addr_parse - take the address out of a MAIL/RCPT argument arg[0..len)
@@ -46,5 +47,23 @@ void data_blast(qmail *q, unsigned long databytes, unsigned long *hops, int *too
 
 /* straynewline - answer a bare LF or CR with 451 and end the session */
 noreturn void straynewline(void);
+
+/* SMTP AUTH (qmail-smtpd-auth.c). auth_init takes qmail-smtpd's arguments
+ * (argv[1...] is the checkpassword program) and the environment;
+ * auth_ehlo adds the AUTH line to EHLO when it is offered; auth_mailok
+ * answers 530 and returns 0 when AUTHREQUIRED is set and nobody has
+ * logged in; smtp_auth is the AUTH command (never during a transaction:
+ * the caller checks); auth_user is the logged-in name or 0; auth_tls says
+ * whether TLS is on; auth_proto sets proto to the Received line's
+ * "ESMTPA (authenticated user NAME)" or "ESMTPSA ..." (unchanged when
+ * nobody logged in; 0 on ENOMEM); auth_reset forgets the login (STARTTLS). */
+void auth_init(int argc, char **argv);
+void auth_ehlo(void);
+int auth_mailok(void);
+void smtp_auth(const char *arg, size_t len);
+const char *auth_user(void);
+int auth_tls(void);
+int auth_proto(sa *proto);
+void auth_reset(void);
 
 #endif
