@@ -2,8 +2,8 @@
  * qmail-smtpd checkpassword subprogram... hands "user\0password\0\0" on
  * fd 3 to the checkpassword-compatible program named on its command line
  * (qmail-popup(8) does the same) and takes exit 0 as a good login.
- * AUTH is offered only when TLS is on (SSL_PROTOCOL is set by the TLS
- * helper, or by qmail-smtpd after STARTTLS) or when the environment has
+ * AUTH is offered only when TLS is on (smtpd_tls: under ucspi-tlsd -i, or
+ * after STARTTLS, qmail-smtpd-tls.c) or when the environment has
  * AUTHCLEARTEXT (set by tcprules for a trusted network). AUTHREQUIRED
  * (submission, RFC 6409) makes MAIL before AUTH a 530.
  * Untrusted input: the AUTH argument and the continuation lines, each at
@@ -43,13 +43,8 @@ void auth_init(int argc, char **argv)
   required = getenv("AUTHREQUIRED") != 0;
 }
 
-static int tlson(void)
-{
-  const char *p = getenv("SSL_PROTOCOL");
-  return p && *p;
-}
+static int tlson(void) { return smtpd_tls != 0; }
 
-int auth_tls(void) { return tlson(); }
 const char *auth_user(void) { return authed ? user.s : 0; }
 
 static int offered(void) { return checker && !authed && (tlson() || cleartext); }
@@ -158,8 +153,12 @@ int auth_proto(sa *proto)
 {
   char buf[256];
   if (!authed) return 1;
-  return sa_copys(proto, tlson() ? "ESMTPSA" : "ESMTPA")
-      && sa_cats(proto, " (authenticated user ")
+  if (tlson()) {
+    if (!sa_copys(proto, "ESMTPSA (") || !sa_cats(proto, smtpd_tls) || !sa_cats(proto, ")"))
+      return 0;
+  }
+  else if (!sa_copys(proto, "ESMTPA")) return 0;
+  return sa_cats(proto, " (authenticated user ")
       && sa_cats(proto, safename(buf, sizeof buf, user.s))
       && sa_cats(proto, ")");
 }

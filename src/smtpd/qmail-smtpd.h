@@ -20,6 +20,8 @@ extern bio smtpd_in;
 void out(const char *s);
 void outb(const char *s, size_t n);
 void smtpd_feed(void);                 /* more input, flushing replies first */
+void smtpd_flush(void);                /* the replies out now */
+void smtpd_forget(void);               /* a new session: HELO, MAIL, RCPT gone */
 noreturn void die_nomem(void);
 noreturn void smtpd_close(void);       /* flush the replies and end the session */
 noreturn void die_ipme(void);
@@ -45,6 +47,16 @@ unsigned long param_size(const char *p, size_t len);
  * the session with 451 (qmail-smtpd(8) TRANSPARENCY). */
 void data_blast(qmail *q, unsigned long databytes, unsigned long *hops, int *toobig);
 
+/* STARTTLS (qmail-smtpd-tls.c): smtpd_tls is 0, or "protocol cipher" once
+ * TLS is on (at the start under ucspi-tlsd -i, or after STARTTLS).
+ * tls_init reads the environment, tls_offer says whether EHLO lists
+ * STARTTLS, tls_proto is the "with" text of the Received field. */
+extern const char *smtpd_tls;
+void tls_init(void);
+int tls_offer(void);
+const char *tls_proto(void);
+void smtp_starttls(const char *arg, size_t len);
+
 /* straynewline - answer a bare LF or CR with 451 and end the session */
 noreturn void straynewline(void);
 
@@ -53,16 +65,15 @@ noreturn void straynewline(void);
  * auth_ehlo adds the AUTH line to EHLO when it is offered; auth_mailok
  * answers 530 and returns 0 when AUTHREQUIRED is set and nobody has
  * logged in; smtp_auth is the AUTH command (never during a transaction:
- * the caller checks); auth_user is the logged-in name or 0; auth_tls says
- * whether TLS is on; auth_proto sets proto to the Received line's
- * "ESMTPA (authenticated user NAME)" or "ESMTPSA ..." (unchanged when
+ * the caller checks); auth_user is the logged-in name or 0; auth_proto
+ * sets proto to the Received line's "ESMTPA (authenticated user NAME)" or
+ * "ESMTPSA (protocol cipher) (authenticated user NAME)" (unchanged when
  * nobody logged in; 0 on ENOMEM); auth_reset forgets the login (STARTTLS). */
 void auth_init(int argc, char **argv);
 void auth_ehlo(void);
 int auth_mailok(void);
 void smtp_auth(const char *arg, size_t len);
 const char *auth_user(void);
-int auth_tls(void);
 int auth_proto(sa *proto);
 void auth_reset(void);
 

@@ -1,0 +1,252 @@
+/* ucspi-tlsd - TLS for a program run by tcpserver, the UCSPI-TLS way.
+ * Usage: ucspi-tlsd [-i] [-h secs] [-t secs] prog...   (server)
+ *        ucspi-tlsd -c [-C cafile] [-V] [-n name]... [-h secs] [-t secs]
+ * The server reads CERTFILE and KEYFILE, drops root if it has it, then
+ * runs prog. Without -i prog gets SSLCTLFD, SSLREADFD and SSLWRITEFD and
+ * starts TLS by writing Y (or y) on the control descriptor; with -i the
+ * handshake comes first and prog sees the cleartext on fd 0 and 1.
+ * The only program of the suite that links libssl (ucspi-tlsd(8)). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <openssl/ssl.h>
+
+#include "ucspi-tlsd.h"
+#include "fd.h"
+#include "fmt.h"
+#include "say.h"
+#include "scan.h"
+#include "sig.h"
+
+const char *tls_prog = "ucspi-tlsd";
+
+static noreturn void usage(void)
+{
+  die(100, "ucspi-tlsd: usage: ucspi-tlsd [-i] [-h secs] [-t secs] prog...\n"
+           "       ucspi-tlsd -c [-C cafile] [-V] [-n name]... [-h secs] [-t secs]\n", (char *)0);
+}
+
+static noreturn void die_sys(const char *what) { die(111, "ucspi-tlsd: fatal: unable to ", what, ": ", say_errno(), "\n", (char *)0); }
+
+/* loadfile - check that the file named in $var can be read by us now, so
+ * the message names the file and the errno, not an OpenSSL code */
+static const char *loadfile(const char *var)
+{
+  const char *fn = getenv(var);
+  int fd;
+  if (!fn || !*fn) die(111, "ucspi-tlsd: fatal: ", var, " is not set\n", (char *)0);
+  fd = open(fn, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) die(111, "ucspi-tlsd: fatal: unable to read ", var, " ", fn, ": ", say_errno(), "\n", (char *)0);
+  close(fd);
+  return fn;
+}
+
+static SSL_CTX *server_ctx(void)
+{
+  SSL_CTX *ctx = tls_ctx(1);
+  const char *cert = loadfile("CERTFILE"), *key = loadfile("KEYFILE");
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) tls_die("unable to load the certificate chain in CERTFILE ", cert);
+  if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) tls_die("unable to load the key in KEYFILE ", key);
+  if (SSL_CTX_check_private_key(ctx) != 1) tls_die("KEYFILE does not match CERTFILE", "");
+  return ctx;
+}
+
+/* ids - the numbers in $u and $g: 1, 0 when unset, exit when malformed */
+static int ids(const char *u, const char *g, uid_t *uid, gid_t *gid)
+{
+  const char *x = getenv(u), *y = getenv(g);
+  unsigned long a, b;
+  if (!x || !y) return 0;
+  if (!*x || scan_ulong(x, &a) != strlen(x) || !*y || scan_ulong(y, &b) != strlen(y))
+    die(111, "ucspi-tlsd: fatal: ", u, " or ", g, " is not a number\n", (char *)0);
+  *uid = (uid_t)a;
+  *gid = (gid_t)b;
+  return 1;
+}
+
+static void become(uid_t uid, gid_t gid)
+{
+  if (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1) die_sys("drop privileges");
+  if (getuid() != uid || geteuid() != uid || getegid() != gid) die(111, "ucspi-tlsd: fatal: privileges were not dropped\n", (char *)0);
+}
+
+/* Started as root, the key is read first; then the TLS engine, which
+ * handles every byte from the network, becomes $TLS_UID/$TLS_GID
+ * (s6-networking's names) or else $UID/$GID, and never runs as root; prog
+ * becomes $UID/$GID (envuidgid's names, what tcpserver -U would do) when
+ * they are set, and otherwise keeps root (qmail-popup needs it for
+ * checkpassword). Not started as root, nothing changes. */
+static int engine_ids, prog_ids;
+static uid_t engine_uid, prog_uid;
+static gid_t engine_gid, prog_gid;
+
+static void plan_ids(void)
+{
+  if (geteuid() != 0) return;
+  prog_ids = ids("UID", "GID", &prog_uid, &prog_gid);
+  engine_ids = ids("TLS_UID", "TLS_GID", &engine_uid, &engine_gid);
+  if (!engine_ids && prog_ids) { engine_ids = 1; engine_uid = prog_uid; engine_gid = prog_gid; }
+  if (!engine_ids || !engine_uid)
+    die(111, "ucspi-tlsd: fatal: running as root: set TLS_UID and TLS_GID, or UID and GID, to the account the TLS engine runs as\n", (char *)0);
+}
+
+static void drop_engine(void) { if (engine_ids) become(engine_uid, engine_gid); }
+static void drop_prog(void) { if (prog_ids) become(prog_uid, prog_gid); }
+
+static void setnum(const char *var, int fd)
+{
+  char num[FMT_ULONG];
+  num[fmt_ulong(num, (unsigned long)fd)] = 0;
+  if (setenv(var, num, 1) == -1) die_sys("set the environment");
+}
+
+/* the application's view: one pipe each way, made close-on-exec on our
+ * side so nothing else holds them open */
+static int toprog[2], fromprog[2];
+
+static void pipes(void)
+{
+  if (pipe2(toprog, O_CLOEXEC) == -1 || pipe2(fromprog, O_CLOEXEC) == -1) die_sys("make pipes");
+}
+
+static noreturn void runprog(char **prog)
+{
+  drop_prog();
+  unsetenv("CERTFILE"); unsetenv("KEYFILE"); unsetenv("TLS_UID"); unsetenv("TLS_GID");
+  execvp(prog[0], prog);
+  die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", (char *)0);
+}
+
+static unsigned hsecs = 30, idle = 1200;
+
+static noreturn void handshake_failed(const char *why)
+{
+  die(111, "ucspi-tlsd: TLS handshake failed: ", why ? why : tls_reason(), "\n", (char *)0);
+}
+
+/* immediate - -i: the engine (the child) does the handshake and reports
+ * it on a pipe; prog runs on the cleartext pipes only after that, so a
+ * failed handshake never runs it */
+static noreturn void immediate(SSL_CTX *ctx, char **prog)
+{
+  char env[512];
+  const char *why;
+  size_t n = 0, eq;
+  int sync[2];
+  ssize_t r;
+  SSL *ssl;
+
+  pipes();
+  if (pipe2(sync, O_CLOEXEC) == -1) die_sys("make a pipe");
+  switch (fork()) {
+    case -1: die_sys("fork");
+    case 0:
+      close(toprog[0]); close(fromprog[1]); close(sync[0]);
+      drop_engine();
+      ssl = SSL_new(ctx);
+      if (!ssl) tls_die("unable to start TLS", "");
+      SSL_set_accept_state(ssl);
+      if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
+      n = tls_env(ssl, env, sizeof env);
+      if (write(sync[1], env, n) != (ssize_t)n) _exit(111);
+      close(sync[1]);
+      _exit(tls_pump(ssl, 0, 1, fromprog[0], toprog[1], idle));
+  }
+  close(sync[1]);
+  if (fd_copy(0, toprog[0]) == -1 || fd_copy(1, fromprog[1]) == -1) die_sys("move descriptors");
+  for (;;) {
+    do r = read(sync[0], env + n, sizeof env - 1 - n); while (r == -1 && errno == EINTR);
+    if (r <= 0) break;
+    n += (size_t)r;
+    if (n == sizeof env - 1) break;
+  }
+  env[n] = 0;
+  eq = strlen(env) + 1;                        /* SSL_PROTOCOL=...\0SSL_CIPHER=...\0 */
+  if (n < 14 || eq >= n || strncmp(env, "SSL_PROTOCOL=", 13) || strncmp(env + eq, "SSL_CIPHER=", 11))
+    _exit(111);                                /* no handshake: the engine said why */
+  if (setenv("SSL_PROTOCOL", env + 13, 1) == -1 || setenv("SSL_CIPHER", env + eq + 11, 1) == -1)
+    die_sys("set the environment");
+  runprog(prog);
+}
+
+/* delayed - UCSPI-TLS: prog runs at once on the network; the child waits
+ * for one command byte on the control socket: 'Y' starts TLS and answers
+ * with SSL_PROTOCOL=...\0SSL_CIPHER=...\0\0 once the handshake is done,
+ * 'y' starts TLS without an answer. EOF before a command: exit 0. */
+static noreturn void delayed(SSL_CTX *ctx, char **prog)
+{
+  int ctl[2];
+  char c, env[512];
+  const char *why;
+  ssize_t r;
+  size_t n;
+  SSL *ssl;
+
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1) die_sys("make a socket pair");
+  pipes();
+  switch (fork()) {
+    case -1: die_sys("fork");
+    case 0: break;
+    default:
+      close(ctl[1]); close(toprog[1]); close(fromprog[0]);
+      if (fd_keep(ctl[0]) == -1 || fd_keep(toprog[0]) == -1 || fd_keep(fromprog[1]) == -1) die_sys("pass descriptors");
+      setnum("SSLCTLFD", ctl[0]);
+      setnum("SSLREADFD", toprog[0]);
+      setnum("SSLWRITEFD", fromprog[1]);
+      runprog(prog);
+  }
+  close(ctl[0]); close(toprog[0]); close(fromprog[1]);
+  drop_engine();
+  do r = read(ctl[1], &c, 1); while (r == -1 && errno == EINTR);
+  if (r == -1) die_sys("read the control socket");
+  if (r == 0) _exit(0);
+  if (c != 'Y' && c != 'y') die(100, "ucspi-tlsd: fatal: unknown command on the control socket\n", (char *)0);
+  ssl = SSL_new(ctx);
+  if (!ssl) tls_die("unable to start TLS", "");
+  SSL_set_accept_state(ssl);
+  if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
+  if (c == 'Y') {
+    n = tls_env(ssl, env, sizeof env - 1);
+    env[n++] = 0;                              /* the list ends with an empty one */
+    if (write(ctl[1], env, n) != (ssize_t)n) die_sys("write the control socket");
+  }
+  close(ctl[1]);
+  _exit(tls_pump(ssl, 0, 1, fromprog[0], toprog[1], idle));
+}
+
+static unsigned secs(const char *s)
+{
+  unsigned long u;
+  if (scan_ulong(s, &u) != strlen(s) || !u || u > 86400) usage();
+  return (unsigned)u;
+}
+
+int main(int argc, char **argv)
+{
+  int opt, immed = 0, client = 0;
+  SSL_CTX *ctx;
+
+  sig_ignore(SIGPIPE);
+  while ((opt = getopt(argc, argv, "+icC:Vn:h:t:")) != -1)
+    switch (opt) {
+      case 'i': immed = 1; break;
+      case 'c': client = 1; break;
+      case 'C': tlsc_cafile = optarg; break;
+      case 'V': tlsc_require = 1; break;
+      case 'n': tlsc_name(optarg); break;
+      case 'h': hsecs = secs(optarg); break;
+      case 't': idle = secs(optarg); break;
+      default: usage();
+    }
+  if (client) { if (optind != argc) usage(); tls_client(hsecs, idle); }
+  if (optind >= argc) usage();
+  ctx = server_ctx();
+  plan_ids();
+  if (immed) immediate(ctx, argv + optind);
+  delayed(ctx, argv + optind);
+}
