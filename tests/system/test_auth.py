@@ -126,12 +126,139 @@ def test_auth_refused_before_tls(servers, fakeqq, authd, account):
     assert c.cmd("RCPT TO:<far@elsewhere.example>")[0] == 553
 
 
-def test_auth_offered_when_tls_is_on(servers, fakeqq, authd):
-    """SSL_PROTOCOL (set by the TLS helper) is what turns AUTH on."""
-    s = servers([SMTPD] + checker(authd), env={"QMAILQUEUE": fakeqq.prog, "SSL_PROTOCOL": "TLSv1.3"})
-    c = Client(s.port)
-    c.reply()
-    assert "AUTH PLAIN LOGIN" in ehlo(c)
+@pytest.fixture(scope="module")
+def cert():
+    """A self-signed certificate for localhost and its key, made by openssl,
+    in a directory qmaild can read (ucspi-tlsd runs as qmaild here)."""
+    d = tempfile.mkdtemp(prefix="hd-authcert.")
+    os.chmod(d, 0o755)
+    crt, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    r = run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", key, "-out", crt])
+    assert r.returncode == 0, r.stderr
+    os.chmod(key, 0o644)
+    yield crt, key
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def tls_server(servers, fakeqq, authd, cert, immediate=False, extra_env=None):
+    """ucspi-tlsd [-i] qmail-smtpd qmail-authcheck ... under tcpserver as qmaild,
+    its stderr in a file."""
+    log = os.path.join(fakeqq.dir, "smtpd.log")
+    env = {"QMAILQUEUE": fakeqq.prog, "CERTFILE": cert[0], "KEYFILE": cert[1]}
+    env.update(extra_env or {})
+    tlsd = [bin_path("ucspi-tlsd")] + (["-i"] if immediate else [])
+    s = servers(["sh", "-c", 'exec "$@" 2>>' + log, "sh"] + tlsd + [SMTPD] + checker(authd), env=env)
+    s.log = log
+    s.cafile = cert[0]
+    return s
+
+
+@pytest.fixture
+def starttls(servers, fakeqq, authd, cert, account):
+    return tls_server(servers, fakeqq, authd, cert)
+
+
+@pytest.fixture
+def smtps(servers, fakeqq, authd, cert, account):
+    return tls_server(servers, fakeqq, authd, cert, immediate=True)
+
+
+def ctx(cafile):
+    import ssl
+    c = ssl.create_default_context(cafile=cafile)
+    return c
+
+
+def test_auth_offered_only_after_starttls(starttls, fakeqq):
+    """Before STARTTLS: no AUTH in EHLO, AUTH refused with 538. After it:
+    AUTH PLAIN LOGIN, a login, and the mail relayed with ESMTPSA in the
+    Received line, with the TLS protocol and cipher and the user."""
+    with smtplib.SMTP("127.0.0.1", starttls.port, timeout=30) as s:
+        s.ehlo("client.example")
+        assert s.has_extn("starttls") and not s.has_extn("auth")
+        code, text = s.docmd("AUTH", "PLAIN " + b64("\0%s\0%s" % (USER, PASS)))
+        assert code == 538
+        s.starttls(context=ctx(starttls.cafile))
+        s.ehlo("client.example")
+        assert sorted(s.esmtp_features["auth"].split()) == ["LOGIN", "PLAIN"]
+        s.login(USER, PASS)
+        s.sendmail("%s@testhost.example" % USER, ["far@elsewhere.example"], b"Subject: tls\r\n\r\nbody\r\n")
+    (msg, env), = fakeqq.messages()
+    assert env[1:] == [b"Tfar@elsewhere.example"]
+    first = msg.split(b"\n")[1]
+    assert b" with ESMTPSA (TLSv1." in first and b") (authenticated user hdauth); " in first, first
+    assert PASS.encode() not in msg and PASS.encode() not in open(starttls.log, "rb").read()
+
+
+def test_smtplib_smtps_login(smtps, fakeqq):
+    with smtplib.SMTP_SSL("127.0.0.1", smtps.port, timeout=30, context=ctx(smtps.cafile)) as s:
+        s.ehlo("client.example")
+        assert not s.has_extn("starttls")
+        s.login(USER, PASS)
+        s.sendmail("%s@testhost.example" % USER, ["far@elsewhere.example"], b"Subject: smtps\r\n\r\nbody\r\n")
+    (msg, env), = fakeqq.messages()
+    assert env[1:] == [b"Tfar@elsewhere.example"]
+    assert b" with ESMTPSA (TLSv1." in msg.split(b"\n")[1]
+
+
+def test_smtplib_wrong_password_over_tls(smtps):
+    with smtplib.SMTP_SSL("127.0.0.1", smtps.port, timeout=30, context=ctx(smtps.cafile)) as s:
+        t = time.monotonic()
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            s.login(USER, "not-the-password")
+        assert e.value.smtp_code == 535 and time.monotonic() - t >= 1.5
+
+
+def test_swaks_tls_auth(starttls, smtps, fakeqq):
+    base = ["swaks", "--server", "127.0.0.1", "--auth-user", USER, "--auth-password", PASS,
+            "--from", "%s@testhost.example" % USER, "--to", "far@elsewhere.example", "--helo", "client.example"]
+    for extra in (["--port", str(starttls.port), "--tls", "--auth", "PLAIN"],
+                  ["--port", str(starttls.port), "--tls", "--auth", "LOGIN"],
+                  ["--port", str(smtps.port), "--tlsc", "--auth", "PLAIN"]):
+        r = run(base + extra, timeout=60)
+        out = r.stdout.decode()
+        assert r.returncode == 0, out
+        assert "235 ok, go ahead" in out and "TLS started" in out
+        assert b64("\0%s\0%s" % (USER, PASS)) not in open(starttls.log).read()
+    assert len(fakeqq.messages()) == 3
+
+
+@pytest.mark.parametrize("mode", ["starttls", "smtps"])
+def test_msmtp_tls_auth(mode, starttls, smtps, fakeqq, tmp_path):
+    """msmtp as a mail client runs it: TLS with the server's certificate
+    as the trust file, auth on (msmtp picks PLAIN), mail relayed."""
+    port = starttls.port if mode == "starttls" else smtps.port
+    rc = tmp_path / "msmtprc"
+    rc.write_text("account test\nhost localhost\nport %d\nfrom %s@testhost.example\nauth on\n"
+                  "user %s\npassword %s\ntls on\ntls_starttls %s\ntls_trust_file %s\n"
+                  "account default : test\n"
+                  % (port, USER, USER, PASS, "on" if mode == "starttls" else "off", starttls.cafile))
+    rc.chmod(0o600)
+    r = run(["msmtp", "-C", str(rc), "far@elsewhere.example"],
+            input=b"Subject: from msmtp\r\n\r\nhi\r\n", timeout=60)
+    assert r.returncode == 0, r.stderr
+    (msg, env), = fakeqq.messages()
+    assert env[1:] == [b"Tfar@elsewhere.example"] and b"from msmtp" in msg
+    assert b" with ESMTPSA (TLSv1." in msg.split(b"\n")[1]
+
+
+def test_submission_over_tls(servers, fakeqq, authd, cert, account):
+    """The submission service: STARTTLS, then AUTH, then MAIL."""
+    s = tls_server(servers, fakeqq, authd, cert, extra_env={"AUTHREQUIRED": ""})
+    with smtplib.SMTP("127.0.0.1", s.port, timeout=30) as c:
+        c.ehlo("client.example")
+        code, text = c.mail("a@example.org")
+        assert code == 530 and b"STARTTLS" in text
+        c.starttls(context=ctx(s.cafile))
+        c.ehlo("client.example")
+        code, text = c.mail("a@example.org")
+        assert (code, text) == (530, b"authentication required (#5.7.0)")
+        c.rset()
+        c.login(USER, PASS)
+        c.sendmail("%s@testhost.example" % USER, ["b@testhost.example"], b"Subject: sub\r\n\r\nx\r\n")
+    assert len(fakeqq.messages()) == 1
 
 
 def test_plain_with_initial_response_relays(cleartext, fakeqq, account):
