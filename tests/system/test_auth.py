@@ -495,3 +495,39 @@ def test_msmtp_cleartext(cleartext, fakeqq, account, tmp_path):
     assert r.returncode == 0, r.stderr
     (msg, env), = fakeqq.messages()
     assert env[1:] == [b"Tfar@elsewhere.example"] and b"from msmtp" in msg
+
+
+def test_services_with_a_certificate(tmp_path):
+    """scripts/services.sh -C -K: qmail-authd, and qmail-smtpd (25),
+    qmail-submission (587) and qmail-smtps (465) behind ucspi-tlsd with
+    AUTH through qmail-authcheck; submission and smtps require AUTH."""
+    from conftest import HOME, SRC
+    (tmp_path / "rules").mkdir()
+    sdir = tmp_path / "service"
+    args = ["sh", os.path.join(SRC, "scripts", "services.sh"), "-H", HOME, "-L", str(tmp_path / "log"),
+            "-R", str(tmp_path / "rules"), "-S", "/run/qmail-test/authd.sock",
+            "-C", "/etc/ssl/mail/chain.pem", "-K", "/etc/ssl/mail/key.pem"]
+    r = run(args + [str(sdir)])
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(sdir)) == ["qmail-authd", "qmail-pop3d", "qmail-send", "qmail-smtpd",
+                                        "qmail-smtps", "qmail-submission"]
+    text = {}
+    for name in os.listdir(sdir):
+        path = sdir / name / "run"
+        assert run(["sh", "-n", str(path)]).returncode == 0
+        text[name] = path.read_text()
+    authd = text["qmail-authd"]
+    assert "%s/bin/qmail-authd /run/qmail-test/authd.sock %s/bin/checkpassword true" % (HOME, HOME) in authd
+    check = "%s/bin/qmail-authcheck /run/qmail-test/authd.sock true" % HOME
+    for name, port, immediate, required in (("qmail-smtpd", 25, False, False),
+                                            ("qmail-submission", 587, False, True),
+                                            ("qmail-smtps", 465, True, True)):
+        t = text[name]
+        assert " 0 %d " % port in t and "CERTFILE=/etc/ssl/mail/chain.pem KEYFILE=/etc/ssl/mail/key.pem" in t
+        assert ("ucspi-tlsd -i " in t) == immediate and "bin/ucspi-tlsd" in t
+        assert ("AUTHREQUIRED=1" in t) == required
+        assert "%s/bin/qmail-smtpd %s" % (HOME, check) in t
+        assert "-u \"$uid\"" not in t     # tcpserver stays root; ucspi-tlsd drops to UID/GID
+    # -C without -K, and submission without a certificate, are usage errors
+    assert run(args[:-2] + [str(tmp_path / "s2")]).returncode == 100
+    assert run(args[:-4] + ["-o", "submission", str(tmp_path / "s3")]).returncode == 100
