@@ -1,0 +1,47 @@
+/* ucspi-tlsd.h - what the files of ucspi-tlsd share.
+ * ucspi-tlsd.c: options, the server side (UCSPI-TLS and -i), privileges.
+ * ucspi-tlsd-io.c: the TLS context, a handshake bounded in time, the
+ *   pump between the TLS connection and the application's pipes.
+ * ucspi-tlsd-client.c: the client side (-c) that qmail-remote runs.
+ * Every function here that can fail prints its own message and exits 111:
+ * the helper is one connection, and a failed connection is temporary. */
+#ifndef UCSPI_TLSD_H
+#define UCSPI_TLSD_H
+
+#include <stddef.h>
+#include <stdnoreturn.h>
+#include <openssl/ssl.h>
+
+extern const char *tls_prog;            /* "ucspi-tlsd" in messages */
+
+/* tls_die - "ucspi-tlsd: fatal: a b: <openssl or errno reason>", exit 111 */
+noreturn void tls_die(const char *a, const char *b);
+noreturn void tls_diex(const char *a, const char *b);
+const char *tls_reason(void);            /* the oldest queued OpenSSL error */
+
+/* tls_ctx - a context for TLS 1.2 and 1.3 only, modern ciphers */
+SSL_CTX *tls_ctx(int server);
+
+/* tls_handshake - SSL_accept or SSL_connect on rfd/wfd, made non-blocking,
+ * within secs seconds in total. 1 done, 0 failed (reason in tls_reason()
+ * or errno; *why says which: "timeout", "eof" or 0 for OpenSSL) */
+int tls_handshake(SSL *ssl, int rfd, int wfd, unsigned secs, const char **why);
+
+/* tls_env - "SSL_PROTOCOL=p\0SSL_CIPHER=c\0" into buf, its length, 0 if
+ * it does not fit */
+size_t tls_env(SSL *ssl, char *buf, size_t size);
+
+/* tls_pump - copy app_in to the TLS connection and the TLS connection to
+ * app_out until one side is done; an idle period of idle seconds ends it.
+ * Returns (never exits) so the caller picks the exit code: 0 for a clean
+ * end, 111 otherwise. */
+int tls_pump(SSL *ssl, int net_r, int net_w, int app_in, int app_out, unsigned idle);
+
+/* the -c mode (ucspi-tlsd-client.c): the options main sets, then
+ * tls_client, which never returns */
+extern const char *tlsc_cafile;         /* -C: 0 for the system's CAs */
+extern int tlsc_require;                /* -V: no handshake unless verified */
+void tlsc_name(const char *name);       /* -n: a name the certificate may have */
+noreturn void tls_client(unsigned hsecs, unsigned idle);
+
+#endif
