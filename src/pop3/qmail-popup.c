@@ -22,6 +22,7 @@
 #include "scan.h"
 #include "sig.h"
 #include "str.h"
+#include "ucspitls.h"
 #include "wait.h"
 
 #define FATAL "qmail-popup: fatal: "
@@ -39,6 +40,7 @@ static sa stamp = SA_ZERO;      /* <pid.time@hostname> */
 static sa user = SA_ZERO;       /* name from USER, NUL-terminated */
 static int seenuser;
 static unsigned failures;
+static int tlson, tlsoffer;     /* STLS (RFC 2595) through a UCSPI-TLS helper */
 
 /* network trouble ends the session quietly: nobody is left to tell */
 static noreturn void bye(void) { _exit(0); }
@@ -173,7 +175,22 @@ static void do_apop(char *arg)
 
 static void do_capa(void)
 {
-  reply("+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\n.");
+  reply(tlsoffer && !tlson ? "+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSTLS\r\n."
+                           : "+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\n.");
+}
+
+/* do_stls - TLS from here on; the login starts over. The network is read
+ * exactly to the end of each line, so no cleartext byte the client sent
+ * after STLS is ever taken for a command: it reaches the handshake. */
+static void do_stls(void)
+{
+  char info[UCSPITLS_INFO];
+  if (tlson) { reply("-ERR TLS is already on"); return; }
+  if (!tlsoffer) { reply("-ERR STLS not available"); return; }
+  reply("+OK begin TLS");
+  if (!ucspitls_start(intimeout, info, sizeof info)) _exit(111);
+  tlson = 1;
+  seenuser = 0;
 }
 
 int main(int argc, char **argv)
@@ -190,6 +207,8 @@ int main(int argc, char **argv)
   hostname = argv[1];
   childargv = argv + 2;
   intimeout = out.timeout = timeout();
+  tlson = getenv("SSL_PROTOCOL") != 0;          /* ucspi-tlsd -i: POP3S */
+  tlsoffer = ucspitls_available();
 
   greet();
   for (;;) {
@@ -204,6 +223,7 @@ int main(int argc, char **argv)
     else if (str_equal(c.verb, "quit")) { reply("+OK "); bye(); }
     else if (str_equal(c.verb, "noop")) reply("+OK ");
     else if (str_equal(c.verb, "capa")) do_capa();
+    else if (str_equal(c.verb, "stls")) do_stls();
     else reply("-ERR authorization first");
     explicit_bzero(c.line.s, c.line.a);     /* a password may have passed through */
   }

@@ -50,6 +50,8 @@ static noreturn void die_write(void)
 void outb(const char *s, size_t n) { if (!bio_put(&smtpd_out, s, n)) die_write(); }
 void out(const char *s) { outb(s, strlen(s)); }
 
+void smtpd_flush(void) { if (!bio_flush(&smtpd_out)) die_write(); }
+
 static noreturn void die_read(void) { bye(0); }
 static noreturn void die_alarm(void) { out("421 timeout (#4.4.2)\r\n"); bye(111); }
 noreturn void die_nomem(void) { out("421 out of memory (#4.3.0)\r\n"); bye(111); }
@@ -122,6 +124,7 @@ static void setup(void)
 
   received_peer(&peer);
   relayclient = getenv("RELAYCLIENT");
+  tls_init();
 }
 
 /* the session */
@@ -131,6 +134,16 @@ static sa addr = SA_ZERO, mailfrom = SA_ZERO, rcptto = SA_ZERO;
 static size_t params;
 static int seenmail, flagbarf;
 static unsigned long nrcpt;
+
+/* smtpd_forget - RFC 3207: after STARTTLS nothing said before counts */
+void smtpd_forget(void)
+{
+  seenmail = 0;
+  nrcpt = 0;
+  rcptto.len = 0;
+  helohost.len = 0;
+  fakehelo = 0;
+}
 
 static void dohelo(const char *arg, size_t len)
 {
@@ -181,6 +194,7 @@ static void smtp_ehlo(const char *arg, size_t len)
 {
   char num[FMT_ULONG];
   greet("250-"); out("\r\n250-PIPELINING\r\n250-8BITMIME\r\n");
+  if (tls_offer()) out("250-STARTTLS\r\n");
   if (databytes) { out("250 SIZE "); outb(num, fmt_ulong(num, databytes)); out("\r\n"); }
   else out("250 SIZE\r\n");
   seenmail = 0; dohelo(arg, len);
@@ -259,7 +273,7 @@ static void smtp_data(const char *arg, size_t len)
   qqopen = 1;
   qp = qmail_qp(&qq);
   out("354 go ahead\r\n");
-  if (!received_fmt(&rec, "SMTP", peer.local, peer.remoteip, peer.remotehost, peer.remoteinfo,
+  if (!received_fmt(&rec, tls_proto(), peer.local, peer.remoteip, peer.remotehost, peer.remoteinfo,
                     fakehelo, time(0)))
     die_nomem();
   qmail_put(&qq, rec.s, rec.len);
@@ -292,7 +306,7 @@ static const struct command {
   { "rcpt", smtp_rcpt }, { "mail", smtp_mail }, { "data", smtp_data },
   { "quit", smtp_quit }, { "helo", smtp_helo }, { "ehlo", smtp_ehlo },
   { "rset", smtp_rset }, { "help", smtp_help }, { "noop", smtp_noop },
-  { "vrfy", smtp_vrfy }, { 0, smtp_unimpl }
+  { "vrfy", smtp_vrfy }, { "starttls", smtp_starttls }, { 0, smtp_unimpl }
 };
 
 /* getcmd - the next command line into line, without its CR LF.

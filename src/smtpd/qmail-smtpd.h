@@ -20,6 +20,8 @@ extern bio smtpd_in;
 void out(const char *s);
 void outb(const char *s, size_t n);
 void smtpd_feed(void);                 /* more input, flushing replies first */
+void smtpd_flush(void);                /* the replies out now */
+void smtpd_forget(void);               /* a new session: HELO, MAIL, RCPT gone */
 noreturn void die_nomem(void);
 noreturn void die_ipme(void);
 
@@ -43,6 +45,16 @@ unsigned long param_size(const char *p, size_t len);
  * (0: no limit) bytes came; either makes q fail. A bare LF or bare CR ends
  * the session with 451 (qmail-smtpd(8) TRANSPARENCY). */
 void data_blast(qmail *q, unsigned long databytes, unsigned long *hops, int *toobig);
+
+/* STARTTLS (qmail-smtpd-tls.c): smtpd_tls is 0, or "protocol cipher" once
+ * TLS is on (at the start under ucspi-tlsd -i, or after STARTTLS).
+ * tls_init reads the environment, tls_offer says whether EHLO lists
+ * STARTTLS, tls_proto is the "with" text of the Received field. */
+extern const char *smtpd_tls;
+void tls_init(void);
+int tls_offer(void);
+const char *tls_proto(void);
+void smtp_starttls(const char *arg, size_t len);
 
 /* straynewline - answer a bare LF or CR with 451 and end the session */
 noreturn void straynewline(void);
