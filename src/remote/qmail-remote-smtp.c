@@ -21,8 +21,11 @@ static bio to, from, in;
 static char tobuf[BIO_SIZE], frombuf[1024], inbuf[BIO_SIZE];
 static sa text = SA_ZERO, line = SA_ZERO;
 static char host[IPADDR_FMT];
+static const char *tlsfailed;
+static void tls_note(void);
 static int flagcritical;
 static int flag8bit;
+static int flagstarttls;
 
 static void outhost(void) { out(host); }
 
@@ -93,6 +96,13 @@ static void outsmtptext(void)
   text.len = 0;
 }
 
+/* tls_note - how the session went, for every report */
+static void tls_note(void)
+{
+  if (tls_info()) { out("; TLS "); out(tls_info()); }
+  else if (tlsfailed) { out("; TLS failed ("); out(tlsfailed); out("), sent without TLS"); }
+}
+
 /* quit - say QUIT without waiting, then the message report */
 static noreturn void quit(const char *letter, const char *pre, const char *post)
 {
@@ -101,6 +111,7 @@ static noreturn void quit(const char *letter, const char *pre, const char *post)
   out(pre);
   outhost();
   out(post);
+  tls_note();
   out(".\n");
   outsmtptext();
   zerodie();
@@ -124,6 +135,8 @@ static void ehlo(const struct smtpjob *j)
       k = i + byte_chr(text.s + i, text.len - i, '\n');
       if (k - i >= 12 && !case_diffb(text.s + i + 4, 8, "8BITMIME") && (k - i == 12 || text.s[i + 12] == ' '))
         flag8bit = 1;
+      if (k - i >= 12 && !case_diffb(text.s + i + 4, 8, "STARTTLS") && (k - i == 12 || text.s[i + 12] == ' '))
+        flagstarttls = 1;
     }
     return;
   }
@@ -176,7 +189,46 @@ static void blast(void)
   flush();
 }
 
-noreturn void smtp(const struct smtpjob *j)
+/* starttls - STARTTLS when the peer offers it (RFC 3207), then EHLO
+ * again over TLS. Returns 0 when the handshake failed and the caller may
+ * try again in cleartext; a required TLS that fails is a deferral. */
+static int starttls(struct smtpjob *j)
+{
+  unsigned code;
+  int rfd, wfd;
+  if (!flagstarttls) {
+    if (j->tls == 2) quit("Z", "Connected to ", " but it does not offer STARTTLS, which control/tlsdestinations requires");
+    return 1;
+  }
+  puts_("STARTTLS\r\n");
+  flush();
+  code = smtpcode();
+  if (code != 220) {
+    if (j->tls == 2) quit("Z", "Connected to ", " but STARTTLS was refused, and control/tlsdestinations requires TLS");
+    return 1;                            /* RFC 3207: go on without */
+  }
+  if (!tls_start(j->fd, j, &rfd, &wfd)) {
+    text.len = 0;
+    if (j->tls == 2) {
+      out("ZTLS with ");
+      outhost();
+      out(" failed, and control/tlsdestinations requires verified TLS: ");
+      out(tls_why());
+      out(". (#4.7.5)\n");
+      zerodie();
+    }
+    j->tlsfailed = tls_why();
+    return 0;
+  }
+  bio_init(&to, wfd, tobuf, sizeof tobuf);
+  bio_init(&from, rfd, frombuf, sizeof frombuf);
+  to.timeout = from.timeout = j->timeout;
+  flag8bit = flagstarttls = 0;
+  ehlo(j);
+  return 1;
+}
+
+void smtp(struct smtpjob *j)
 {
   unsigned code;
   size_t i;
@@ -189,9 +241,11 @@ noreturn void smtp(const struct smtpjob *j)
   bio_init(&in, 0, inbuf, sizeof inbuf);
   to.timeout = from.timeout = j->timeout;
 
+  tlsfailed = j->tlsfailed;
   code = smtpcode();
   if (code != 220) quit(klass(code), "Connected to ", " but greeting failed");
   ehlo(j);
+  if (j->tls && !starttls(j)) return;
 
   puts_("MAIL FROM:<");
   put(j->sender->s, j->sender->len);

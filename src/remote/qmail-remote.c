@@ -224,6 +224,7 @@ static unsigned long notme(const dns_list *ips, int relayed)
 int main(int argc, char **argv)
 {
   dns_list ips = DNS_LIST_ZERO;
+  struct ipaddr ip0;
   unsigned long prefme;
   struct sockaddr_storage ss;
   size_t i;
@@ -236,6 +237,10 @@ int main(int argc, char **argv)
   if (!sa_copys(&host, argv[1]) || !sa_0(&host)) temp_nomem();
   --host.len;
   relayed = route();
+  job.domain = argv[1];
+  if (relayed && !ipaddr_scan(&ip0, host.s, host.len) && host.s[0] != '[') job.relay = host.s;
+  job.tls = tls_controls(argv[1]);
+  if (job.tls == -1) temp_control();
   addresses(argc, argv);
   lookup(&ips, relayed);
   prefme = notme(&ips, relayed);
@@ -257,6 +262,12 @@ int main(int argc, char **argv)
       job.sender = &sender;
       job.timeout = (unsigned)timeoutremote;
       smtp(&job);
+      /* back only when TLS failed with a peer that need not have it: the
+       * same address again, on a new connection, in cleartext */
+      close(fd);
+      job.tls = 0;
+      --i;
+      continue;
     }
     tcpto_err(ip, errno == ETIMEDOUT);
     close(fd);

@@ -1,6 +1,7 @@
 /* qmail-remote internals shared by its parts.
  * qmail-remote.c: reports on fd 1, controls, routing, connecting.
  * qmail-remote-smtp.c: the SMTP conversation on a connected socket.
+ * qmail-remote-tls.c: STARTTLS through ucspi-tlsd -c.
  * Every report is a letter, text, and a NUL; the *die functions end the
  * program with exit 0 after the message report, as qmail-remote(8) says. */
 #ifndef QMAIL_REMOTE_H
@@ -32,9 +33,26 @@ struct smtpjob {
   struct rcpt *rcpt;
   size_t nrcpt;
   unsigned timeout;               /* seconds for each read and write */
+  int tls;                        /* 0 no STARTTLS, 1 when offered, 2 required and verified */
+  const char *domain;             /* the destination, for the certificate check */
+  const char *relay;              /* 0, or the smtproutes relay's name */
+  const char *tlsfailed;          /* 0, or why TLS failed on the last try */
 };
 
-/* smtp - deliver stdin to the peer and print every report */
-noreturn void smtp(const struct smtpjob *j);
+/* smtp - deliver stdin to the peer and print every report. It returns
+ * only when STARTTLS failed with a peer that need not have TLS (j->tls 1),
+ * setting j->tlsfailed: the caller tries again in cleartext. */
+void smtp(struct smtpjob *j);
+
+/* qmail-remote-tls.c: tls_controls reads control/tlsdestinations and
+ * control/tlsca and says 2 when mail for domain needs verified TLS, 1
+ * otherwise, -1 on a read error. tls_start runs ucspi-tlsd -c on the socket
+ * fd: 1 and the cleartext pipes in *rfd, *wfd, with tls_info() saying
+ * "protocol cipher, certificate verified" (or "not verified: why"); 0 with
+ * the reason in tls_why(). */
+int tls_controls(const char *domain);
+int tls_start(int fd, const struct smtpjob *j, int *rfd, int *wfd);
+const char *tls_info(void);
+const char *tls_why(void);
 
 #endif

@@ -56,30 +56,47 @@ static SSL_CTX *server_ctx(void)
   return ctx;
 }
 
-static unsigned long idvar(const char *a, const char *b)
+/* ids - the numbers in $u and $g: 1, 0 when unset, exit when malformed */
+static int ids(const char *u, const char *g, uid_t *uid, gid_t *gid)
 {
-  const char *x = getenv(a);
-  unsigned long u;
-  if (!x) x = getenv(b);
-  if (!x || !*x || scan_ulong(x, &u) != strlen(x))
-    die(111, "ucspi-tlsd: fatal: running as root, but neither ", a, " nor ", b, " names the account to run as\n", (char *)0);
-  return u;
+  const char *x = getenv(u), *y = getenv(g);
+  unsigned long a, b;
+  if (!x || !y) return 0;
+  if (!*x || scan_ulong(x, &a) != strlen(x) || !*y || scan_ulong(y, &b) != strlen(y))
+    die(111, "ucspi-tlsd: fatal: ", u, " or ", g, " is not a number\n", (char *)0);
+  *uid = (uid_t)a;
+  *gid = (gid_t)b;
+  return 1;
 }
 
-/* drop - the key is in memory now; as root, become $TLS_UID/$TLS_GID or
- * $UID/$GID (envuidgid's names) for good, before any network input */
-static void drop(void)
+static void become(uid_t uid, gid_t gid)
 {
-  unsigned long uid, gid;
-  gid_t g;
-  if (geteuid() != 0) return;
-  uid = idvar("TLS_UID", "UID");
-  gid = idvar("TLS_GID", "GID");
-  if (!uid) die(111, "ucspi-tlsd: fatal: will not run as root\n", (char *)0);
-  g = (gid_t)gid;
-  if (setgroups(1, &g) == -1 || setgid(g) == -1 || setuid((uid_t)uid) == -1) die_sys("drop privileges");
-  if (getuid() == 0 || geteuid() == 0 || getegid() != g) die(111, "ucspi-tlsd: fatal: privileges were not dropped\n", (char *)0);
+  if (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1) die_sys("drop privileges");
+  if (getuid() != uid || geteuid() != uid || getegid() != gid) die(111, "ucspi-tlsd: fatal: privileges were not dropped\n", (char *)0);
 }
+
+/* Started as root, the key is read first; then the TLS engine, which
+ * handles every byte from the network, becomes $TLS_UID/$TLS_GID
+ * (s6-networking's names) or else $UID/$GID, and never runs as root; prog
+ * becomes $UID/$GID (envuidgid's names, what tcpserver -U would do) when
+ * they are set, and otherwise keeps root (qmail-popup needs it for
+ * checkpassword). Not started as root, nothing changes. */
+static int engine_ids, prog_ids;
+static uid_t engine_uid, prog_uid;
+static gid_t engine_gid, prog_gid;
+
+static void plan_ids(void)
+{
+  if (geteuid() != 0) return;
+  prog_ids = ids("UID", "GID", &prog_uid, &prog_gid);
+  engine_ids = ids("TLS_UID", "TLS_GID", &engine_uid, &engine_gid);
+  if (!engine_ids && prog_ids) { engine_ids = 1; engine_uid = prog_uid; engine_gid = prog_gid; }
+  if (!engine_ids || !engine_uid)
+    die(111, "ucspi-tlsd: fatal: running as root: set TLS_UID and TLS_GID, or UID and GID, to the account the TLS engine runs as\n", (char *)0);
+}
+
+static void drop_engine(void) { if (engine_ids) become(engine_uid, engine_gid); }
+static void drop_prog(void) { if (prog_ids) become(prog_uid, prog_gid); }
 
 static void setnum(const char *var, int fd)
 {
@@ -99,6 +116,7 @@ static void pipes(void)
 
 static noreturn void runprog(char **prog)
 {
+  drop_prog();
   unsetenv("CERTFILE"); unsetenv("KEYFILE"); unsetenv("TLS_UID"); unsetenv("TLS_GID");
   execvp(prog[0], prog);
   die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", (char *)0);
@@ -111,31 +129,48 @@ static noreturn void handshake_failed(const char *why)
   die(111, "ucspi-tlsd: TLS handshake failed: ", why ? why : tls_reason(), "\n", (char *)0);
 }
 
-/* immediate - -i: handshake, then prog on the cleartext pipes */
+/* immediate - -i: the engine (the child) does the handshake and reports
+ * it on a pipe; prog runs on the cleartext pipes only after that, so a
+ * failed handshake never runs it */
 static noreturn void immediate(SSL_CTX *ctx, char **prog)
 {
-  SSL *ssl = SSL_new(ctx);
   char env[512];
   const char *why;
-  size_t n;
+  size_t n = 0, eq;
+  int sync[2];
+  ssize_t r;
+  SSL *ssl;
 
-  if (!ssl) tls_die("unable to start TLS", "");
-  SSL_set_accept_state(ssl);
-  if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
-  n = tls_env(ssl, env, sizeof env);
   pipes();
+  if (pipe2(sync, O_CLOEXEC) == -1) die_sys("make a pipe");
   switch (fork()) {
     case -1: die_sys("fork");
     case 0:
-      close(toprog[0]); close(fromprog[1]);
+      close(toprog[0]); close(fromprog[1]); close(sync[0]);
+      drop_engine();
+      ssl = SSL_new(ctx);
+      if (!ssl) tls_die("unable to start TLS", "");
+      SSL_set_accept_state(ssl);
+      if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
+      n = tls_env(ssl, env, sizeof env);
+      if (write(sync[1], env, n) != (ssize_t)n) _exit(111);
+      close(sync[1]);
       _exit(tls_pump(ssl, 0, 1, fromprog[0], toprog[1], idle));
   }
+  close(sync[1]);
   if (fd_copy(0, toprog[0]) == -1 || fd_copy(1, fromprog[1]) == -1) die_sys("move descriptors");
-  if (n) {
-    size_t eq = strlen(env) + 1;             /* SSL_PROTOCOL=...\0SSL_CIPHER=...\0 */
-    if (setenv("SSL_PROTOCOL", env + 13, 1) == -1 || setenv("SSL_CIPHER", env + eq + 11, 1) == -1)
-      die_sys("set the environment");
+  for (;;) {
+    do r = read(sync[0], env + n, sizeof env - 1 - n); while (r == -1 && errno == EINTR);
+    if (r <= 0) break;
+    n += (size_t)r;
+    if (n == sizeof env - 1) break;
   }
+  env[n] = 0;
+  eq = strlen(env) + 1;                        /* SSL_PROTOCOL=...\0SSL_CIPHER=...\0 */
+  if (n < 14 || eq >= n || strncmp(env, "SSL_PROTOCOL=", 13) || strncmp(env + eq, "SSL_CIPHER=", 11))
+    _exit(111);                                /* no handshake: the engine said why */
+  if (setenv("SSL_PROTOCOL", env + 13, 1) == -1 || setenv("SSL_CIPHER", env + eq + 11, 1) == -1)
+    die_sys("set the environment");
   runprog(prog);
 }
 
@@ -166,6 +201,7 @@ static noreturn void delayed(SSL_CTX *ctx, char **prog)
       runprog(prog);
   }
   close(ctl[0]); close(toprog[0]); close(fromprog[1]);
+  drop_engine();
   do r = read(ctl[1], &c, 1); while (r == -1 && errno == EINTR);
   if (r == -1) die_sys("read the control socket");
   if (r == 0) _exit(0);
@@ -210,7 +246,7 @@ int main(int argc, char **argv)
   if (client) { if (optind != argc) usage(); tls_client(hsecs, idle); }
   if (optind >= argc) usage();
   ctx = server_ctx();
-  drop();
+  plan_ids();
   if (immed) immediate(ctx, argv + optind);
   delayed(ctx, argv + optind);
 }
