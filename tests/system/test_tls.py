@@ -243,6 +243,17 @@ def test_session_state_is_forgotten_and_starttls_twice_refused(starttls, pki, fa
     assert env[0] == b"Fafter@example.org"
 
 
+def comms(pids):
+    out = {}
+    for p in pids:
+        try:
+            with open("/proc/%d/comm" % p) as f:
+                out[p] = f.read().strip()
+        except OSError:
+            pass
+    return out
+
+
 def session_pids(server):
     return descendants(server.proc.pid)
 
@@ -257,6 +268,20 @@ def test_stalled_handshake_is_dropped(starttls):
     assert c.closed(timeout=15)
     assert time.monotonic() - t < 10
     wait_for(lambda: not session_pids(starttls), timeout=10, what="the session to end")
+
+
+def test_stalled_smtps_handshake_is_dropped(servers, pki, fakeqq):
+    """-i: a client that connects and never says hello is gone in 2 s, and
+    qmail-smtpd never ran for it."""
+    srv = servers([TLSD, "-i", "-h", "2", SMTPD], env=tls_env(pki, fakeqq))
+    c = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    t = time.monotonic()
+    wait_for(lambda: len(session_pids(srv)) == 2, timeout=5, what="the helper's two processes")
+    assert set(comms(session_pids(srv)).values()) == {"ucspi-tlsd"}
+    assert eof_within(c, 10)
+    assert time.monotonic() - t < 8
+    c.close()
+    wait_for(lambda: not session_pids(srv), timeout=10, what="the session to end")
 
 
 def eof_within(sock, secs):
@@ -297,14 +322,7 @@ def test_memory_of_qmail_smtpd_with_tls(starttls, pki, fakeqq):
     s.starttls(context=client_ctx(pki))
     s.ehlo("client.example")
     s.sendmail("a@example.org", ["u@testhost.example"], SMSG + b"x" * 200000 + b"\r\n")
-    pids = session_pids(starttls)
-    comm = {}
-    for p in pids:
-        try:
-            with open("/proc/%d/comm" % p) as f:
-                comm[p] = f.read().strip()
-        except OSError:
-            pass
+    comm = comms(session_pids(starttls))
     smtpd = [p for p, n in comm.items() if n == "qmail-smtpd"]
     helper = [p for p, n in comm.items() if n == "ucspi-tlsd"]
     assert len(smtpd) == 1 and len(helper) == 1, comm
