@@ -177,6 +177,22 @@ def test_smtps_on_465(smtps, fakeqq, pki):
     assert re.search(rb"with ESMTPS \(TLSv1\.3 TLS_[A-Z0-9_]+\);", received(msg))
 
 
+@pytest.mark.skipif(not shutil.which("swaks"), reason="swaks is not installed")
+def test_swaks_tls_and_tlsc(starttls, smtps, fakeqq, pki):
+    for port, opt in ((starttls.port, "--tls"), (smtps.port, "--tlsc")):
+        r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(port), opt,
+                            "--tls-verify", "--tls-ca-path", pki["ca.pem"], "--tls-sni", "localhost",
+                            "--from", "a@example.org", "--to", "u@testhost.example",
+                            "--helo", "client.example"], capture_output=True, timeout=60)
+        out = r.stdout.decode("latin-1")
+        assert r.returncode == 0, out + r.stderr.decode("latin-1")
+        assert "TLS started with cipher TLSv1.3" in out, out
+    msgs = fakeqq.messages()
+    assert len(msgs) == 2
+    for msg, env in msgs:
+        assert re.search(rb"with ESMTPS \(TLSv1\.3 TLS_[A-Z0-9_]+\);", received(msg))
+
+
 def test_openssl_s_client_starttls_and_versions(starttls, pki):
     def s_client(*opts, data=b"QUIT\r\n"):
         return subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
