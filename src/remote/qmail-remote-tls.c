@@ -1,7 +1,8 @@
 /* STARTTLS for qmail-remote through ucspi-tlsd -c, so that qmail-remote
  * links no TLS library. control/tlsdestinations names the domains whose
  * mail must go over TLS with a verified certificate (one a line, ".suffix"
- * for every domain below it, as in smtproutes); control/tlsca is the CA
+ * for every domain below it, as in smtproutes; anything from a colon on is
+ * ignored); control/tlsca is the CA
  * file to verify against (default: the system's CA store). Everybody else
  * gets TLS whenever the peer offers it, and cleartext when it does not. */
 #include <errno.h>
@@ -30,9 +31,11 @@ int tls_controls(const char *domain)
   if (cafile.len && !sa_0(&cafile)) return -1;
   for (k = 0; k < dests.len; k += n + 1) {
     const char *d = dests.s + k;
+    size_t m;
     n = strlen(d);
-    if (n == dl && !case_diffb(d, n, domain)) return 2;
-    if (n && d[0] == '.' && n < dl && !case_diffb(d, n, domain + dl - n)) return 2;
+    m = byte_chr(d, n, ':');      /* s/qmail's fields after the domain: not ours */
+    if (m == dl && !case_diffb(d, m, domain)) return 2;
+    if (m && d[0] == '.' && m < dl && !case_diffb(d, m, domain + dl - m)) return 2;
   }
   return 1;
 }

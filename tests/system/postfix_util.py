@@ -120,7 +120,8 @@ postlog unix-dgram n - n - 1 postlogd
 class Postfix:
     """A private Postfix for `hostname` with smtpd on 127.0.0.1:port."""
 
-    def __init__(self, base, hostname):
+    def __init__(self, base, hostname, main_extra=()):
+        self.main_extra = list(main_extra)    # more (name, value) for main.cf
         self.base = base
         self.conf = os.path.join(base, "conf")
         self.queue = os.path.join(base, "queue")
@@ -181,11 +182,13 @@ class Postfix:
             ("relayhost", ""),
             ("maillog_file", self.log),
             ("maillog_file_prefixes", self.base),
-        ]
+        ] + self.main_extra
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write("".join("%s = %s\n" % kv for kv in main))
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write("127.0.0.1:%d inet n - n - - smtpd\n" % self.port + SERVICES)
+            if any(k.startswith("smtpd_tls") for k, _ in self.main_extra):
+                f.write("tlsmgr unix - - n 1000? 1 tlsmgr\n")    # TLS needs its key cache manager
         return self
 
     def _postfix(self, *args):

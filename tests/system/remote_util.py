@@ -17,6 +17,8 @@ accepted transaction to msg-N.json. Behaviour comes from the JSON config:
   data_reply    reply after the message (default "250 2.0.0 queued as 4711")
   close_after   latin-1 marker: close the client's connection once its data
                 holds the marker (nothing more is forwarded after it)
+  tls           [certfile, keyfile]: offer STARTTLS with that certificate;
+                each msg-N.json then says the session's "tls" cipher (or null)
 """
 import asyncio
 import json
@@ -137,6 +139,7 @@ def serve(cfgfile):
                     json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
                                "mail_options": envelope.mail_options,
                                "helo": session.host_name,
+                               "tls": session.ssl.get("cipher") if session.ssl else None,
                                "content": envelope.original_content.decode("latin-1")}, f)
             return reply
 
@@ -165,8 +168,14 @@ def serve(cfgfile):
         mode = cfg.get("mode", "smtp")
         inner = None
         if mode == "smtp":
+            tls = None
+            if cfg.get("tls"):
+                import ssl
+                tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                tls.load_cert_chain(*cfg["tls"])
             inner = await loop.create_server(
-                lambda: SMTP(Handler(), hostname="peer.test", ident="test peer", decode_data=False),
+                lambda: SMTP(Handler(), hostname="peer.test", ident="test peer", decode_data=False,
+                             tls_context=tls),
                 "127.0.0.1", 0)
             inner_port = inner.sockets[0].getsockname()[1]
 

@@ -97,7 +97,7 @@ HIER_BIN = {
     "qmail-pop3d": ("root", 0o755),
 }
 for _p in ("qmail-inject predate datemail mailsubj qmail-showctl qmail-qread qmail-qstat qmail-tcpto "
-           "qmail-tcpok qmail-qmqpc qmail-qmqpd qmail-qmtpd qmail-smtpd sendmail tcp-env qreceipt qbiff "
+           "qmail-tcpok qmail-qmqpc qmail-qmqpd qmail-qmtpd qmail-smtpd sendmail tcp-env qreceipt qlist qbiff "
            "forward preline condredirect bouncesaying except maildirmake maildir2mbox").split():
     HIER_BIN[_p] = ("root", 0o755)
 
