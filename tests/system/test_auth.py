@@ -531,3 +531,88 @@ def test_services_with_a_certificate(tmp_path):
     # -C without -K, and submission without a certificate, are usage errors
     assert run(args[:-2] + [str(tmp_path / "s2")]).returncode == 100
     assert run(args[:-4] + ["-o", "submission", str(tmp_path / "s3")]).returncode == 100
+
+
+# ------------------------------------------------ qmail-remote to a smarthost
+
+RELAYUSER, RELAYPASS = "relayuser", "relay:pass word"
+
+
+def qr(*recips):
+    return run([bin_path("qmail-remote"), "auth.test", "a@example.org"] + list(recips),
+               input=b"From: a@example.org\nSubject: via smarthost\n\nhello\n", user="qmailr")
+
+
+def reports(p):
+    assert p.stdout.endswith(b"\0"), p.stdout
+    return p.stdout[:-1].split(b"\0")
+
+
+@pytest.fixture
+def smarthost(request, control, cert, tmp_path):
+    """An aiosmtpd smarthost with a TLS context and an authenticator,
+    routed to by control/smtproutes; control/smtpauth (0600, qmailr)
+    holds the credentials."""
+    from conftest import HOME
+    from remote_util import SmtpPeer
+    cfg = dict(getattr(request, "param", {}))
+    cfg.setdefault("tls", list(cert))
+    cfg["auth"] = [RELAYUSER, RELAYPASS]
+    p = SmtpPeer(str(tmp_path / "peer"), cfg)
+    control["smtproutes"] = "auth.test:127.0.0.1:%d\n" % p.port
+    control["tlsdestinations"] = None
+    control["smtpauth"] = "other.example:x:y\n127.0.0.1:%s:%s\n" % (RELAYUSER, RELAYPASS)
+    path = os.path.join(HOME, "control", "smtpauth")
+    os.chown(path, pwd_uid("qmailr"), -1)
+    os.chmod(path, 0o600)
+    with open(os.path.join(HOME, "queue", "lock", "tcpto"), "r+b") as f:
+        f.write(b"\0" * 1024)
+    p.smtpauth = path
+    yield p
+    p.stop()
+
+
+def pwd_uid(name):
+    import pwd
+    return pwd.getpwnam(name).pw_uid
+
+
+def test_remote_authenticates_to_the_smarthost_over_tls(smarthost):
+    rep = reports(qr("u@far.example"))
+    assert rep[0] == b"r", rep
+    assert rep[-1].startswith(b"K127.0.0.1 accepted message; TLS TLSv1."), rep
+    (m,) = smarthost.messages()
+    assert m["auth"] == RELAYUSER and m["tls"]
+    # nothing of the login went over the wire in cleartext, nor into a report
+    raw = smarthost.raw()[0]
+    assert b"AUTH" not in raw and b"relayuser" not in raw and b64("\0%s\0%s" % (RELAYUSER, RELAYPASS)).encode() not in raw
+    assert RELAYPASS.encode() not in b"".join(rep)
+
+
+def test_remote_wrong_password_defers(smarthost, control):
+    control["smtpauth"] = "127.0.0.1:%s:wrong\n" % RELAYUSER
+    os.chown(smarthost.smtpauth, pwd_uid("qmailr"), -1)
+    os.chmod(smarthost.smtpauth, 0o600)
+    rep = reports(qr("u@far.example"))
+    assert rep[-1].startswith(b"Z127.0.0.1 but my authentication was rejected") or \
+        rep[-1].startswith(b"ZConnected to 127.0.0.1 but my authentication was rejected"), rep
+    assert b"wrong" not in b"".join(rep)
+    assert smarthost.messages() == []
+
+
+@pytest.mark.parametrize("smarthost", [{"tls": None, "auth_cleartext": True}], indirect=True)
+def test_remote_never_sends_the_password_without_tls(smarthost):
+    """The smarthost offers AUTH in cleartext: qmail-remote defers the mail
+    rather than send the password unencrypted."""
+    rep = reports(qr("u@far.example"))
+    assert rep[-1].startswith(b"ZConnected to 127.0.0.1 but TLS is not on"), rep
+    raw = smarthost.raw()[0]
+    assert b"AUTH" not in raw and b"MAIL FROM" not in raw
+    assert smarthost.messages() == []
+
+
+def test_remote_refuses_a_readable_smtpauth(smarthost):
+    os.chmod(smarthost.smtpauth, 0o644)
+    rep = reports(qr("u@far.example"))
+    assert rep[-1].startswith(b"Zcontrol/smtpauth is readable by others"), rep
+    assert smarthost.raw() == []
