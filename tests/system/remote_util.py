@@ -182,7 +182,7 @@ def serve(cfgfile):
 
                 def check(server, session, envelope, mechanism, data):
                     ok = [data.login.decode(), data.password.decode()] == cfg["auth"]
-                    return AuthResult(success=ok, handled=False)
+                    return AuthResult(success=ok, handled=False, auth_data=data)
                 auth = {"authenticator": check, "auth_require_tls": not cfg.get("auth_cleartext")}
             inner = await loop.create_server(
                 lambda: SMTP(Handler(), hostname="peer.test", ident="test peer", decode_data=False,
