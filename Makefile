@@ -11,13 +11,17 @@
 #   make test            install test dependencies, build a hermetic home, run
 #                        the unit and system tests
 #   make try             start a self-contained MTA on 127.0.0.1
+#   make deb             a Debian package for /var/qmail (scripts/deb.sh)
 #   make bench           benchmarks against Postfix (bench/README.md)
+#   make sanitize        make test's build and tests under ASan and UBSan
+#   make fuzz            run each AFL++ harness for FUZZTIME seconds (tests/fuzz)
 
 O ?= build
 QMAILHOME ?= $(shell head -n 1 conf-home)
 CC := $(shell head -n 1 conf-cc)
 LD := $(shell head -n 1 conf-ld)
 WERROR ?=
+NOLIBS ?=
 CFLAGS_ALL = $(WERROR) -MMD -MP -Isrc/lib -Isrc/mail -I$(O)/gen
 
 PROGSRC := $(shell grep -l '^int main\>' src/*/*.c 2>/dev/null | grep -v -e '^src/lib/' -e '^src/mail/')
@@ -57,7 +61,7 @@ $(O)/mail.a: $(call obj,$(MAILSRC)) $(O)/obj/gen/auto.o
 define prog_rule
 $(O)/bin/$(notdir $(basename $(1))): $(call obj,$(1) $(call parts,$(1))) $(O)/mail.a $(O)/lib.a $(wildcard $(basename $(1)).libs)
 	@mkdir -p $(O)/bin
-	$(LD) -o $$@ $$(filter %.o %.a,$$^) $(shell cat $(basename $(1)).libs 2>/dev/null)
+	$(LD) -o $$@ $$(filter %.o %.a,$$^) $(filter-out $(NOLIBS),$(shell cat $(basename $(1)).libs 2>/dev/null))
 endef
 $(foreach p,$(PROGSRC),$(eval $(call prog_rule,$(p))))
 
@@ -71,6 +75,19 @@ $(foreach p,$(SCRIPTSRC),$(eval $(call script_rule,$(p))))
 
 $(O)/unit: $(call obj,$(UNITSRC)) $(O)/mail.a $(O)/lib.a
 	$(LD) -o $@ $^
+
+# fuzz harnesses: tests/fuzz/<target>.c with tests/fuzz/driver.c, into
+# $(O)/fuzz/<target> (FUZZEXTRA_<target>: program parts a harness links)
+FUZZSRC := $(filter-out tests/fuzz/driver.c,$(wildcard tests/fuzz/*.c))
+FUZZEXTRA_remote = src/remote/qmail-remote-smtp.c
+$(O)/obj/tests/fuzz/%.o: CFLAGS_ALL += -Isrc/remote
+define fuzz_rule
+$(O)/fuzz/$(notdir $(basename $(1))): $(call obj,$(1) tests/fuzz/driver.c $(FUZZEXTRA_$(notdir $(basename $(1))))) $(O)/mail.a $(O)/lib.a
+	@mkdir -p $(O)/fuzz
+	$(LD) -o $$@ $$^
+endef
+$(foreach p,$(FUZZSRC),$(eval $(call fuzz_rule,$(p))))
+fuzzers: $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZSRC))
 
 setup: all
 	sh scripts/setup.sh '$(O)' '$(QMAILHOME)'
@@ -94,11 +111,62 @@ test:
 	QMAIL_BUILD=$(CURDIR)/$(TESTO) QMAIL_HOME=$(TESTHOME) QMAIL_SRC=$(CURDIR) \
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/system
 
+# make sanitize: make test's build with clang's AddressSanitizer and
+# UndefinedBehaviorSanitizer (no recovery: a report kills the program) in its
+# own build directory and home. -static is dropped (ASan cannot link it).
+# Every process, under any uid, writes its report into $(SANREPORTS)
+# (tests/sanitize/options.c); any file there fails the run. Left out: the
+# tests that cap a process's address space or heap (ASan reserves terabytes
+# of shadow memory) and one that counts on speed (1000 deliveries at once).
+SANO = build/sanitize
+SANHOME = $(CURDIR)/$(SANO)/home
+SANREPORTS = $(CURDIR)/$(SANO)/reports
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANCC = clang $(wordlist 2,1000,$(CC)) $(SANFLAGS)
+SANLD = clang -g $(SANFLAGS) $(CURDIR)/$(SANO)/sanopts.o
+SANSKIP = -k 'not test_many_recipients_are_streamed and not test_large_message_is_streamed \
+  and not test_matchup_memory_does_not_grow_with_the_log and not test_matchup_memory_follows_messages_in_flight \
+  and not test_body_is_streamed_in_bounded_memory and not test_qmtp_answers_of_a_huge_package_fit_in_bounded_memory \
+  and not test_concurrencyremote_1000'
+
+sanitize:
+	sh scripts/test-deps.sh
+	sh scripts/users.sh
+	@mkdir -p $(SANO)
+	$(SANCC) -DSAN_LOGDIR='"$(SANREPORTS)"' -c -o $(SANO)/sanopts.o.tmp tests/sanitize/options.c
+	cmp -s $(SANO)/sanopts.o.tmp $(SANO)/sanopts.o || \
+	  { mv $(SANO)/sanopts.o.tmp $(SANO)/sanopts.o && rm -rf $(SANO)/bin $(SANO)/unit; }
+	rm -rf $(SANREPORTS) && mkdir -p $(SANREPORTS) && chmod 1777 $(SANREPORTS)
+	$(SANLD) -o $(SANO)/canary tests/sanitize/canary.c
+	sh tests/sanitize/canary.sh $(SANO)/canary $(SANREPORTS)
+	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) CC='$(SANCC)' LD='$(SANLD)' NOLIBS=-static WERROR=-Werror \
+	  all fuzzers
+	$(SANO)/unit
+	$(MAKE) O=$(SANO) QMAILHOME=$(SANHOME) setup check
+	QMAIL_BUILD=$(CURDIR)/$(SANO) QMAIL_HOME=$(SANHOME) QMAIL_SRC=$(CURDIR) \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider $(SANSKIP) tests/system
+	sh tests/fuzz/fuzz.sh replay $(SANO)
+	sh tests/sanitize/reports.sh $(SANREPORTS)
+
+# make fuzz: every tests/fuzz target under afl-fuzz for FUZZTIME seconds,
+# built with afl-clang-fast, ASan and UBSan into build/fuzz
+FUZZO = build/fuzz
+FUZZTIME ?= 60
+fuzz:
+	sh scripts/test-deps.sh
+	AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(MAKE) O=$(FUZZO) QMAILHOME=$(CURDIR)/$(FUZZO)/home \
+	  CC='afl-clang-fast $(wordlist 2,1000,$(CC))' LD='afl-clang-fast -g' NOLIBS=-static all fuzzers
+	sh tests/fuzz/fuzz.sh run $(FUZZO) $(FUZZTIME)
+
 try:
 	sh scripts/try.sh start
 
 try-stop:
 	sh scripts/try.sh stop
+
+# a Debian package for /var/qmail, built offline with dpkg-deb
+deb:
+	sh scripts/deb.sh $(O)/deb
 
 # benchmarks against Postfix (not tests); see bench/README.md
 bench:
@@ -108,6 +176,6 @@ clean:
 	rm -rf $(O)
 
 FORCE:
-.PHONY: all setup check test unit try try-stop bench clean FORCE
+.PHONY: all setup check test sanitize fuzz fuzzers unit try try-stop deb bench clean FORCE
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -4,7 +4,7 @@
  *   m birth done bytes nk nz nd <sender> qp uid
  *   d result birth dstart ddone bytes <sender> chan.recip qp uid reason
  * Lines may carry a multilog "@TAI64N " stamp, a splogger "SEC.USEC " stamp
- * or none. Memory holds only the messages and deliveries in flight (each
+ * (alone, or after a syslog file's date, host and tag) or none. Memory holds only the messages and deliveries in flight (each
  * capped, each string capped); at end of input what is still in flight is
  * written to fd 5, when open, as log lines a later run can read first.
  * Untrusted input: any line may be overlong or binary; fields are cut to
@@ -386,6 +386,18 @@ static void line(const char *s, size_t n)
    * blanked by awk, as qmailanalog's instructions do it */
   while (n && (*s == ' ' || *s == '\t')) { ++s; --n; }
   k = stamp_parse(s, n, &t);
+  if (k == 0) {
+    /* a syslog file: "Nov 21 10:00:00 host qmail: STAMP text" (or an ISO
+     * date in front): the splogger stamp follows the tag's ": " */
+    size_t c, lim = n < 256 ? n : 256;
+    for (c = 0; c + 1 < lim && (s[c] != ':' || s[c + 1] != ' '); ++c) ;
+    if (c + 2 < n && s[c] == ':' && s[c + 1] == ' ') {
+      struct stamp u;
+      long j = stamp_parse(s + c + 2, n - c - 2, &u);
+      if (j < 0) return;
+      if (j > 0) { t = u; s += c + 2; n -= c + 2; k = j; }
+    }
+  }
   if (k < 0) return;
   s += k; n -= (size_t)k;
   if (n > 9 && !memcmp(s, "info msg ", 9)) do_info(s + 9, n - 9, &t);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # qmailctl - control qmail's daemontools services (qmailctl(8)): the run
-# directories qmail-send, qmail-smtpd and qmail-pop3d that services.sh
-# installs, each with a log/ service. It signals supervise through svc(8);
+# directory qmail-send and the listeners beside it named qmail-* (qmail-smtpd,
+# qmail-pop3d, ...) that services.sh and make try install, each with a log/
+# service. It signals supervise through svc(8);
 # it never starts svscan.
 home="@QMAILHOME@"
 PATH="$home/bin:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
@@ -53,14 +54,14 @@ case $cmd in help|queue|cdb) ;; *)
     echo "qmailctl: fatal: no service directory with qmail-send; give -d or run services.sh" >&2
     exit 111
   }
-  services=
-  for s in qmail-send qmail-smtpd qmail-pop3d; do
-    [ -d "$sdir/$s" ] && services="$services $sdir/$s"
-  done
+  # qmail-send, then every other qmail-* service (qmail-smtpd,
+  # qmail-submission, qmail-smtps, qmail-pop3d, ...): the listeners
+  services=$sdir/qmail-send
   listeners=
-  for s in qmail-smtpd qmail-pop3d; do
-    [ -d "$sdir/$s" ] && listeners="$listeners $sdir/$s"
-  done ;;
+  for d in "$sdir"/qmail-*; do
+    [ -f "$d/run" ] && [ "$d" != "$sdir/qmail-send" ] && listeners="$listeners $d"
+  done
+  services="$services$listeners" ;;
 esac
 
 # ctl FLAG DIR... - svc with a message per directory; 1 if one failed

@@ -3,10 +3,15 @@
  * longer than PIECE bytes is cut, and each further piece is sent as
  * "SECONDS.MICROSECONDS+text" with the same stamp. Bytes outside printable
  * ASCII become '?', blank lines are dropped, and the priority comes from
- * an "alert:" or "warning:" prefix. */
+ * an "alert:" or "warning:" prefix. syslog(3) drops lines without a word
+ * when no syslog daemon listens, so splogger checks for one at start and
+ * exits 111 with a message on stderr when there is none. */
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "bio.h"
 #include "fmt.h"
@@ -52,6 +57,27 @@ static void emit(void)
   plen = 0;
 }
 
+/* listening - 1 when a syslog daemon takes datagrams or a stream on
+ * _PATH_LOG, as syslog(3) tries them */
+static int listening(void)
+{
+  struct sockaddr_un sun;
+  int types[2] = { SOCK_DGRAM, SOCK_STREAM }, i, fd, ok;
+
+  memset(&sun, 0, sizeof sun);
+  sun.sun_family = AF_UNIX;
+  if (strlen(_PATH_LOG) >= sizeof sun.sun_path) return 0;
+  strcpy(sun.sun_path, _PATH_LOG);
+  for (i = 0; i < 2; ++i) {
+    fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+    if (fd == -1) continue;
+    ok = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+    close(fd);
+    if (ok) return 1;
+  }
+  return 0;
+}
+
 static noreturn void usage(void)
 {
   die(100, "splogger: usage: splogger [ tag [ facility ] ]\n", NULL);
@@ -72,6 +98,9 @@ int main(int argc, char **argv)
     n = scan_ulong(argv[2], &fac);
     if (!n || argv[2][n] || fac > 23) usage();
   }
+  if (!listening())
+    die(111, "splogger: fatal: no syslog daemon listens on " _PATH_LOG ": ", say_errno(),
+        "; start one (rsyslog) or log with multilog instead\n", NULL);
   openlog(tag, 0, (int)(fac << 3));
 
   for (;;) {

@@ -183,6 +183,7 @@ static void body(const sa *first)
 
   for (;;) {
     size_t i, start = 0;
+    /* p is NULL while the header left no first body line */
     for (i = 0; i < n; ++i) {
       if (cr) {
         if (p[i] != '\n') put("\r", 1);
@@ -194,8 +195,10 @@ static void body(const sa *first)
         cr = 1;
       }
     }
-    put(p + start, n - start);
-    if (n) last = cr ? '\r' : p[n - 1];
+    if (n) {
+      put(p + start, n - start);
+      last = cr ? '\r' : p[n - 1];
+    }
     if (p != first->s) bio_skip(&inj.in, n);
     {
       ssize_t r = bio_feed(&inj.in);
@@ -211,7 +214,8 @@ static void body(const sa *first)
 /* finish - write the new header and the body, then queue or print */
 static void finish(const sa *firstline)
 {
-  const char *x, *end;
+  const char *x;
+  size_t i;   /* lists are walked by offset: an empty one has s == NULL */
 
   if (inj.flagqueue) {
     if (qmail_open(&qq) == -1)
@@ -232,10 +236,10 @@ static void finish(const sa *firstline)
     _exit(0);
   }
   qmail_fromb(&qq, inj.sender.s, inj.sender.len);
-  for (x = inj.args.s, end = x + inj.args.len; x < end; x += strlen(x) + 1) qmail_to(&qq, x);
+  for (i = 0; i < inj.args.len; i += strlen(inj.args.s + i) + 1) qmail_to(&qq, inj.args.s + i);
   if (inj.flagrh) {
     const sa *l = inj.flagresent ? &inj.hrr : &inj.hr;
-    for (x = l->s, end = x + l->len; x < end; x += strlen(x) + 1) qmail_to(&qq, x);
+    for (i = 0; i < l->len; i += strlen(l->s + i) + 1) qmail_to(&qq, l->s + i);
   }
   qqopen = 0;
   x = qmail_close(&qq);
@@ -285,9 +289,10 @@ static void checklimits(void)
     die(100, FATAL, "no recipients\n", (char *)0);
   if (inj.flagrh) {
     const sa *l = inj.flagresent ? &inj.hrr : &inj.hr;
-    const char *x, *end;
-    for (x = l->s, end = x + l->len; x < end; x += strlen(x) + 1)
-      if (strlen(x) > ADDR_MAX) die(100, FATAL, "recipient address too long\n", (char *)0);
+    size_t i, n;
+    for (i = 0; i < l->len; i += n + 1)
+      if ((n = strlen(l->s + i)) > ADDR_MAX)
+        die(100, FATAL, "recipient address too long\n", (char *)0);
   }
 }
 

@@ -23,10 +23,14 @@ static noreturn void die_usage(void)
 
 static noreturn void die_nomem(void) { die(111, FATAL, "out of memory\n", (char *)0); }
 
-static noreturn void refuse_aliases(void)
+/* newaliases - nothing to rebuild: say where aliases live, and succeed,
+ * so package scripts that run newaliases after an install go on */
+static noreturn void newaliases(void)
 {
-  die(100, FATAL, "qmail keeps no aliases database to rebuild: aliases live in ",
-      auto_home, "/alias as .qmail files (or use fastforward)\n", (char *)0);
+  say(1, "newaliases: qmail keeps no aliases database, so there is nothing to rebuild:\n"
+      "an alias NAME is the file ", auto_home, "/alias/.qmail-NAME, read at each delivery\n"
+      "(qmail-migrate(7) turns /etc/aliases into such files)\n", (char *)0);
+  _exit(0);
 }
 
 static void setenvvar(const char *k, const char *v)
@@ -134,7 +138,7 @@ static int options(int argc, char **argv)
             case 'm': break;
             case 'p': mailq();
             case 's': smtpd();
-            case 'i': refuse_aliases();
+            case 'i': newaliases();
             default: die_usage();
           }
           break;
@@ -180,7 +184,7 @@ int main(int argc, char **argv)
   if (chdir(auto_home) == -1)
     die(111, FATAL, "unable to switch to ", auto_home, ": ", say_errno(), "\n", (char *)0);
   if (str_equal(prog, "mailq")) mailq();
-  if (str_equal(prog, "newaliases")) refuse_aliases();
+  if (str_equal(prog, "newaliases")) newaliases();
 
   i = options(argc, argv);
   if (!flagt && i >= argc) {

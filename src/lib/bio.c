@@ -76,6 +76,7 @@ int bio_put(bio *b, const char *s, size_t n)
 {
   size_t room = b->size - b->len;
 
+  if (!n) return 1;   /* s may be NULL then (an empty sa): memcpy must not see it */
   if (n <= room) {
     memcpy(b->buf + b->len, s, n);
     b->len += n;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auto.h"
+#include "netroot.h"
 #include "bio.h"
 #include "control.h"
 #include "fmt.h"
@@ -96,6 +97,16 @@ static int address(size_t *budget, sa *a, int flagempty)
   return !memchr(a->s, 0, a->len);
 }
 
+/* norootnet - refuse to serve the network as root (netroot.h) */
+static void norootnet(void)
+{
+  sa why = SA_ZERO;
+  int r = netroot(&why, "qmail-qmqpd");
+  if (r == 0) return;
+  if (r == 1) bio_writeall(2, why.s, why.len, 0);
+  _exit(111);
+}
+
 int main(void)
 {
   sa a = SA_ZERO, reply = SA_ZERO;
@@ -106,6 +117,7 @@ int main(void)
   int ok = 1, toobig, r;
 
   sig_ignore(SIGPIPE);
+  norootnet();
   bio_init(&in, 0, inbuf, sizeof inbuf);
   bio_init(&out, 1, outbuf, sizeof outbuf);
   if (chdir(auto_home) == -1) bye(111);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "auto.h"
+#include "netroot.h"
 #include "bio.h"
 #include "control.h"
 #include "fmt.h"
@@ -274,12 +275,23 @@ static void package(size_t len)
   answers(qqx);
 }
 
+/* norootnet - refuse to serve the network as root (netroot.h) */
+static void norootnet(void)
+{
+  sa why = SA_ZERO;
+  int r = netroot(&why, "qmail-qmtpd");
+  if (r == 0) return;
+  if (r == 1) bio_writeall(2, why.s, why.len, 0);
+  _exit(111);
+}
+
 int main(void)
 {
   size_t len;
   int r;
 
   sig_ignore(SIGPIPE);
+  norootnet();
   bio_init(&in, 0, inbuf, sizeof inbuf);
   bio_init(&out, 1, outbuf, sizeof outbuf);
   setup();

@@ -14,6 +14,7 @@
 #include "auto.h"
 #include "control.h"
 #include "fmt.h"
+#include "netroot.h"
 #include "rcpthosts.h"
 #include "received.h"
 #include "scan.h"
@@ -370,12 +371,25 @@ static noreturn void serve(void)
   }
 }
 
+/* norootnet - as root from tcpserver (tcpserver -u qmaild reads the name
+ * as 0): say why on stderr, 421 to the client, exit 111 */
+static void norootnet(void)
+{
+  sa why = SA_ZERO;
+  int r = netroot(&why, "qmail-smtpd");
+  if (r == 0) return;
+  if (r == 1) bio_writeall(2, why.s, why.len, 0);
+  out("421 this server is misconfigured to run as root (#4.3.0)\r\n");
+  bye(111);
+}
+
 int main(int argc, char **argv)
 {
   sig_ignore(SIGPIPE);
   auth_init(argc, argv);
   bio_init(&smtpd_in, 0, inbuf, sizeof inbuf);
   bio_init(&smtpd_out, 1, outbuf, sizeof outbuf);
+  norootnet();
   setup();
   smtpd_in.timeout = timeout;
   smtpd_out.timeout = timeout;

@@ -75,6 +75,31 @@ TEST(bio_put_and_flush)
   close(p[0]);
 }
 
+/* an empty sa (s == NULL) puts nothing: no memcpy from NULL (make
+ * sanitize's UBSan run kills the unit tests if there is one), no flush of
+ * a full buffer */
+TEST(bio_put_empty_null)
+{
+  char out[4], got[8];
+  sa empty = SA_ZERO;
+  bio b;
+  int p[2];
+  ssize_t r;
+
+  CHECK(pipe(p) == 0);
+  bio_init(&b, p[1], out, sizeof out);
+  CHECK(bio_put(&b, empty.s, empty.len));
+  CHECK(b.len == 0);
+  CHECK(bio_put(&b, "abcd", 4));
+  CHECK(bio_put(&b, empty.s, empty.len));   /* buffer full: no room, nothing to do */
+  CHECK(b.len == 4);
+  CHECK(bio_putflush(&b, empty.s, empty.len));
+  close(p[1]);
+  r = read(p[0], got, sizeof got);
+  CHECK(r == 4 && memcmp(got, "abcd", 4) == 0);
+  close(p[0]);
+}
+
 TEST(bio_read_timeout)
 {
   char buf[8], c;
