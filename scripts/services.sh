@@ -3,6 +3,11 @@
 #   qmail-send   qmail-start with the default delivery, log/ to multilog
 #   qmail-smtpd  qmail-smtpd under tcpserver, access rules from tcp.smtp.cdb
 #   qmail-pop3d  qmail-popup + checkpassword + qmail-pop3d under tcpserver
+# and, given a certificate (-C, -K), TLS and AUTH (doc/auth.md):
+#   qmail-authd  the root password service qmail-smtpd asks (qmail-authcheck)
+#   qmail-smtpd  then offers STARTTLS, and AUTH after it
+#   qmail-submission  port 587 (RFC 6409): STARTTLS, AUTH required
+#   qmail-smtps  port 465 (RFC 8314): TLS from the start, AUTH required
 # each with a log/ service writing to LOGDIR/<name> as qmaill.
 # Each directory is built under a dot name (svscan skips those) and renamed
 # into place. New directories get a "down" file, so supervise leaves them
@@ -16,11 +21,15 @@ usage() {
   cat >&2 <<USAGE
 usage: services.sh [ -s ] [ -H home ] [ -L logdir ] [ -R rulesdir ] [ -o services ]
                    [ -a smtpaddr ] [ -p smtpport ] [ -q pop3port ] [ -D defaultdelivery ]
-                   [ -m memlimit ] [ servicedir ]
+                   [ -m memlimit ] [ -C certfile -K keyfile ] [ -S authsocket ]
+                   [ -P submissionport ] [ -T smtpsport ] [ servicedir ]
   servicedir  default /etc/service if it exists, else /service if it exists,
               else /etc/service (created)
   -s          start the services now (no down files)
-  -o          comma-separated subset of send,smtpd,pop3 (default all three)
+  -o          comma-separated subset of send,smtpd,pop3,authd,submission,smtps
+              (default send,smtpd,pop3, and with -C also authd,submission,smtps)
+  -C, -K      PEM certificate chain and key for ucspi-tlsd (read as root)
+  -S          qmail-authd's socket (default /run/qmail/authd.sock)
 USAGE
   exit 100
 }
@@ -28,14 +37,18 @@ USAGE
 home=$(head -n 1 "$top/conf-home")
 logdir=/var/log/qmail
 rules=/etc
-which=send,smtpd,pop3
+which=
 addr=0
 port=25
 pop3port=110
 dd=./Maildir/
 mem=40000000
 start=0
-while getopts sH:L:R:o:a:p:q:D:m: opt; do
+cert= key=
+authsock=/run/qmail/authd.sock
+subport=587
+smtpsport=465
+while getopts sH:L:R:o:a:p:q:D:m:C:K:S:P:T: opt; do
   case $opt in
     s) start=1 ;;
     H) home=$OPTARG ;;
@@ -47,6 +60,11 @@ while getopts sH:L:R:o:a:p:q:D:m: opt; do
     q) pop3port=$OPTARG ;;
     D) dd=$OPTARG ;;
     m) mem=$OPTARG ;;
+    C) cert=$OPTARG ;;
+    K) key=$OPTARG ;;
+    S) authsock=$OPTARG ;;
+    P) subport=$OPTARG ;;
+    T) smtpsport=$OPTARG ;;
     *) usage ;;
   esac
 done
@@ -61,11 +79,18 @@ elif [ -d /service ]; then
 else
   sdir=/etc/service
 fi
-for p in "$home" "$logdir" "$rules" "$sdir"; do
+if [ -n "$cert$key" ] && { [ -z "$cert" ] || [ -z "$key" ]; }; then
+  echo "services.sh: -C and -K go together" >&2; exit 100
+fi
+[ -n "$which" ] || { which=send,smtpd,pop3; [ -z "$cert" ] || which=$which,authd,submission,smtps; }
+case ,$which, in *,submission,*|*,smtps,*)
+  [ -n "$cert" ] || { echo "services.sh: submission and smtps need -C and -K" >&2; exit 100; } ;;
+esac
+for p in "$home" "$logdir" "$rules" "$sdir" "$authsock" ${cert:+"$cert"} ${key:+"$key"}; do
   case $p in /*) ;; *) echo "services.sh: not an absolute path: $p" >&2; exit 100 ;; esac
   case $p in *[!A-Za-z0-9/._+-]*) echo "services.sh: unsafe characters in $p" >&2; exit 100 ;; esac
 done
-for n in "$port" "$pop3port" "$mem"; do
+for n in "$port" "$pop3port" "$mem" "$subport" "$smtpsport"; do
   case $n in ''|*[!0-9]*) echo "services.sh: not a number: $n" >&2; exit 100 ;; esac
 done
 case $addr in ''|*[!0-9A-Za-z.:-]*) echo "services.sh: bad address: $addr" >&2; exit 100 ;; esac
@@ -149,10 +174,47 @@ exec env - PATH="$path" qmail-start "\$dd"
 RUN
 ;; esac
 
+# smtprun NAME PORT RULES ENV TLSFLAG - the run script of an SMTP service
+# with TLS and AUTH: tcpserver as root, ucspi-tlsd reads the key and then
+# runs TLS and qmail-smtpd as $qmaild; logins go to qmail-authd
+smtprun() {
+  cat <<RUN
+#!/bin/sh
+# $1: qmail-smtpd on $addr:$2 behind ucspi-tlsd$5 (TLS), AUTH through
+# qmail-authcheck and qmail-authd on $authsock. Rules: $rules/$3.cdb.
+exec 2>&1
+uid=\$(id -u $qmaild) || exit 111
+gid=\$(getent group $nofiles | cut -d: -f3)
+[ -n "\$gid" ] || exit 111
+max=\$(sed -n 1p $home/control/concurrencyincoming 2>/dev/null)
+[ -n "\$max" ] || max=20
+local=\$(sed -n 1p $home/control/me 2>/dev/null)
+[ -n "\$local" ] || { echo "$1: $home/control/me is missing; run config-fast"; exit 111; }
+exec env - PATH="$path" CERTFILE=$cert KEYFILE=$key UID="\$uid" GID="\$gid" $4 \\
+  softlimit -m $mem \\
+  tcpserver -v -R -l "\$local" -x $rules/$3.cdb -c "\$max" $addr $2 \\
+    $home/bin/ucspi-tlsd$5 $home/bin/qmail-smtpd $home/bin/qmail-authcheck $authsock true
+RUN
+}
+
+case ,$which, in *,authd,*)
+service qmail-authd authd <<RUN
+#!/bin/sh
+# qmail-authd as root: checks system passwords for qmail-smtpd (running as
+# $qmaild, through qmail-authcheck) on $authsock, mode 0660 for $qmaild only.
+exec 2>&1
+mkdir -p ${authsock%/*} || exit 111
+exec env - PATH="$path" $home/bin/qmail-authd $authsock $home/bin/checkpassword true
+RUN
+;; esac
+
 case ,$which, in *,smtpd,*)
 mkrules tcp.smtp '# tcprules(1) input for qmail-smtpd: this host may relay, others deliver here
 127.:allow,RELAYCLIENT=""
 :allow'
+if [ -n "$cert" ]; then
+  smtprun qmail-smtpd "$port" tcp.smtp "" "" | service qmail-smtpd smtpd
+else
 service qmail-smtpd smtpd <<RUN
 #!/bin/sh
 # qmail-smtpd under tcpserver as $qmaild/$nofiles on $addr:$port. Rules:
@@ -170,6 +232,19 @@ exec env - PATH="$path" softlimit -m $mem \\
   tcpserver -v -R -l "\$local" -x $rules/tcp.smtp.cdb -c "\$max" \\
     -u "\$uid" -g "\$gid" $addr $port $home/bin/qmail-smtpd
 RUN
+fi
+;; esac
+
+case ,$which, in *,submission,*)
+mkrules tcp.submission '# tcprules(1) input for the submission service: AUTH is required of everyone
+:allow'
+smtprun qmail-submission "$subport" tcp.submission AUTHREQUIRED=1 "" | service qmail-submission submission
+;; esac
+
+case ,$which, in *,smtps,*)
+mkrules tcp.submission '# tcprules(1) input for the submission service: AUTH is required of everyone
+:allow'
+smtprun qmail-smtps "$smtpsport" tcp.submission AUTHREQUIRED=1 " -i" | service qmail-smtps smtps
 ;; esac
 
 case ,$which, in *,pop3,*)

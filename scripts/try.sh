@@ -5,7 +5,11 @@
 # multilog), qmail-smtpd on 127.0.0.1:2525 (or $TRYPORT) and qmail-pop3d on
 # 127.0.0.1:2110 (or $TRYPOP3PORT), sends itself a test message and reads it back over POP3. Every local address is
 # delivered to the Maildir of the account trymail, whose POP3 password is in
-# ./try/password. stop ends what start began.
+# ./try/password. With a self-signed certificate (./try/tls, made by
+# openssl) qmail-smtpd also offers STARTTLS and AUTH, and serves submission
+# on 127.0.0.1:2587 ($TRYSUBPORT) and SMTPS on 127.0.0.1:2465
+# ($TRYSMTPSPORT), where trymail logs in with the same password (checked by
+# qmail-authd). stop ends what start began.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 try=${TRYDIR:-$top/try}
@@ -13,6 +17,8 @@ home=$try/home
 svc=$try/service
 port=${TRYPORT:-2525}
 pop3port=${TRYPOP3PORT:-2110}
+subport=${TRYSUBPORT:-2587}
+smtpsport=${TRYSMTPSPORT:-2465}
 cd "$top"
 
 stop() {
@@ -74,26 +80,56 @@ tuid=$(id -u trymail) tgid=$(id -g trymail)
 printf '+:trymail:%s:%s:%s:-::\n.\n' "$tuid" "$tgid" "$mbox" > "$home/users/assign"
 "$home/bin/qmail-newu"
 
+# a self-signed certificate for localhost, the key readable by root only
+# (ucspi-tlsd reads it before it drops to qmaild)
+mkdir -p "$try/tls"
+if [ ! -s "$try/tls/cert.pem" ] || [ ! -s "$try/tls/key.pem" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$try/tls/key.pem" -out "$try/tls/cert.pem" >/dev/null 2>&1 ||
+    { echo "try: openssl could not make a certificate" >&2; exit 111; }
+fi
+chmod 600 "$try/tls/key.pem"
+chmod 644 "$try/tls/cert.pem"
+mkdir -p "$try/run"
+chmod 755 "$try/run"
+
 # daemontools service directories
 qmaild=$(id -u qmaild) nofiles=$(getent group nofiles | cut -d: -f3)
-mkdir -p "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main"
+mkdir -p "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main" \
+  "$svc/authd/log/main" "$svc/submission/log/main" "$svc/smtps/log/main"
+tlsenv="CERTFILE=$try/tls/cert.pem KEYFILE=$try/tls/key.pem UID=$qmaild GID=$nofiles"
+auth="$home/bin/qmail-authcheck $try/run/authd.sock true"
 cat > "$svc/send/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-start ./Maildir/ 2>&1
 END
 cat > "$svc/smtpd/run" <<END
 #!/bin/sh
-exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost -u $qmaild -g $nofiles 127.0.0.1 $port $home/bin/qmail-smtpd 2>&1
+exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv tcpserver -v -R -H -l localhost 127.0.0.1 $port ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
+END
+cat > "$svc/authd/run" <<END
+#!/bin/sh
+exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-authd $try/run/authd.sock $home/bin/checkpassword true 2>&1
+END
+cat > "$svc/submission/run" <<END
+#!/bin/sh
+exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv AUTHREQUIRED=1 tcpserver -v -R -H -l localhost 127.0.0.1 $subport ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
+END
+cat > "$svc/smtps/run" <<END
+#!/bin/sh
+exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv AUTHREQUIRED=1 tcpserver -v -R -H -l localhost 127.0.0.1 $smtpsport ucspi-tlsd -i $home/bin/qmail-smtpd $auth 2>&1
 END
 cat > "$svc/pop3d/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost 127.0.0.1 $pop3port $home/bin/qmail-popup localhost $home/bin/checkpassword $home/bin/qmail-pop3d Maildir 2>&1
 END
-for s in send smtpd pop3d; do
+for s in send smtpd pop3d authd submission smtps; do
   printf '#!/bin/sh\nexec multilog t ./main\n' > "$svc/$s/log/run"
   chmod 755 "$svc/$s/run" "$svc/$s/log/run"
 done
-chown -R qmaill "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main"
+chown -R qmaill "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main" \
+  "$svc/authd/log/main" "$svc/submission/log/main" "$svc/smtps/log/main"
 svscan "$svc" > "$try/svscan.log" 2>&1 &
 echo $! > "$try/svscan.pid"
 
@@ -114,6 +150,24 @@ until [ "$(count)" -gt "$before" ]; do
   sleep 0.1
 done
 landed=$(ls -d "$mbox/Maildir/new"/* | tail -n 1)
+# submit as a mail client would: STARTTLS + AUTH on submission, AUTH on SMTPS
+for p in "$subport --tls" "$smtpsport --tlsc"; do
+  i=0
+  until [ -S "$try/run/authd.sock" ] && swaks --server 127.0.0.1 --port ${p%% *} ${p#* } --quit-after CONNECT >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "try: submission or smtps did not start; see $svc/*/log/main/current" >&2; exit 111; }
+    sleep 0.1
+  done
+  before=$(count)
+  swaks --server 127.0.0.1 --port ${p%% *} ${p#* } --auth PLAIN --auth-user trymail \
+    --auth-password "$(cat "$try/password")" --to try@localhost --from trymail@localhost \
+    --header 'Subject: make try submission' --body 'Submitted with TLS and AUTH.' >"$try/swaks-submit.log" 2>&1 ||
+    { echo "try: submission on port ${p%% *} failed, see $try/swaks-submit.log" >&2; exit 111; }
+  i=0
+  until [ "$(count)" -gt "$before" ]; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "try: the submitted message was not delivered; see $svc/send/log/main/current" >&2; exit 111; }
+    sleep 0.1
+  done
+done
 # read the mailbox back over POP3 (without deleting anything; qmail-pop3d
 # moves what it has seen from new/ to cur/)
 i=0
@@ -131,6 +185,10 @@ The MTA is running from $try.
   POP3 on 127.0.0.1:$pop3port sees $pop message(s) for trymail.
   Send mail:   swaks --server 127.0.0.1 --port $port --to you@localhost
            or  $home/bin/sendmail you@localhost < message
+  Submit as a mail client (STARTTLS on $subport, or TLS at once on $smtpsport with --tlsc):
+               swaks --server 127.0.0.1 --port $subport --tls --auth PLAIN --auth-user trymail \\
+                 --auth-password "\$(cat $try/password)" --to you@localhost
+               (certificate: $try/tls/cert.pem; it is self-signed)
   Mailbox:     $mbox/Maildir/  (every local address lands here)
   Read it:     POP3 127.0.0.1:$pop3port, user trymail, password in $try/password
   Logs:        tail -f $svc/send/log/main/current | tai64nlocal

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "qmail-remote.h"
+#include "base64.h"
 #include "bio.h"
 #include "str.h"
 
@@ -26,6 +27,7 @@ static void tls_note(void);
 static int flagcritical;
 static int flag8bit;
 static int flagstarttls;
+static int flagplain, flaglogin;      /* AUTH mechanisms the peer offers */
 
 static void outhost(void) { out(host); }
 
@@ -119,6 +121,18 @@ static noreturn void quit(const char *letter, const char *pre, const char *post)
 
 static const char *klass(unsigned code) { return code >= 500 && code < 600 ? "D" : "Z"; }
 
+/* authmechs - note PLAIN and LOGIN among the words of an AUTH keyword */
+static void authmechs(const char *s, size_t n)
+{
+  size_t i = 0, w;
+  while (i < n) {
+    w = byte_chr(s + i, n - i, ' ');
+    if (w == 5 && !case_diffb(s + i, 5, "PLAIN")) flagplain = 1;
+    if (w == 5 && !case_diffb(s + i, 5, "LOGIN")) flaglogin = 1;
+    i += w + 1;
+  }
+}
+
 /* ehlo - EHLO, or HELO when the peer does not know EHLO; notes 8BITMIME */
 static void ehlo(const struct smtpjob *j)
 {
@@ -137,6 +151,8 @@ static void ehlo(const struct smtpjob *j)
         flag8bit = 1;
       if (k - i >= 12 && !case_diffb(text.s + i + 4, 8, "STARTTLS") && (k - i == 12 || text.s[i + 12] == ' '))
         flagstarttls = 1;
+      if (k - i >= 8 && !case_diffb(text.s + i + 4, 4, "AUTH") && (text.s[i + 8] == ' ' || text.s[i + 8] == '='))
+        authmechs(text.s + i + 9, k - i - 9);
     }
     return;
   }
@@ -223,9 +239,54 @@ static int starttls(struct smtpjob *j)
   bio_init(&to, wfd, tobuf, sizeof tobuf);
   bio_init(&from, rfd, frombuf, sizeof frombuf);
   to.timeout = from.timeout = j->timeout;
-  flag8bit = flagstarttls = 0;
+  flag8bit = flagstarttls = flagplain = flaglogin = 0;
   ehlo(j);
   return 1;
+}
+
+/* putb64 - s[0..n) in base64 and CR LF; the buffer is wiped after */
+static void putb64(const char *s, size_t n)
+{
+  char buf[2048];
+  size_t k = base64_encode(buf, sizeof buf, s, n);
+  if (!k && n) quit("Z", "Connected to ", " but the control/smtpauth line is too long");
+  put(buf, k);
+  puts_("\r\n");
+  explicit_bzero(buf, sizeof buf);
+}
+
+/* authenticate - AUTH PLAIN (or LOGIN) with control/smtpauth's user and
+ * password, only over TLS; any failure defers the mail, since a wrong
+ * password is the administrator's to fix. The password is never reported. */
+static void authenticate(void)
+{
+  char buf[1024];
+  const char *u = auth_user(), *p = auth_pass();
+  size_t ul = strlen(u), pl = strlen(p);
+  unsigned code;
+
+  if (!tls_info())
+    quit("Z", "Connected to ", " but TLS is not on, and I send the control/smtpauth password only over TLS");
+  if (!flagplain && !flaglogin) return;         /* nothing to log in with: try without */
+  if (flagplain) {
+    if (ul + pl + 2 > sizeof buf) quit("Z", "Connected to ", " but the control/smtpauth line is too long");
+    buf[0] = 0;
+    memcpy(buf + 1, u, ul);
+    buf[1 + ul] = 0;
+    memcpy(buf + 2 + ul, p, pl);
+    puts_("AUTH PLAIN ");
+    putb64(buf, ul + pl + 2);
+    explicit_bzero(buf, sizeof buf);
+    flush();
+    code = smtpcode();
+  } else {
+    puts_("AUTH LOGIN\r\n");
+    flush();
+    code = smtpcode();
+    if (code == 334) { putb64(u, ul); flush(); code = smtpcode(); }
+    if (code == 334) { putb64(p, pl); flush(); code = smtpcode(); }
+  }
+  if (code != 235) quit("Z", "Connected to ", " but my authentication was rejected (control/smtpauth)");
 }
 
 void smtp(struct smtpjob *j)
@@ -246,6 +307,7 @@ void smtp(struct smtpjob *j)
   if (code != 220) quit(klass(code), "Connected to ", " but greeting failed");
   ehlo(j);
   if (j->tls && !starttls(j)) return;
+  if (auth_user()) authenticate();
 
   puts_("MAIL FROM:<");
   put(j->sender->s, j->sender->len);

@@ -241,6 +241,11 @@ int main(int argc, char **argv)
   if (relayed && !ipaddr_scan(&ip0, host.s, host.len) && host.s[0] != '[') job.relay = host.s;
   job.tls = tls_controls(argv[1]);
   if (job.tls == -1) temp_control();
+  if (relayed)
+    switch (auth_controls(host.s)) {
+      case -1: temp_control();
+      case -2: out("Zcontrol/smtpauth is readable by others than its owner; not using it. (#4.3.0)\n"); zerodie();
+    }
   addresses(argc, argv);
   lookup(&ips, relayed);
   prefme = notme(&ips, relayed);

@@ -2,6 +2,7 @@
  * qmail-remote.c: reports on fd 1, controls, routing, connecting.
  * qmail-remote-smtp.c: the SMTP conversation on a connected socket.
  * qmail-remote-tls.c: STARTTLS through ucspi-tlsd -c.
+ * qmail-remote-auth.c: AUTH credentials for a smarthost (control/smtpauth).
  * Every report is a letter, text, and a NUL; the *die functions end the
  * program with exit 0 after the message report, as qmail-remote(8) says. */
 #ifndef QMAIL_REMOTE_H
@@ -54,5 +55,12 @@ int tls_controls(const char *domain);
 int tls_start(int fd, const struct smtpjob *j, int *rfd, int *wfd);
 const char *tls_info(void);
 const char *tls_why(void);
+
+/* qmail-remote-auth.c: auth_controls finds relay's line in control/smtpauth:
+ * 1 (then auth_user and auth_pass give it), 0 for none, -1 on a read
+ * error, -2 when the file is readable by others than its owner. */
+int auth_controls(const char *relay);
+const char *auth_user(void);
+const char *auth_pass(void);
 
 #endif

@@ -54,6 +54,7 @@ void out(const char *s) { outb(s, strlen(s)); }
 void smtpd_flush(void) { if (!bio_flush(&smtpd_out)) die_write(); }
 
 static noreturn void die_read(void) { bye(0); }
+noreturn void smtpd_close(void) { bye(0); }
 static noreturn void die_alarm(void) { out("421 timeout (#4.4.2)\r\n"); bye(111); }
 noreturn void die_nomem(void) { out("421 out of memory (#4.3.0)\r\n"); bye(111); }
 static noreturn void die_control(void) { out("421 unable to read controls (#4.3.0)\r\n"); bye(111); }
@@ -144,6 +145,7 @@ void smtpd_forget(void)
   rcptto.len = 0;
   helohost.len = 0;
   fakehelo = 0;
+  auth_reset();
 }
 
 static void dohelo(const char *arg, size_t len)
@@ -196,6 +198,7 @@ static void smtp_ehlo(const char *arg, size_t len)
   char num[FMT_ULONG];
   greet("250-"); out("\r\n250-PIPELINING\r\n250-8BITMIME\r\n");
   if (tls_offer()) out("250-STARTTLS\r\n");
+  auth_ehlo();
   if (databytes) { out("250 SIZE "); outb(num, fmt_ulong(num, databytes)); out("\r\n"); }
   else out("250 SIZE\r\n");
   seenmail = 0; dohelo(arg, len);
@@ -211,6 +214,7 @@ static void smtp_quit(const char *arg, size_t len) { (void)arg; (void)len; greet
 /* smtp_mail - MAIL: check the sender and start a transaction */
 static void smtp_mail(const char *arg, size_t len)
 {
+  if (!auth_mailok()) return;
   if (!addr_parse(&addr, arg, len, &params, liphostok ? &liphost : 0)) {
     out("555 syntax error (#5.5.4)\r\n");
     return;
@@ -225,6 +229,14 @@ static void smtp_mail(const char *arg, size_t len)
   rcptto.len = 0;
   if (!sa_copy(&mailfrom, &addr) || !sa_0(&mailfrom)) die_nomem();
   out("250 ok\r\n");
+}
+
+/* smtp_authcmd - AUTH: a good login relays as RELAYCLIENT="" would */
+static void smtp_authcmd(const char *arg, size_t len)
+{
+  if (seenmail) { out("503 no AUTH during a mail transaction (#5.5.1)\r\n"); return; }
+  smtp_auth(arg, len);
+  if (auth_user() && !relayclient) relayclient = "";
 }
 
 /* smtp_rcpt - RCPT: check one recipient against the limits and rcpthosts */
@@ -259,7 +271,7 @@ static void smtp_rcpt(const char *arg, size_t len)
 /* smtp_data - DATA: the message through qmail-queue, and the answer */
 static void smtp_data(const char *arg, size_t len)
 {
-  sa rec = SA_ZERO;
+  sa rec = SA_ZERO, proto = SA_ZERO;
   char num[FMT_ULONG];
   unsigned long hops = 0;
   unsigned long qp;
@@ -274,11 +286,13 @@ static void smtp_data(const char *arg, size_t len)
   qqopen = 1;
   qp = qmail_qp(&qq);
   out("354 go ahead\r\n");
-  if (!received_fmt(&rec, tls_proto(), peer.local, peer.remoteip, peer.remotehost, peer.remoteinfo,
+  if (!sa_copys(&proto, tls_proto()) || !auth_proto(&proto) || !sa_0(&proto)) die_nomem();
+  if (!received_fmt(&rec, proto.s, peer.local, peer.remoteip, peer.remotehost, peer.remoteinfo,
                     fakehelo, time(0)))
     die_nomem();
   qmail_put(&qq, rec.s, rec.len);
   sa_free(&rec);
+  sa_free(&proto);
   data_blast(&qq, databytes, &hops, &toobig);
   if (hops >= MAXHOPS) qmail_fail(&qq);
   qmail_fromb(&qq, mailfrom.s, mailfrom.len - 1);
@@ -307,7 +321,8 @@ static const struct command {
   { "rcpt", smtp_rcpt }, { "mail", smtp_mail }, { "data", smtp_data },
   { "quit", smtp_quit }, { "helo", smtp_helo }, { "ehlo", smtp_ehlo },
   { "rset", smtp_rset }, { "help", smtp_help }, { "noop", smtp_noop },
-  { "vrfy", smtp_vrfy }, { "starttls", smtp_starttls }, { 0, smtp_unimpl }
+  { "vrfy", smtp_vrfy }, { "starttls", smtp_starttls }, { "auth", smtp_authcmd },
+  { 0, smtp_unimpl }
 };
 
 /* getcmd - the next command line into line, without its CR LF.
@@ -368,9 +383,10 @@ static void norootnet(void)
   bye(111);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
   sig_ignore(SIGPIPE);
+  auth_init(argc, argv);
   bio_init(&smtpd_in, 0, inbuf, sizeof inbuf);
   bio_init(&smtpd_out, 1, outbuf, sizeof outbuf);
   norootnet();

@@ -23,6 +23,7 @@ void smtpd_feed(void);                 /* more input, flushing replies first */
 void smtpd_flush(void);                /* the replies out now */
 void smtpd_forget(void);               /* a new session: HELO, MAIL, RCPT gone */
 noreturn void die_nomem(void);
+noreturn void smtpd_close(void);       /* flush the replies and end the session */
 noreturn void die_ipme(void);
 
 /* addr_parse - take the address out of a MAIL/RCPT argument arg[0..len)
@@ -58,5 +59,22 @@ void smtp_starttls(const char *arg, size_t len);
 
 /* straynewline - answer a bare LF or CR with 451 and end the session */
 noreturn void straynewline(void);
+
+/* SMTP AUTH (qmail-smtpd-auth.c). auth_init takes qmail-smtpd's arguments
+ * (argv[1...] is the checkpassword program) and the environment;
+ * auth_ehlo adds the AUTH line to EHLO when it is offered; auth_mailok
+ * answers 530 and returns 0 when AUTHREQUIRED is set and nobody has
+ * logged in; smtp_auth is the AUTH command (never during a transaction:
+ * the caller checks); auth_user is the logged-in name or 0; auth_proto
+ * sets proto to the Received line's "ESMTPA (authenticated user NAME)" or
+ * "ESMTPSA (protocol cipher) (authenticated user NAME)" (unchanged when
+ * nobody logged in; 0 on ENOMEM); auth_reset forgets the login (STARTTLS). */
+void auth_init(int argc, char **argv);
+void auth_ehlo(void);
+int auth_mailok(void);
+void smtp_auth(const char *arg, size_t len);
+const char *auth_user(void);
+int auth_proto(sa *proto);
+void auth_reset(void);
 
 #endif

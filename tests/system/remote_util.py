@@ -19,6 +19,8 @@ accepted transaction to msg-N.json. Behaviour comes from the JSON config:
                 holds the marker (nothing more is forwarded after it)
   tls           [certfile, keyfile]: offer STARTTLS with that certificate;
                 each msg-N.json then says the session's "tls" cipher (or null)
+  auth          [user, password]: offer AUTH PLAIN LOGIN (over TLS only, unless
+                auth_cleartext is true); msg-N.json's "auth" is the login used
 """
 import asyncio
 import json
@@ -140,6 +142,7 @@ def serve(cfgfile):
                                "mail_options": envelope.mail_options,
                                "helo": session.host_name,
                                "tls": session.ssl.get("cipher") if session.ssl else None,
+                               "auth": session.auth_data.login.decode() if session.authenticated else None,
                                "content": envelope.original_content.decode("latin-1")}, f)
             return reply
 
@@ -173,9 +176,17 @@ def serve(cfgfile):
                 import ssl
                 tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
                 tls.load_cert_chain(*cfg["tls"])
+            auth = {}
+            if cfg.get("auth"):
+                from aiosmtpd.smtp import AuthResult
+
+                def check(server, session, envelope, mechanism, data):
+                    ok = [data.login.decode(), data.password.decode()] == cfg["auth"]
+                    return AuthResult(success=ok, handled=False, auth_data=data)
+                auth = {"authenticator": check, "auth_require_tls": not cfg.get("auth_cleartext")}
             inner = await loop.create_server(
                 lambda: SMTP(Handler(), hostname="peer.test", ident="test peer", decode_data=False,
-                             tls_context=tls),
+                             tls_context=tls, **auth),
                 "127.0.0.1", 0)
             inner_port = inner.sockets[0].getsockname()[1]
 

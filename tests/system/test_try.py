@@ -1,10 +1,13 @@
 """The newcomer command: scripts/try.sh (make try / make try-stop) starts a
 complete MTA under svscan in its own directory, delivers a message sent over
-SMTP, serves it over POP3, is harmless to run twice, and its stop leaves no
+SMTP, takes mail from a client that logs in over STARTTLS (submission) and
+SMTPS, serves it over POP3, is harmless to run twice, and its stop leaves no
 process behind."""
 import os
 import poplib
+import smtplib
 import socket
+import ssl
 import subprocess
 
 import pytest
@@ -15,11 +18,13 @@ from proc_util import free_port
 TRY = os.path.join(BUILD, "try")
 
 
-POP3PORT = None
+POP3PORT = SUBPORT = SMTPSPORT = None
+SENT_BY_START = 3        # the SMTP test message, one over submission, one over SMTPS
 
 
 def try_sh(action, port):
-    env = dict(os.environ, TRYDIR=TRY, TRYPORT=str(port), TRYPOP3PORT=str(POP3PORT))
+    env = dict(os.environ, TRYDIR=TRY, TRYPORT=str(port), TRYPOP3PORT=str(POP3PORT),
+               TRYSUBPORT=str(SUBPORT), TRYSMTPSPORT=str(SMTPSPORT))
     return subprocess.run(["sh", os.path.join(SRC, "scripts", "try.sh"), action], env=env,
                           capture_output=True, timeout=900)
 
@@ -55,8 +60,8 @@ def maildir_new():
 
 @pytest.fixture(scope="module")
 def running():
-    global POP3PORT
-    POP3PORT = free_port()
+    global POP3PORT, SUBPORT, SMTPSPORT
+    POP3PORT, SUBPORT, SMTPSPORT = free_port(), free_port(), free_port()
     port = free_port()
     r = try_sh("start", port)
     try:
@@ -79,9 +84,48 @@ def test_try_starts_and_delivers_its_test_message(running):
         msg = f.read()
     assert b"Hello from make try." in msg
     assert msg.startswith(b"Return-Path: <you@localhost>\nDelivered-To: try@localhost\n")
-    st = subprocess.run(["svstat"] + [os.path.join(TRY, "service", s) for s in ("send", "smtpd", "pop3d")],
+    services = ("send", "smtpd", "pop3d", "authd", "submission", "smtps")
+    st = subprocess.run(["svstat"] + [os.path.join(TRY, "service", s) for s in services],
                         capture_output=True).stdout.decode()
-    assert st.count(": up ") == 3, st
+    assert st.count(": up ") == len(services), st
+    # the output says how a mail client submits
+    assert "--port %d --tls --auth PLAIN --auth-user trymail" % SUBPORT in out
+    bodies = []
+    for sub in ("new", "cur"):
+        d = os.path.join(TRY, "trymail", "Maildir", sub)
+        for n in os.listdir(d):
+            with open(os.path.join(d, n), "rb") as f:
+                bodies.append(f.read())
+    submitted = [b for b in bodies if b"Submitted with TLS and AUTH." in b]
+    assert len(submitted) >= 2
+    assert all(b" with ESMTPSA (TLSv1." in b and b"(authenticated user trymail)" in b for b in submitted)
+
+
+def password():
+    with open(os.path.join(TRY, "password")) as f:
+        return f.read().strip()
+
+
+def test_try_submission_and_smtps_with_smtplib(running):
+    """A mail client's way in: STARTTLS + login on submission (where MAIL
+    before AUTH is refused), and SMTPS + login; the certificate make try
+    made verifies for localhost."""
+    before = len(maildir_new())
+    ctx = ssl.create_default_context(cafile=os.path.join(TRY, "tls", "cert.pem"))
+    with smtplib.SMTP("localhost", SUBPORT, timeout=30) as s:
+        s.starttls(context=ctx)
+        s.ehlo("client.example")
+        assert s.mail("trymail@localhost")[0] == 530
+        s.rset()
+        s.login("trymail", password())
+        s.sendmail("trymail@localhost", ["someone@localhost"], b"Subject: sub\r\n\r\nvia 587\r\n")
+    with smtplib.SMTP_SSL("localhost", SMTPSPORT, timeout=30, context=ctx) as s:
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            s.login("trymail", "wrong" + password())
+    with smtplib.SMTP_SSL("localhost", SMTPSPORT, timeout=30, context=ctx) as s:
+        s.login("trymail", password())
+        s.sendmail("trymail@localhost", ["someone@localhost"], b"Subject: smtps\r\n\r\nvia 465\r\n")
+    wait_for(lambda: len(maildir_new()) >= before + 2, timeout=20, what="the submitted messages")
 
 
 def test_try_mailbox_over_pop3(running):
@@ -92,8 +136,8 @@ def test_try_mailbox_over_pop3(running):
     p.pass_(password)
     count = p.stat()[0]
     assert count == len(maildir_new()) and count >= 1
-    body = b"\n".join(p.retr(count)[1])
-    assert b"Hello from make try." in body
+    bodies = [b"\n".join(p.retr(i)[1]) for i in range(1, count + 1)]
+    assert [b for b in bodies if b"Hello from make try." in b]
     p.quit()
     p = poplib.POP3("127.0.0.1", POP3PORT, timeout=30)
     p.user("trymail")
@@ -121,7 +165,7 @@ def test_try_twice_is_harmless(running):
     before = len(maildir_new())
     r = try_sh("start", port)
     assert r.returncode == 0, r.stderr.decode()[-2000:]
-    assert len(maildir_new()) == before + 1
+    assert len(maildir_new()) == before + SENT_BY_START
     with open(os.path.join(TRY, "svscan.log"), "rb") as f:
         assert b"unable to acquire" not in f.read()
 
