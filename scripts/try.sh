@@ -4,11 +4,12 @@
 # ./try/home, installs, starts under svscan qmail-send (logging through
 # multilog), qmail-smtpd on 127.0.0.1:2525 (or $TRYPORT) and qmail-pop3d on
 # 127.0.0.1:2110 (or $TRYPOP3PORT), sends itself a test message and reads it back over POP3. Every local address is
-# delivered to the Maildir of the account trymail, whose POP3 password is in
+# delivered to the Maildir of the instance's own account (try + 8 hex digits
+# of its directory's md5, named in ./try/user), whose POP3 password is in
 # ./try/password. With a self-signed certificate (./try/tls, made by
 # openssl) qmail-smtpd also offers STARTTLS and AUTH, and serves submission
 # on 127.0.0.1:2587 ($TRYSUBPORT) and SMTPS on 127.0.0.1:2465
-# ($TRYSMTPSPORT), where trymail logs in with the same password (checked by
+# ($TRYSMTPSPORT), where that account logs in with the same password (checked by
 # qmail-authd). stop ends what start began.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,26 +59,32 @@ make -s O="$try/build" QMAILHOME="$home" setup check
 
 # control files: this instance is "localhost"
 echo localhost > "$home/control/me"
-printf 'localhost\n' > "$home/control/locals"
-printf 'localhost\n' > "$home/control/rcpthosts"
+# qmail-inject qualifies a host without a dot with defaultdomain (here
+# localhost too): root, user and user@localhost all become
+# user@localhost.localhost, so that name is local as well
+printf 'localhost\nlocalhost.localhost\n' > "$home/control/locals"
+printf 'localhost\nlocalhost.localhost\n' > "$home/control/rcpthosts"
 
-# every local address goes to the Maildir of one account, trymail, whose
+# every local address goes to the Maildir of one account, whose
 # password (in $try/password) also opens it over POP3
+# (one account per instance, named after its directory, in $try/user)
 mbox=$try/trymail
-getent passwd trymail >/dev/null ||
-  useradd -r -U -d "$mbox" -M -s /usr/sbin/nologin -c "make try mailbox" trymail
-usermod -d "$mbox" trymail
+tryuser=try$(printf '%s' "$try" | md5sum | cut -c1-8)
+echo "$tryuser" > "$try/user"
+getent passwd "$tryuser" >/dev/null ||
+  useradd -r -U -d "$mbox" -M -s /usr/sbin/nologin -c "make try mailbox for $try" "$tryuser"
+[ "$(getent passwd "$tryuser" | cut -d: -f6)" = "$mbox" ] || usermod -d "$mbox" "$tryuser"
 [ -s "$try/password" ] || { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$try/password"; }
 chmod 600 "$try/password"
-echo "trymail:$(cat "$try/password")" | chpasswd
+echo "$tryuser:$(cat "$try/password")" | chpasswd
 mkdir -p "$mbox"
 [ -d "$mbox/Maildir" ] || "$home/bin/maildirmake" "$mbox/Maildir"
 echo './Maildir/' > "$mbox/.qmail-default"
 chmod 644 "$mbox/.qmail-default"
-chown -R trymail:trymail "$mbox"
+chown -R "$tryuser:$tryuser" "$mbox"
 chmod 755 "$mbox"
-tuid=$(id -u trymail) tgid=$(id -g trymail)
-printf '+:trymail:%s:%s:%s:-::\n.\n' "$tuid" "$tgid" "$mbox" > "$home/users/assign"
+tuid=$(id -u "$tryuser") tgid=$(id -g "$tryuser")
+printf '+:%s:%s:%s:%s:-::\n.\n' "$tryuser" "$tuid" "$tgid" "$mbox" > "$home/users/assign"
 "$home/bin/qmail-newu"
 
 # a self-signed certificate for localhost, the key readable by root only
@@ -96,47 +103,47 @@ chmod 755 "$try/run"
 
 # daemontools service directories
 qmaild=$(id -u qmaild) nofiles=$(getent group nofiles | cut -d: -f3)
-mkdir -p "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main" \
-  "$svc/authd/log/main" "$svc/submission/log/main" "$svc/smtps/log/main"
+mkdir -p "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-pop3d/log/main" \
+  "$svc/qmail-authd/log/main" "$svc/qmail-submission/log/main" "$svc/qmail-smtps/log/main"
 tlsenv="CERTFILE=$try/tls/cert.pem KEYFILE=$try/tls/key.pem UID=$qmaild GID=$nofiles"
 auth="$home/bin/qmail-authcheck $try/run/authd.sock true"
-cat > "$svc/send/run" <<END
+cat > "$svc/qmail-send/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-start ./Maildir/ 2>&1
 END
-cat > "$svc/smtpd/run" <<END
+cat > "$svc/qmail-smtpd/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv tcpserver -v -R -H -l localhost 127.0.0.1 $port ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
 END
-cat > "$svc/authd/run" <<END
+cat > "$svc/qmail-authd/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-authd $try/run/authd.sock $home/bin/checkpassword true 2>&1
 END
-cat > "$svc/submission/run" <<END
+cat > "$svc/qmail-submission/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv AUTHREQUIRED=1 tcpserver -v -R -H -l localhost 127.0.0.1 $subport ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
 END
-cat > "$svc/smtps/run" <<END
+cat > "$svc/qmail-smtps/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv AUTHREQUIRED=1 tcpserver -v -R -H -l localhost 127.0.0.1 $smtpsport ucspi-tlsd -i $home/bin/qmail-smtpd $auth 2>&1
 END
-cat > "$svc/pop3d/run" <<END
+cat > "$svc/qmail-pop3d/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost 127.0.0.1 $pop3port $home/bin/qmail-popup localhost $home/bin/checkpassword $home/bin/qmail-pop3d Maildir 2>&1
 END
-for s in send smtpd pop3d authd submission smtps; do
+for s in qmail-send qmail-smtpd qmail-pop3d qmail-authd qmail-submission qmail-smtps; do
   printf '#!/bin/sh\nexec multilog t ./main\n' > "$svc/$s/log/run"
   chmod 755 "$svc/$s/run" "$svc/$s/log/run"
 done
-chown -R qmaill "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main" \
-  "$svc/authd/log/main" "$svc/submission/log/main" "$svc/smtps/log/main"
+chown -R qmaill "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-pop3d/log/main" \
+  "$svc/qmail-authd/log/main" "$svc/qmail-submission/log/main" "$svc/qmail-smtps/log/main"
 svscan "$svc" > "$try/svscan.log" 2>&1 &
 echo $! > "$try/svscan.pid"
 
 # wait for the SMTP port, then send a test message through it
 i=0
 until swaks --server 127.0.0.1 --port "$port" --quit-after CONNECT >/dev/null 2>&1; do
-  i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd did not start; see $svc/smtpd/log/main/current" >&2; exit 111; }
+  i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd did not start; see $svc/qmail-smtpd/log/main/current" >&2; exit 111; }
   sleep 0.1
 done
 count() { ls "$mbox/Maildir/new" "$mbox/Maildir/cur" 2>/dev/null | grep -v -e '^$' -e ':$' | wc -l; }
@@ -146,7 +153,7 @@ swaks --server 127.0.0.1 --port "$port" --to try@localhost --from you@localhost 
   { echo "try: swaks failed, see $try/swaks.log" >&2; exit 111; }
 i=0
 until [ "$(count)" -gt "$before" ]; do
-  i=$((i + 1)); [ $i -lt 100 ] || { echo "try: the test message was not delivered; see $svc/send/log/main/current" >&2; exit 111; }
+  i=$((i + 1)); [ $i -lt 100 ] || { echo "try: the test message was not delivered; see $svc/qmail-send/log/main/current" >&2; exit 111; }
   sleep 0.1
 done
 landed=$(ls -d "$mbox/Maildir/new"/* | tail -n 1)
@@ -158,13 +165,13 @@ for p in "$subport --tls" "$smtpsport --tlsc"; do
     sleep 0.1
   done
   before=$(count)
-  swaks --server 127.0.0.1 --port ${p%% *} ${p#* } --auth PLAIN --auth-user trymail \
+  swaks --server 127.0.0.1 --port ${p%% *} ${p#* } --auth PLAIN --auth-user "$tryuser" \
     --auth-password "$(cat "$try/password")" --to try@localhost --from trymail@localhost \
     --header 'Subject: make try submission' --body 'Submitted with TLS and AUTH.' >"$try/swaks-submit.log" 2>&1 ||
     { echo "try: submission on port ${p%% *} failed, see $try/swaks-submit.log" >&2; exit 111; }
   i=0
   until [ "$(count)" -gt "$before" ]; do
-    i=$((i + 1)); [ $i -lt 100 ] || { echo "try: the submitted message was not delivered; see $svc/send/log/main/current" >&2; exit 111; }
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "try: the submitted message was not delivered; see $svc/qmail-send/log/main/current" >&2; exit 111; }
     sleep 0.1
   done
 done
@@ -173,24 +180,30 @@ done
 i=0
 until pop=$(python3 -c 'import poplib, sys
 p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)
-p.user("trymail"); p.pass_(sys.argv[2]); print(p.stat()[0]); p.quit()' "$pop3port" "$(cat "$try/password")" 2>/dev/null); do
-  i=$((i + 1)); [ $i -lt 50 ] || { echo "try: POP3 login failed; see $svc/pop3d/log/main/current" >&2; exit 111; }
+p.user(sys.argv[3]); p.pass_(sys.argv[2]); print(p.stat()[0]); p.quit()' "$pop3port" "$(cat "$try/password")" "$tryuser" 2>/dev/null); do
+  i=$((i + 1)); [ $i -lt 50 ] || { echo "try: POP3 login failed; see $svc/qmail-pop3d/log/main/current" >&2; exit 111; }
   sleep 0.2
 done
+# the POP3 look moved the test message to cur/: say where it is now
+landed=$(ls -d "$mbox/Maildir/new/${landed##*/}" "$mbox/Maildir/cur/${landed##*/}:"* 2>/dev/null | head -n 1)
+# how to stop this instance (the same environment as this start)
+stopcmd="make try-stop"
+[ -z "${TRYDIR:-}" ] || stopcmd="TRYDIR=$TRYDIR $stopcmd"
 cat <<END
 
 The MTA is running from $try.
   A test message went in over SMTP and landed in:
     $landed
-  POP3 on 127.0.0.1:$pop3port sees $pop message(s) for trymail.
+  POP3 on 127.0.0.1:$pop3port sees $pop message(s) for $tryuser.
   Send mail:   swaks --server 127.0.0.1 --port $port --to you@localhost
            or  $home/bin/sendmail you@localhost < message
   Submit as a mail client (STARTTLS on $subport, or TLS at once on $smtpsport with --tlsc):
-               swaks --server 127.0.0.1 --port $subport --tls --auth PLAIN --auth-user trymail \\
+               swaks --server 127.0.0.1 --port $subport --tls --auth PLAIN --auth-user $tryuser \\
                  --auth-password "\$(cat $try/password)" --to you@localhost
                (certificate: $try/tls/cert.pem; it is self-signed)
   Mailbox:     $mbox/Maildir/  (every local address lands here)
-  Read it:     POP3 127.0.0.1:$pop3port, user trymail, password in $try/password
-  Logs:        tail -f $svc/send/log/main/current | tai64nlocal
+  Read it:     POP3 127.0.0.1:$pop3port, user $tryuser, password in $try/password
+  Logs:        tail -f $svc/qmail-send/log/main/current | tai64nlocal
   Queue:       $home/bin/qmail-qread
-  Stop:        make try-stop  (or: sh scripts/try.sh stop)
+  Stop:        $stopcmd  (or: TRYDIR=$try sh scripts/try.sh stop)
+  Control:     $home/bin/qmailctl -d $svc stat   (also reload, doqueue, stop, start)

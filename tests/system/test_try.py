@@ -3,6 +3,7 @@ complete MTA under svscan in its own directory, delivers a message sent over
 SMTP, takes mail from a client that logs in over STARTTLS (submission) and
 SMTPS, serves it over POP3, is harmless to run twice, and its stop leaves no
 process behind."""
+import hashlib
 import os
 import poplib
 import smtplib
@@ -63,11 +64,17 @@ def running():
     global POP3PORT, SUBPORT, SMTPSPORT
     POP3PORT, SUBPORT, SMTPSPORT = free_port(), free_port(), free_port()
     port = free_port()
+    acct = "try" + hashlib.md5(TRY.encode()).hexdigest()[:8]
+    had = subprocess.run(["getent", "passwd", acct], capture_output=True).returncode == 0
     r = try_sh("start", port)
     try:
         yield port, r
     finally:
         try_sh("stop", port)
+        # the account make try made for this instance goes with the test
+        if not had:
+            subprocess.run(["userdel", acct], capture_output=True)
+            subprocess.run(["groupdel", acct], capture_output=True)
 
 
 def test_try_starts_and_delivers_its_test_message(running):
@@ -76,20 +83,21 @@ def test_try_starts_and_delivers_its_test_message(running):
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     assert "landed in:" in out and "try-stop" in out
     landed = out.split("landed in:")[1].split()[0]
-    name = os.path.basename(landed)
+    name = os.path.basename(landed).split(":")[0]
     seen = [n for n in maildir_new() if n.split(":")[0] == name]
     assert seen, (landed, maildir_new())
-    sub = "new" if os.path.exists(landed) else "cur"
-    with open(os.path.join(TRY, "trymail", "Maildir", sub, seen[0]), "rb") as f:
+    # the path printed is where the message is now, after the POP3 look
+    assert os.path.exists(landed), landed
+    with open(landed, "rb") as f:
         msg = f.read()
     assert b"Hello from make try." in msg
     assert msg.startswith(b"Return-Path: <you@localhost>\nDelivered-To: try@localhost\n")
-    services = ("send", "smtpd", "pop3d", "authd", "submission", "smtps")
+    services = ("qmail-send", "qmail-smtpd", "qmail-pop3d", "qmail-authd", "qmail-submission", "qmail-smtps")
     st = subprocess.run(["svstat"] + [os.path.join(TRY, "service", s) for s in services],
                         capture_output=True).stdout.decode()
     assert st.count(": up ") == len(services), st
     # the output says how a mail client submits
-    assert "--port %d --tls --auth PLAIN --auth-user trymail" % SUBPORT in out
+    assert "--port %d --tls --auth PLAIN --auth-user %s" % (SUBPORT, user()) in out
     bodies = []
     for sub in ("new", "cur"):
         d = os.path.join(TRY, "trymail", "Maildir", sub)
@@ -98,11 +106,18 @@ def test_try_starts_and_delivers_its_test_message(running):
                 bodies.append(f.read())
     submitted = [b for b in bodies if b"Submitted with TLS and AUTH." in b]
     assert len(submitted) >= 2
-    assert all(b" with ESMTPSA (TLSv1." in b and b"(authenticated user trymail)" in b for b in submitted)
+    assert all(b" with ESMTPSA (TLSv1." in b and b"(authenticated user %s)" % user().encode() in b
+               for b in submitted)
 
 
 def password():
     with open(os.path.join(TRY, "password")) as f:
+        return f.read().strip()
+
+
+def user():
+    """the instance's own account (another try directory has another)"""
+    with open(os.path.join(TRY, "user")) as f:
         return f.read().strip()
 
 
@@ -117,13 +132,13 @@ def test_try_submission_and_smtps_with_smtplib(running):
         s.ehlo("client.example")
         assert s.mail("trymail@localhost")[0] == 530
         s.rset()
-        s.login("trymail", password())
+        s.login(user(), password())
         s.sendmail("trymail@localhost", ["someone@localhost"], b"Subject: sub\r\n\r\nvia 587\r\n")
     with smtplib.SMTP_SSL("localhost", SMTPSPORT, timeout=30, context=ctx) as s:
         with pytest.raises(smtplib.SMTPAuthenticationError):
-            s.login("trymail", "wrong" + password())
+            s.login(user(), "wrong" + password())
     with smtplib.SMTP_SSL("localhost", SMTPSPORT, timeout=30, context=ctx) as s:
-        s.login("trymail", password())
+        s.login(user(), password())
         s.sendmail("trymail@localhost", ["someone@localhost"], b"Subject: smtps\r\n\r\nvia 465\r\n")
     wait_for(lambda: len(maildir_new()) >= before + 2, timeout=20, what="the submitted messages")
 
@@ -132,7 +147,7 @@ def test_try_mailbox_over_pop3(running):
     with open(os.path.join(TRY, "password")) as f:
         password = f.read().strip()
     p = poplib.POP3("127.0.0.1", POP3PORT, timeout=30)
-    p.user("trymail")
+    p.user(user())
     p.pass_(password)
     count = p.stat()[0]
     assert count == len(maildir_new()) and count >= 1
@@ -140,7 +155,7 @@ def test_try_mailbox_over_pop3(running):
     assert [b for b in bodies if b"Hello from make try." in b]
     p.quit()
     p = poplib.POP3("127.0.0.1", POP3PORT, timeout=30)
-    p.user("trymail")
+    p.user(user())
     try:
         p.pass_("wrong" + password)
         assert False, "a wrong password was accepted"
@@ -155,9 +170,51 @@ def test_try_accepts_more_mail_and_logs_it(running):
                         "--from", "me@localhost", "--body", "second"], capture_output=True, timeout=60)
     assert r.returncode == 0, r.stdout.decode()[-1000:]
     wait_for(lambda: len(maildir_new()) > before, timeout=20, what="second message in the try Maildir")
-    log = os.path.join(TRY, "service", "send", "log", "main", "current")
+    log = os.path.join(TRY, "service", "qmail-send", "log", "main", "current")
     wait_for(lambda: b"delivery" in open(log, "rb").read() and b"success" in open(log, "rb").read(),
              timeout=10, what="qmail-send success line in the multilog log")
+
+
+def test_try_sendmail_for_every_local_address_form(running):
+    """What cron, s-nail and git send-email hand to sendmail: root, a bare
+    user and user@localhost all land in the try mailbox (qmail-inject
+    makes them user@localhost.localhost, which the instance takes as its
+    own); nothing bounces."""
+    home = os.path.join(TRY, "home")
+    before = len(maildir_new())
+    for to in ("root", "someuser", "someuser@localhost"):
+        r = subprocess.run([os.path.join(home, "bin", "sendmail"), "-t"],
+                           input=("To: %s\nSubject: cron for %s\n\nhello\n" % (to, to)).encode(),
+                           env={"PATH": "/usr/bin:/bin", "USER": "root", "LOGNAME": "root"},
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    r = subprocess.run(["sh", "-c", "echo hi | %s root" % os.path.join(home, "bin", "sendmail")],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: len(maildir_new()) >= before + 4, timeout=30, what="four messages from sendmail")
+    qread = subprocess.run([os.path.join(home, "bin", "qmail-qread")], capture_output=True)
+    wait_for(lambda: subprocess.run([os.path.join(home, "bin", "qmail-qstat")], capture_output=True).stdout
+             .startswith(b"messages in queue: 0\n"), timeout=30, what="an empty queue")
+    assert b"bounce" not in qread.stdout
+    log = open(os.path.join(TRY, "service", "qmail-send", "log", "main", "current"), "rb").read()
+    assert b"failure:" not in log and b"bounce msg" not in log
+
+
+def test_try_qmailctl_stat_and_reload(running):
+    """qmailctl drives the try instance by the same service names."""
+    home = os.path.join(TRY, "home")
+    ctl = os.path.join(home, "bin", "qmailctl")
+    svc = os.path.join(TRY, "service")
+    r = subprocess.run([ctl, "-d", svc, "stat"], capture_output=True, timeout=60)
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr
+    for s in ("qmail-send", "qmail-smtpd", "qmail-pop3d", "qmail-submission", "qmail-smtps"):
+        assert "%s: up " % os.path.join(svc, s) in out, out
+    assert "messages in queue:" in out
+    r = subprocess.run([ctl, "-d", svc, "reload"], capture_output=True, timeout=60)
+    assert r.returncode == 0 and b"not running" not in r.stderr, r
+    r = subprocess.run([ctl, "-d", svc, "doqueue"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r
 
 
 def test_try_twice_is_harmless(running):
