@@ -15,13 +15,26 @@
 /* longest address kept from MAIL or RCPT, after quotes are taken off */
 #define SMTPD_ADDRMAX 900
 
-/* the session's I/O and death helpers (qmail-smtpd.c) */
+/* the session's input and death helpers (qmail-smtpd.c) */
 extern bio smtpd_in;
-void out(const char *s);
-void outb(const char *s, size_t n);
 void smtpd_feed(void);                 /* more input, flushing replies first */
 noreturn void die_nomem(void);
 noreturn void die_ipme(void);
+noreturn void die_write(void);
+
+/* the reply layer (qmail-smtpd-reply.c). out and outb take replies written
+ * qmail's way, "550 text (#5.1.1)\r\n"; a reply goes out when its last
+ * line is complete: as written, or after reply_esc(1) (EHLO) with its
+ * RFC 2034 code in front of every line ("550 5.1.1 text"); a 2xx reply
+ * without a code gets the one set by reply_okcode. 4xx and 5xx replies are
+ * logged on fd 2 with ip and the command set by reply_cmd. */
+void reply_init(int fd, unsigned timeout, const char *ip);
+void out(const char *s);
+void outb(const char *s, size_t n);
+int reply_flush(void);                 /* 1, or 0 with errno set */
+void reply_esc(int on);
+void reply_okcode(const char *code);
+void reply_cmd(const char *s, size_t n);
 
 /* addr_parse - take the address out of a MAIL/RCPT argument arg[0..len)
  * into addr (no NUL). The address is inside <...> or, for clients that
@@ -33,6 +46,10 @@ noreturn void die_ipme(void);
  * than SMTPD_ADDRMAX. */
 int addr_parse(sa *addr, const char *arg, size_t len, size_t *params, const sa *liphost);
 
+/* param_has - 1 when the ESMTP parameters p[0..len) hold the keyword kw
+ * (no value), in any case */
+int param_has(const char *p, size_t len, const char *kw);
+
 /* param_size - the value of a SIZE= parameter in p[0..len), or 0 when there
  * is none; a number too big for unsigned long gives ULONG_MAX. */
 unsigned long param_size(const char *p, size_t len);
@@ -43,6 +60,17 @@ unsigned long param_size(const char *p, size_t len);
  * (0: no limit) bytes came; either makes q fail. A bare LF or bare CR ends
  * the session with 451 (qmail-smtpd(8) TRANSPARENCY). */
 void data_blast(qmail *q, unsigned long databytes, unsigned long *hops, int *toobig);
+
+/* BDAT (RFC 3030): bdat_start begins a message for q, bdat_chunk reads n
+ * bytes of it from the client (CR LF into LF; a bare CR or LF is
+ * straynewline), bdat_end finishes it as data_blast does (a last line
+ * without CR LF is ended); bdat_toobig says whether databytes has been
+ * passed so far. bdat_skip reads and drops n bytes. */
+void bdat_start(qmail *q, unsigned long databytes);
+void bdat_chunk(unsigned long n);
+int bdat_toobig(void);
+void bdat_end(unsigned long *hops, int *toobig);
+void bdat_skip(unsigned long n);
 
 /* straynewline - answer a bare LF or CR with 451 and end the session */
 noreturn void straynewline(void);
