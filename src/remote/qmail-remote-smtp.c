@@ -1,15 +1,24 @@
 /* The SMTP client: EHLO (HELO when EHLO gets 5xx), MAIL, one RCPT per
  * recipient, DATA with every line end made CRLF before dot-stuffing, QUIT.
- * The peer's replies are collected (bounded) into the reports. */
+ * The peer's replies are collected (bounded) into the reports. What the
+ * EHLO reply offers is parsed in one place, ehlokeywords(): with
+ * PIPELINING (RFC 2920) MAIL, the RCPTs and DATA go in one write; with SIZE
+ * (RFC 1870) the size is declared and a message over the peer's limit is
+ * bounced unsent (5.3.4); with SMTPUTF8 (RFC 6531) an envelope that needs
+ * it says so, and one that needs it is bounced (5.6.7) by a peer without
+ * it, never sent mangled. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qmail-remote.h"
 #include "bio.h"
+#include "fmt.h"
+#include "scan.h"
 #include "str.h"
 
 #define MAXTEXT 5000       /* reply text kept for a report */
@@ -22,7 +31,12 @@ static char tobuf[BIO_SIZE], frombuf[1024], inbuf[BIO_SIZE];
 static sa text = SA_ZERO, line = SA_ZERO;
 static char host[IPADDR_FMT];
 static int flagcritical;
-static int flag8bit;
+
+/* ext - what the peer's EHLO reply offers */
+static struct ext {
+  int eightbit, pipelining, smtputf8, size;
+  unsigned long maxsize;        /* SIZE n; 0: no limit given */
+} ext;
 
 static void outhost(void) { out(host); }
 
@@ -106,27 +120,61 @@ static noreturn void quit(const char *letter, const char *pre, const char *post)
   zerodie();
 }
 
+/* refuse - a permanent failure found before MAIL: QUIT, and the report */
+static noreturn void refuse(const char *pre, const char *post)
+{
+  bio_putsflush(&to, "QUIT\r\n");
+  out("D");
+  out(pre);
+  outhost();
+  out(post);
+  zerodie();
+}
+
 static const char *klass(unsigned code) { return code >= 500 && code < 600 ? "D" : "Z"; }
 
-/* ehlo - EHLO, or HELO when the peer does not know EHLO; notes 8BITMIME */
+/* kw - is the EHLO line l[0..n) (after "250-") keyword w, alone or
+ * followed by a space and its parameters? */
+static int kw(const char *l, size_t n, const char *w)
+{
+  size_t k = strlen(w);
+  return n >= k && !case_diffb(l, k, w) && (n == k || l[k] == ' ');
+}
+
+/* ehlokeywords - fill ext from the EHLO reply in text, one keyword a line
+ * (the first line is the greeting) */
+static void ehlokeywords(void)
+{
+  size_t i, k, n;
+  const char *l;
+
+  memset(&ext, 0, sizeof ext);
+  for (i = text.len ? byte_chr(text.s, text.len, '\n') + 1 : 0; i < text.len; i = k + 1) {
+    k = i + byte_chr(text.s + i, text.len - i, '\n');
+    if (k - i < 4) continue;
+    l = text.s + i + 4;
+    n = k - i - 4;
+    if (kw(l, n, "8BITMIME")) ext.eightbit = 1;
+    else if (kw(l, n, "PIPELINING")) ext.pipelining = 1;
+    else if (kw(l, n, "SMTPUTF8")) ext.smtputf8 = 1;
+    else if (kw(l, n, "SIZE")) {
+      ext.size = 1;
+      if (n > 5 && !scan_ulongn(l + 5, n - 5, &ext.maxsize)) ext.maxsize = 0;
+    }
+  }
+}
+
+/* ehlo - EHLO, or HELO when the peer does not know EHLO */
 static void ehlo(const struct smtpjob *j)
 {
   unsigned code;
-  size_t i, k;
 
   puts_("EHLO ");
   put(j->helohost->s, j->helohost->len);
   puts_("\r\n");
   flush();
   code = smtpcode();
-  if (code == 250) {
-    for (i = 0; i < text.len; i = k + 1) {     /* one keyword a line */
-      k = i + byte_chr(text.s + i, text.len - i, '\n');
-      if (k - i >= 12 && !case_diffb(text.s + i + 4, 8, "8BITMIME") && (k - i == 12 || text.s[i + 12] == ' '))
-        flag8bit = 1;
-    }
-    return;
-  }
+  if (code == 250) { ehlokeywords(); return; }
   if (code < 500 || code >= 600) quit("Z", "Connected to ", " but my name was rejected");
   puts_("HELO ");
   put(j->helohost->s, j->helohost->len);
@@ -176,11 +224,52 @@ static void blast(void)
   flush();
 }
 
+/* needutf8 - does the envelope hold a byte that is not ASCII? */
+static int needutf8(const struct smtpjob *j)
+{
+  size_t i, k;
+  for (k = 0; k < j->sender->len; ++k) if ((unsigned char)j->sender->s[k] >= 128) return 1;
+  for (i = 0; i < j->nrcpt; ++i) {
+    const struct rcpt *r = &j->rcpt[i];
+    if (r->bad) continue;
+    for (k = 0; k < r->addr.len; ++k) if ((unsigned char)r->addr.s[k] >= 128) return 1;
+  }
+  return 0;
+}
+
+/* mailfrom - the MAIL command with the parameters the peer takes */
+static void mailfrom(const struct smtpjob *j, int utf8, unsigned long size)
+{
+  char num[FMT_ULONG];
+  puts_("MAIL FROM:<");
+  put(j->sender->s, j->sender->len);
+  puts_(">");
+  if (ext.eightbit) puts_(" BODY=8BITMIME");
+  if (utf8) puts_(" SMTPUTF8");
+  if (ext.size && size) { puts_(" SIZE="); put(num, fmt_ulong(num, size)); }
+  puts_("\r\n");
+}
+
+/* rcptreply - the report for one RCPT from its reply; 1 when accepted */
+static int rcptreply(unsigned code)
+{
+  if (code / 100 == 2) { out("r"); zero(); return 1; }
+  out(code >= 500 && code < 600 ? "h" : "s");
+  outhost();
+  out(" does not like recipient.\n");
+  outsmtptext();
+  zero();
+  return 0;
+}
+
 noreturn void smtp(const struct smtpjob *j)
 {
   unsigned code;
   size_t i;
-  int flagbother = 0, one = 1;
+  int flagbother = 0, one = 1, utf8;
+  unsigned long size = 0;
+  struct stat st;
+  sa mailtext = SA_ZERO;
 
   ipaddr_fmt(host, &j->partner);
   setsockopt(j->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -193,34 +282,63 @@ noreturn void smtp(const struct smtpjob *j)
   if (code != 220) quit(klass(code), "Connected to ", " but greeting failed");
   ehlo(j);
 
-  puts_("MAIL FROM:<");
-  put(j->sender->s, j->sender->len);
-  puts_(flag8bit ? "> BODY=8BITMIME\r\n" : ">\r\n");
-  flush();
-  code = smtpcode();
-  if (code / 100 != 2) quit(klass(code), "Connected to ", " but sender was rejected");
+  /* the message as stored (LF line ends): at least what goes on the wire */
+  if (fstat(0, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) size = (unsigned long)st.st_size;
+  if (ext.size && ext.maxsize && size > ext.maxsize)
+    refuse("Sorry, the message is larger than ", " accepts (SIZE). (#5.3.4)\n");
+  utf8 = needutf8(j);
+  if (utf8 && !ext.smtputf8)
+    refuse("Sorry, the envelope has non-ASCII addresses and ", " does not offer SMTPUTF8. (#5.6.7)\n");
 
-  for (i = 0; i < j->nrcpt; ++i) {
-    const struct rcpt *r = &j->rcpt[i];
-    if (r->bad) { out("h"); out(r->bad); zero(); continue; }
-    puts_("RCPT TO:<");
-    put(r->addr.s, r->addr.len);
-    puts_(">\r\n");
+  mailfrom(j, utf8, size);
+  if (ext.pipelining) {          /* RFC 2920: MAIL, RCPTs and DATA at once */
+    for (i = 0; i < j->nrcpt; ++i) {
+      const struct rcpt *r = &j->rcpt[i];
+      if (r->bad) continue;
+      puts_("RCPT TO:<");
+      put(r->addr.s, r->addr.len);
+      puts_(">\r\n");
+    }
+    puts_("DATA\r\n");
     flush();
     code = smtpcode();
-    if (code / 100 == 2) { out("r"); zero(); flagbother = 1; continue; }
-    out(code >= 500 && code < 600 ? "h" : "s");
-    outhost();
-    out(" does not like recipient.\n");
-    outsmtptext();
-    zero();
+    if (!sa_copy(&mailtext, &text)) temp_nomem();
+    if (code / 100 != 2) {       /* the RCPT and DATA answers follow in vain */
+      for (i = 0; i < j->nrcpt; ++i) if (!j->rcpt[i].bad) smtpcode();
+      smtpcode();
+      if (!sa_copy(&text, &mailtext)) temp_nomem();
+      quit(klass(code), "Connected to ", " but sender was rejected");
+    }
+    for (i = 0; i < j->nrcpt; ++i) {
+      const struct rcpt *r = &j->rcpt[i];
+      if (r->bad) { out("h"); out(r->bad); zero(); continue; }
+      if (rcptreply(smtpcode())) flagbother = 1;
+    }
+    code = smtpcode();
+    if (!flagbother) {
+      if (code / 100 == 3) { put(".\r\n", 3); flush(); smtpcode(); }   /* RFC 2920 3.1 */
+      quit("D", "Giving up on ", "");
+    }
+    if (code / 100 != 3) quit(klass(code), "", " failed on DATA command");
+  } else {
+    flush();
+    code = smtpcode();
+    if (code / 100 != 2) quit(klass(code), "Connected to ", " but sender was rejected");
+    for (i = 0; i < j->nrcpt; ++i) {
+      const struct rcpt *r = &j->rcpt[i];
+      if (r->bad) { out("h"); out(r->bad); zero(); continue; }
+      puts_("RCPT TO:<");
+      put(r->addr.s, r->addr.len);
+      puts_(">\r\n");
+      flush();
+      if (rcptreply(smtpcode())) flagbother = 1;
+    }
+    if (!flagbother) quit("D", "Giving up on ", "");
+    puts_("DATA\r\n");
+    flush();
+    code = smtpcode();
+    if (code / 100 != 3) quit(klass(code), "", " failed on DATA command");
   }
-  if (!flagbother) quit("D", "Giving up on ", "");
-
-  puts_("DATA\r\n");
-  flush();
-  code = smtpcode();
-  if (code / 100 != 3) quit(klass(code), "", " failed on DATA command");
   blast();
   code = smtpcode();
   flagcritical = 0;
