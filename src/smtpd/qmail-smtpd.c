@@ -454,6 +454,7 @@ static void norootnet(void)
 int main(void)
 {
   sig_ignore(SIGPIPE);
+  sig_default(SIGCHLD);          /* an ignored SIGCHLD (swaks --pipe) hides qmail-queue's exit */
   bio_init(&smtpd_in, 0, inbuf, sizeof inbuf);
   reply_init(1, 1200, "unknown");
   norootnet();
