@@ -2,7 +2,7 @@
 # try.sh [start|stop|status] - a complete MTA in ./try (or $TRYDIR, an
 # absolute path), never touching /var/qmail. start builds with its home in
 # ./try/home, installs, starts under svscan qmail-send (logging through
-# multilog), qmail-smtpd on 127.0.0.1:2525 (or $TRYPORT) and qmail-pop3d on
+# multilog), qmail-smtpd on 127.0.0.1:2525 and [::1]:2525 (or $TRYPORT) and qmail-pop3d on
 # 127.0.0.1:2110 (or $TRYPOP3PORT), sends itself a test message and reads it back over POP3. Every local address is
 # delivered to the Maildir of the account trymail, whose POP3 password is in
 # ./try/password. stop ends what start began.
@@ -76,7 +76,7 @@ printf '+:trymail:%s:%s:%s:-::\n.\n' "$tuid" "$tgid" "$mbox" > "$home/users/assi
 
 # daemontools service directories
 qmaild=$(id -u qmaild) nofiles=$(getent group nofiles | cut -d: -f3)
-mkdir -p "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main"
+mkdir -p "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/smtpd6/log/main" "$svc/pop3d/log/main"
 cat > "$svc/send/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-start ./Maildir/ 2>&1
@@ -85,15 +85,20 @@ cat > "$svc/smtpd/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost -u $qmaild -g $nofiles 127.0.0.1 $port $home/bin/qmail-smtpd 2>&1
 END
+# the same on IPv6 loopback (ucspi-tcp-ipv6's tcpserver)
+cat > "$svc/smtpd6/run" <<END
+#!/bin/sh
+exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost -u $qmaild -g $nofiles ::1 $port $home/bin/qmail-smtpd 2>&1
+END
 cat > "$svc/pop3d/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost 127.0.0.1 $pop3port $home/bin/qmail-popup localhost $home/bin/checkpassword $home/bin/qmail-pop3d Maildir 2>&1
 END
-for s in send smtpd pop3d; do
+for s in send smtpd smtpd6 pop3d; do
   printf '#!/bin/sh\nexec multilog t ./main\n' > "$svc/$s/log/run"
   chmod 755 "$svc/$s/run" "$svc/$s/log/run"
 done
-chown -R qmaill "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/pop3d/log/main"
+chown -R qmaill "$svc/send/log/main" "$svc/smtpd/log/main" "$svc/smtpd6/log/main" "$svc/pop3d/log/main"
 svscan "$svc" > "$try/svscan.log" 2>&1 &
 echo $! > "$try/svscan.pid"
 
@@ -101,6 +106,11 @@ echo $! > "$try/svscan.pid"
 i=0
 until swaks --server 127.0.0.1 --port "$port" --quit-after CONNECT >/dev/null 2>&1; do
   i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd did not start; see $svc/smtpd/log/main/current" >&2; exit 111; }
+  sleep 0.1
+done
+i=0
+until swaks --server ::1 --port "$port" --quit-after CONNECT >/dev/null 2>&1; do
+  i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd on ::1 did not start; see $svc/smtpd6/log/main/current" >&2; exit 111; }
   sleep 0.1
 done
 count() { ls "$mbox/Maildir/new" "$mbox/Maildir/cur" 2>/dev/null | grep -v -e '^$' -e ':$' | wc -l; }
@@ -130,6 +140,7 @@ The MTA is running from $try.
     $landed
   POP3 on 127.0.0.1:$pop3port sees $pop message(s) for trymail.
   Send mail:   swaks --server 127.0.0.1 --port $port --to you@localhost
+           or  swaks --server ::1 --port $port --to you@localhost
            or  $home/bin/sendmail you@localhost < message
   Mailbox:     $mbox/Maildir/  (every local address lands here)
   Read it:     POP3 127.0.0.1:$pop3port, user trymail, password in $try/password

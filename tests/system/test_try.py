@@ -79,9 +79,18 @@ def test_try_starts_and_delivers_its_test_message(running):
         msg = f.read()
     assert b"Hello from make try." in msg
     assert msg.startswith(b"Return-Path: <you@localhost>\nDelivered-To: try@localhost\n")
-    st = subprocess.run(["svstat"] + [os.path.join(TRY, "service", s) for s in ("send", "smtpd", "pop3d")],
+    st = subprocess.run(["svstat"] + [os.path.join(TRY, "service", s) for s in ("send", "smtpd", "smtpd6", "pop3d")],
                         capture_output=True).stdout.decode()
-    assert st.count(": up ") == 3, st
+    assert st.count(": up ") == 4, st
+
+
+def test_try_smtp_on_ipv6_loopback(running):
+    """make try listens on ::1 as well as on 127.0.0.1"""
+    import smtplib
+    with smtplib.SMTP("::1", running[0], timeout=30) as m:
+        code, _ = m.ehlo("v6.example")
+        assert code == 250 and m.has_extn("smtputf8") and m.has_extn("chunking")
+        assert m.docmd("MAIL FROM:<you@localhost>") == (250, b"2.1.0 ok")
 
 
 def test_try_mailbox_over_pop3(running):
