@@ -269,7 +269,6 @@ noreturn void smtp(const struct smtpjob *j)
   int flagbother = 0, one = 1, utf8;
   unsigned long size = 0;
   struct stat st;
-  sa mailtext = SA_ZERO;
 
   ipaddr_fmt(host, &j->partner);
   setsockopt(j->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -301,14 +300,8 @@ noreturn void smtp(const struct smtpjob *j)
     }
     puts_("DATA\r\n");
     flush();
-    code = smtpcode();
-    if (!sa_copy(&mailtext, &text)) temp_nomem();
-    if (code / 100 != 2) {       /* the RCPT and DATA answers follow in vain */
-      for (i = 0; i < j->nrcpt; ++i) if (!j->rcpt[i].bad) smtpcode();
-      smtpcode();
-      if (!sa_copy(&text, &mailtext)) temp_nomem();
-      quit(klass(code), "Connected to ", " but sender was rejected");
-    }
+    code = smtpcode();           /* the RCPT and DATA answers are not waited for */
+    if (code / 100 != 2) quit(klass(code), "Connected to ", " but sender was rejected");
     for (i = 0; i < j->nrcpt; ++i) {
       const struct rcpt *r = &j->rcpt[i];
       if (r->bad) { out("h"); out(r->bad); zero(); continue; }

@@ -171,7 +171,7 @@ int bdat_toobig(void) { return b.toobig; }
 
 void bdat_end(unsigned long *hops, int *toobig)
 {
-  if (bdatcr) straynewline();
+  if (bdatcr && !b.toobig) straynewline();   /* too big: refused anyway */
   if (!b.atbol) emit(&b, '\n');          /* as DATA would end it */
   flushbuf(&b);
   if (b.toobig) qmail_fail(b.q);

@@ -510,8 +510,10 @@ class ScriptPeer:
     holds the MAIL reply until DATA has arrived too (or 5 s passed), so a
     client that waits for each reply shows as not batched."""
 
-    def __init__(self, host="127.0.0.1", keywords=("PIPELINING", "8BITMIME", "SIZE 1000000")):
+    def __init__(self, host="127.0.0.1", keywords=("PIPELINING", "8BITMIME", "SIZE 1000000"),
+                 mail_reply=b"250 2.1.0 ok"):
         self.keywords = list(keywords)
+        self.mail_reply = mail_reply
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.bind((host, 0))
@@ -569,7 +571,7 @@ class ScriptPeer:
                             pass
                     conn.settimeout(10)
                     self.batched = b"DATA\r\n" in buf
-                conn.sendall(b"250 2.1.0 ok\r\n")
+                conn.sendall(self.mail_reply + b"\r\n")
             elif verb == b"RCPT":
                 if b"nobody@" in line:
                     conn.sendall(b"550 5.1.1 no such user\r\n")
@@ -646,6 +648,14 @@ def test_remote_pipelines_mail_rcpts_and_data(peer_factory):
     size = len(RMSG)
     assert (b"MAIL FROM:<a@example.org> BODY=8BITMIME SIZE=%d\r\nRCPT TO:<u1@peer.test>\r\n"
             b"RCPT TO:<nobody@peer.test>\r\nRCPT TO:<u2@peer.test>\r\nDATA\r\n" % size) in p.raw
+
+
+def test_remote_pipelined_sender_refused(peer_factory):
+    p = peer_factory(mail_reply=b"553 5.7.1 not you")
+    r = qr("peer.test", "a@example.org", "u@peer.test")
+    assert r == [b"DConnected to 127.0.0.1 but sender was rejected.\nRemote host said: 553 5.7.1 not you\n"]
+    assert p.batched is True
+    assert p.wait_quit().endswith(b"DATA\r\nQUIT\r\n")
 
 
 def test_remote_without_pipelining_waits_for_each_reply(peer_factory):
@@ -746,3 +756,36 @@ def test_remote_smtputf8_through_postfix(control):
         assert got[0].endswith(b"\n\nutf-8 envelope\n")
     finally:
         pf.stop()
+
+
+def test_remote_tcpto_records_an_ipv6_timeout(peer_factory, control):
+    """a listener on ::1 with a full backlog drops SYNs: the connect times
+    out, qmail-tcpto shows ::1, and a later good connection clears it"""
+    s = socket.socket(socket.AF_INET6)
+    s.bind(("::1", 0))
+    s.listen(0)
+    port = s.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(8):
+            c = socket.socket(socket.AF_INET6)
+            c.setblocking(False)
+            try:
+                c.connect(("::1", port))
+            except BlockingIOError:
+                pass
+            fillers.append(c)
+        time.sleep(0.2)
+        control["smtproutes"] = "peer.test:[::1]:%d\n" % port
+        control["timeoutconnect"] = "1\n"
+        r = qr("peer.test", "a@example.org", "u@peer.test")
+        assert r == [b"ZSorry, I wasn't able to establish an SMTP connection. (#4.4.1)\n"]
+        out = run([bin_path("qmail-tcpto")]).stdout.decode()
+        assert out.startswith("::1 timed out ") and out.endswith("# recent timeouts: 1\n"), out
+    finally:
+        for c in fillers:
+            c.close()
+        s.close()
+    p = peer_factory(host="::1", route_host="[::1]")
+    assert qr("peer.test", "a@example.org", "u@peer.test")[0] == b"r"
+    assert run([bin_path("qmail-tcpto")]).stdout == b""
