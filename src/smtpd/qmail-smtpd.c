@@ -130,6 +130,7 @@ static int seenmail, flagbarf;
 static int utf8mail;             /* this transaction said SMTPUTF8 */
 static int bdatopen;             /* a BDAT message is under way in qq */
 static unsigned long bdatqp;
+static unsigned long nrcpt;
 
 /* abort_msg - drop a BDAT message that RSET, HELO or EHLO interrupts */
 static void abort_msg(void)
@@ -139,7 +140,6 @@ static void abort_msg(void)
   qmail_close(&qq);
   qqopen = bdatopen = 0;
 }
-static unsigned long nrcpt;
 
 static void dohelo(const char *arg, size_t len)
 {

@@ -1,7 +1,8 @@
 /* qmail-smtpd.h - what the files of qmail-smtpd share.
  * qmail-smtpd.c holds the session (commands and replies),
  * qmail-smtpd-addr.c the parsing of MAIL and RCPT arguments,
- * qmail-smtpd-data.c the DATA stream from the client to qmail-queue. */
+ * qmail-smtpd-data.c the DATA and BDAT streams from the client to
+ * qmail-queue, qmail-smtpd-reply.c the replies (RFC 2034 codes, the log). */
 #ifndef QMAIL_SMTPD_H
 #define QMAIL_SMTPD_H
 
