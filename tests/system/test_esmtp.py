@@ -462,7 +462,14 @@ def test_smtp_source_pipelines_many_messages(control):
 
 # ------------------------------------------------ IPv6 in qmail-smtpd
 
-def test_smtpd_on_ipv6_loopback(servers, fakeqq, control):
+@pytest.fixture
+def v6tcpserver():
+    """tcpserver must be ucspi-tcp-ipv6's (scripts/test-deps.sh installs it)"""
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "ucspi-tcp-ipv6"], capture_output=True)
+    assert b"install ok installed" in r.stdout, "tcpserver is not IPv6-capable: apt-get install ucspi-tcp-ipv6"
+
+
+def test_smtpd_on_ipv6_loopback(v6tcpserver, servers, fakeqq, control):
     s6 = servers(env={"QMAILQUEUE": fakeqq.prog}, host="::1")
     s4 = servers(env={"QMAILQUEUE": fakeqq.prog})
     for host, port, ip in (("::1", s6.port, b"::1"), ("127.0.0.1", s4.port, b"127.0.0.1")):
@@ -475,7 +482,7 @@ def test_smtpd_on_ipv6_loopback(servers, fakeqq, control):
     assert rec == [b"127.0.0.1", b"::1"]
 
 
-def test_relayclient_rule_for_ipv6(servers, fakeqq, control):
+def test_relayclient_rule_for_ipv6(v6tcpserver, servers, fakeqq, control):
     os.makedirs(WORK, exist_ok=True)
     rules = os.path.join(WORK, "rules")
     subprocess.run(["tcprules", rules + ".cdb", rules + ".tmp"], input=b'::1:allow,RELAYCLIENT=""\n:allow\n', check=True)
@@ -490,7 +497,7 @@ def test_relayclient_rule_for_ipv6(servers, fakeqq, control):
         c.cmd("QUIT")
 
 
-def test_ipv6_literal_of_this_host_is_local(servers, fakeqq, control):
+def test_ipv6_literal_of_this_host_is_local(v6tcpserver, servers, fakeqq, control):
     control["localiphost"] = "testhost.example\n"
     s = servers(env={"QMAILQUEUE": fakeqq.prog}, host="::1")
     with smtplib.SMTP("::1", s.port, timeout=30) as m:
