@@ -2,7 +2,7 @@
 # try.sh [start|stop|status] - a complete MTA in ./try (or $TRYDIR, an
 # absolute path), never touching /var/qmail. start builds with its home in
 # ./try/home, installs, starts under svscan qmail-send (logging through
-# multilog), qmail-smtpd on 127.0.0.1:2525 (or $TRYPORT) and qmail-pop3d on
+# multilog), qmail-smtpd on 127.0.0.1:2525 and [::1]:2525 (or $TRYPORT) and qmail-pop3d on
 # 127.0.0.1:2110 (or $TRYPOP3PORT), sends itself a test message and reads it back over POP3. Every local address is
 # delivered to the Maildir of the instance's own account (try + 8 hex digits
 # of its directory's md5, named in ./try/user), whose POP3 password is in
@@ -103,7 +103,7 @@ chmod 755 "$try/run"
 
 # daemontools service directories
 qmaild=$(id -u qmaild) nofiles=$(getent group nofiles | cut -d: -f3)
-mkdir -p "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-pop3d/log/main" \
+mkdir -p "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-smtpd6/log/main" "$svc/qmail-pop3d/log/main" \
   "$svc/qmail-authd/log/main" "$svc/qmail-submission/log/main" "$svc/qmail-smtps/log/main"
 tlsenv="CERTFILE=$try/tls/cert.pem KEYFILE=$try/tls/key.pem UID=$qmaild GID=$nofiles"
 auth="$home/bin/qmail-authcheck $try/run/authd.sock true"
@@ -114,6 +114,11 @@ END
 cat > "$svc/qmail-smtpd/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv tcpserver -v -R -H -l localhost 127.0.0.1 $port ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
+END
+# the same on IPv6 loopback (ucspi-tcp-ipv6's tcpserver)
+cat > "$svc/qmail-smtpd6/run" <<END
+#!/bin/sh
+exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv tcpserver -v -R -H -l localhost ::1 $port ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
 END
 cat > "$svc/qmail-authd/run" <<END
 #!/bin/sh
@@ -131,11 +136,11 @@ cat > "$svc/qmail-pop3d/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost 127.0.0.1 $pop3port $home/bin/qmail-popup localhost $home/bin/checkpassword $home/bin/qmail-pop3d Maildir 2>&1
 END
-for s in qmail-send qmail-smtpd qmail-pop3d qmail-authd qmail-submission qmail-smtps; do
+for s in qmail-send qmail-smtpd qmail-smtpd6 qmail-pop3d qmail-authd qmail-submission qmail-smtps; do
   printf '#!/bin/sh\nexec multilog t ./main\n' > "$svc/$s/log/run"
   chmod 755 "$svc/$s/run" "$svc/$s/log/run"
 done
-chown -R qmaill "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-pop3d/log/main" \
+chown -R qmaill "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-smtpd6/log/main" "$svc/qmail-pop3d/log/main" \
   "$svc/qmail-authd/log/main" "$svc/qmail-submission/log/main" "$svc/qmail-smtps/log/main"
 svscan "$svc" > "$try/svscan.log" 2>&1 &
 echo $! > "$try/svscan.pid"
@@ -144,6 +149,11 @@ echo $! > "$try/svscan.pid"
 i=0
 until swaks --server 127.0.0.1 --port "$port" --quit-after CONNECT >/dev/null 2>&1; do
   i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd did not start; see $svc/qmail-smtpd/log/main/current" >&2; exit 111; }
+  sleep 0.1
+done
+i=0
+until swaks --server ::1 --port "$port" --quit-after CONNECT >/dev/null 2>&1; do
+  i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd on ::1 did not start; see $svc/qmail-smtpd6/log/main/current" >&2; exit 111; }
   sleep 0.1
 done
 count() { ls "$mbox/Maildir/new" "$mbox/Maildir/cur" 2>/dev/null | grep -v -e '^$' -e ':$' | wc -l; }
@@ -196,6 +206,7 @@ The MTA is running from $try.
     $landed
   POP3 on 127.0.0.1:$pop3port sees $pop message(s) for $tryuser.
   Send mail:   swaks --server 127.0.0.1 --port $port --to you@localhost
+           or  swaks --server ::1 --port $port --to you@localhost
            or  $home/bin/sendmail you@localhost < message
   Submit as a mail client (STARTTLS on $subport, or TLS at once on $smtpsport with --tlsc):
                swaks --server 127.0.0.1 --port $subport --tls --auth PLAIN --auth-user $tryuser \\

@@ -122,7 +122,10 @@ case $cmd in
     built=0
     for r in tcp.smtp tcp.pop3; do
       [ -f "$rules/$r" ] || continue
-      tcprules "$rules/$r.cdb" "$rules/$r.tmp" < "$rules/$r" || {
+      # under a time limit: ucspi-tcp-ipv6's tcprules never returns on some
+      # malformed lines
+      timeout 30 tcprules "$rules/$r.cdb" "$rules/$r.tmp" < "$rules/$r" || {
+        rm -f "$rules/$r.tmp"
         echo "qmailctl: fatal: tcprules refused $rules/$r; the old cdb stays" >&2
         exit 111
       }

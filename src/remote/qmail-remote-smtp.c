@@ -1,16 +1,25 @@
 /* The SMTP client: EHLO (HELO when EHLO gets 5xx), MAIL, one RCPT per
  * recipient, DATA with every line end made CRLF before dot-stuffing, QUIT.
- * The peer's replies are collected (bounded) into the reports. */
+ * The peer's replies are collected (bounded) into the reports. What the
+ * EHLO reply offers is parsed in one place, ehlokeywords(): with
+ * PIPELINING (RFC 2920) MAIL, the RCPTs and DATA go in one write; with SIZE
+ * (RFC 1870) the size is declared and a message over the peer's limit is
+ * bounced unsent (5.3.4); with SMTPUTF8 (RFC 6531) an envelope that needs
+ * it says so, and one that needs it is bounced (5.6.7) by a peer without
+ * it, never sent mangled. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qmail-remote.h"
 #include "base64.h"
 #include "bio.h"
+#include "fmt.h"
+#include "scan.h"
 #include "str.h"
 
 #define MAXTEXT 5000       /* reply text kept for a report */
@@ -25,9 +34,13 @@ static char host[IPADDR_FMT];
 static const char *tlsfailed;
 static void tls_note(void);
 static int flagcritical;
-static int flag8bit;
-static int flagstarttls;
-static int flagplain, flaglogin;      /* AUTH mechanisms the peer offers */
+
+/* ext - what the peer's EHLO reply offers */
+static struct ext {
+  int eightbit, pipelining, smtputf8, size, starttls;
+  int plain, login;             /* AUTH mechanisms offered */
+  unsigned long maxsize;        /* SIZE n; 0: no limit given */
+} ext;
 
 static void outhost(void) { out(host); }
 
@@ -119,6 +132,17 @@ static noreturn void quit(const char *letter, const char *pre, const char *post)
   zerodie();
 }
 
+/* refuse - a permanent failure found before MAIL: QUIT, and the report */
+static noreturn void refuse(const char *pre, const char *post)
+{
+  bio_putsflush(&to, "QUIT\r\n");
+  out("D");
+  out(pre);
+  outhost();
+  out(post);
+  zerodie();
+}
+
 static const char *klass(unsigned code) { return code >= 500 && code < 600 ? "D" : "Z"; }
 
 /* authmechs - note PLAIN and LOGIN among the words of an AUTH keyword */
@@ -127,35 +151,56 @@ static void authmechs(const char *s, size_t n)
   size_t i = 0, w;
   while (i < n) {
     w = byte_chr(s + i, n - i, ' ');
-    if (w == 5 && !case_diffb(s + i, 5, "PLAIN")) flagplain = 1;
-    if (w == 5 && !case_diffb(s + i, 5, "LOGIN")) flaglogin = 1;
+    if (w == 5 && !case_diffb(s + i, 5, "PLAIN")) ext.plain = 1;
+    if (w == 5 && !case_diffb(s + i, 5, "LOGIN")) ext.login = 1;
     i += w + 1;
   }
 }
 
-/* ehlo - EHLO, or HELO when the peer does not know EHLO; notes 8BITMIME */
+/* kw - is the EHLO line l[0..n) (after "250-") keyword w, alone or
+ * followed by a space and its parameters? */
+static int kw(const char *l, size_t n, const char *w)
+{
+  size_t k = strlen(w);
+  return n >= k && !case_diffb(l, k, w) && (n == k || l[k] == ' ');
+}
+
+/* ehlokeywords - fill ext from the EHLO reply in text, one keyword a line
+ * (the first line is the greeting) */
+static void ehlokeywords(void)
+{
+  size_t i, k, n;
+  const char *l;
+
+  memset(&ext, 0, sizeof ext);
+  for (i = text.len ? byte_chr(text.s, text.len, '\n') + 1 : 0; i < text.len; i = k + 1) {
+    k = i + byte_chr(text.s + i, text.len - i, '\n');
+    if (k - i < 4) continue;
+    l = text.s + i + 4;
+    n = k - i - 4;
+    if (kw(l, n, "8BITMIME")) ext.eightbit = 1;
+    else if (kw(l, n, "STARTTLS")) ext.starttls = 1;
+    else if (n >= 5 && !case_diffb(l, 4, "AUTH") && (l[4] == ' ' || l[4] == '=')) authmechs(l + 5, n - 5);
+    else if (kw(l, n, "PIPELINING")) ext.pipelining = 1;
+    else if (kw(l, n, "SMTPUTF8")) ext.smtputf8 = 1;
+    else if (kw(l, n, "SIZE")) {
+      ext.size = 1;
+      if (n > 5 && !scan_ulongn(l + 5, n - 5, &ext.maxsize)) ext.maxsize = 0;
+    }
+  }
+}
+
+/* ehlo - EHLO, or HELO when the peer does not know EHLO */
 static void ehlo(const struct smtpjob *j)
 {
   unsigned code;
-  size_t i, k;
 
   puts_("EHLO ");
   put(j->helohost->s, j->helohost->len);
   puts_("\r\n");
   flush();
   code = smtpcode();
-  if (code == 250) {
-    for (i = 0; i < text.len; i = k + 1) {     /* one keyword a line */
-      k = i + byte_chr(text.s + i, text.len - i, '\n');
-      if (k - i >= 12 && !case_diffb(text.s + i + 4, 8, "8BITMIME") && (k - i == 12 || text.s[i + 12] == ' '))
-        flag8bit = 1;
-      if (k - i >= 12 && !case_diffb(text.s + i + 4, 8, "STARTTLS") && (k - i == 12 || text.s[i + 12] == ' '))
-        flagstarttls = 1;
-      if (k - i >= 8 && !case_diffb(text.s + i + 4, 4, "AUTH") && (text.s[i + 8] == ' ' || text.s[i + 8] == '='))
-        authmechs(text.s + i + 9, k - i - 9);
-    }
-    return;
-  }
+  if (code == 250) { ehlokeywords(); return; }
   if (code < 500 || code >= 600) quit("Z", "Connected to ", " but my name was rejected");
   puts_("HELO ");
   put(j->helohost->s, j->helohost->len);
@@ -212,7 +257,7 @@ static int starttls(struct smtpjob *j)
 {
   unsigned code;
   int rfd, wfd;
-  if (!flagstarttls) {
+  if (!ext.starttls) {
     if (j->tls == 2) quit("Z", "Connected to ", " but it does not offer STARTTLS, which control/tlsdestinations requires");
     return 1;
   }
@@ -239,7 +284,7 @@ static int starttls(struct smtpjob *j)
   bio_init(&to, wfd, tobuf, sizeof tobuf);
   bio_init(&from, rfd, frombuf, sizeof frombuf);
   to.timeout = from.timeout = j->timeout;
-  flag8bit = flagstarttls = flagplain = flaglogin = 0;
+  memset(&ext, 0, sizeof ext);   /* RFC 3207: forget what came before TLS */
   ehlo(j);
   return 1;
 }
@@ -267,8 +312,8 @@ static void authenticate(void)
 
   if (!tls_info())
     quit("Z", "Connected to ", " but TLS is not on, and I send the control/smtpauth password only over TLS");
-  if (!flagplain && !flaglogin) return;         /* nothing to log in with: try without */
-  if (flagplain) {
+  if (!ext.plain && !ext.login) return;         /* nothing to log in with: try without */
+  if (ext.plain) {
     if (ul + pl + 2 > sizeof buf) quit("Z", "Connected to ", " but the control/smtpauth line is too long");
     buf[0] = 0;
     memcpy(buf + 1, u, ul);
@@ -289,11 +334,51 @@ static void authenticate(void)
   if (code != 235) quit("Z", "Connected to ", " but my authentication was rejected (control/smtpauth)");
 }
 
+/* needutf8 - does the envelope hold a byte that is not ASCII? */
+static int needutf8(const struct smtpjob *j)
+{
+  size_t i, k;
+  for (k = 0; k < j->sender->len; ++k) if ((unsigned char)j->sender->s[k] >= 128) return 1;
+  for (i = 0; i < j->nrcpt; ++i) {
+    const struct rcpt *r = &j->rcpt[i];
+    if (r->bad) continue;
+    for (k = 0; k < r->addr.len; ++k) if ((unsigned char)r->addr.s[k] >= 128) return 1;
+  }
+  return 0;
+}
+
+/* mailfrom - the MAIL command with the parameters the peer takes */
+static void mailfrom(const struct smtpjob *j, int utf8, unsigned long size)
+{
+  char num[FMT_ULONG];
+  puts_("MAIL FROM:<");
+  put(j->sender->s, j->sender->len);
+  puts_(">");
+  if (ext.eightbit) puts_(" BODY=8BITMIME");
+  if (utf8) puts_(" SMTPUTF8");
+  if (ext.size && size) { puts_(" SIZE="); put(num, fmt_ulong(num, size)); }
+  puts_("\r\n");
+}
+
+/* rcptreply - the report for one RCPT from its reply; 1 when accepted */
+static int rcptreply(unsigned code)
+{
+  if (code / 100 == 2) { out("r"); zero(); return 1; }
+  out(code >= 500 && code < 600 ? "h" : "s");
+  outhost();
+  out(" does not like recipient.\n");
+  outsmtptext();
+  zero();
+  return 0;
+}
+
 void smtp(struct smtpjob *j)
 {
   unsigned code;
   size_t i;
-  int flagbother = 0, one = 1;
+  int flagbother = 0, one = 1, utf8;
+  unsigned long size = 0;
+  struct stat st;
 
   ipaddr_fmt(host, &j->partner);
   setsockopt(j->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -309,34 +394,57 @@ void smtp(struct smtpjob *j)
   if (j->tls && !starttls(j)) return;
   if (auth_user()) authenticate();
 
-  puts_("MAIL FROM:<");
-  put(j->sender->s, j->sender->len);
-  puts_(flag8bit ? "> BODY=8BITMIME\r\n" : ">\r\n");
-  flush();
-  code = smtpcode();
-  if (code / 100 != 2) quit(klass(code), "Connected to ", " but sender was rejected");
+  /* the message as stored (LF line ends): at least what goes on the wire */
+  if (fstat(0, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) size = (unsigned long)st.st_size;
+  if (ext.size && ext.maxsize && size > ext.maxsize)
+    refuse("Sorry, the message is larger than ", " accepts (SIZE). (#5.3.4)\n");
+  utf8 = needutf8(j);
+  if (utf8 && !ext.smtputf8)
+    refuse("Sorry, the envelope has non-ASCII addresses and ", " does not offer SMTPUTF8. (#5.6.7)\n");
 
-  for (i = 0; i < j->nrcpt; ++i) {
-    const struct rcpt *r = &j->rcpt[i];
-    if (r->bad) { out("h"); out(r->bad); zero(); continue; }
-    puts_("RCPT TO:<");
-    put(r->addr.s, r->addr.len);
-    puts_(">\r\n");
+  mailfrom(j, utf8, size);
+  if (ext.pipelining) {          /* RFC 2920: MAIL, RCPTs and DATA at once */
+    for (i = 0; i < j->nrcpt; ++i) {
+      const struct rcpt *r = &j->rcpt[i];
+      if (r->bad) continue;
+      puts_("RCPT TO:<");
+      put(r->addr.s, r->addr.len);
+      puts_(">\r\n");
+    }
+    puts_("DATA\r\n");
+    flush();
+    code = smtpcode();           /* the RCPT and DATA answers are not waited for */
+    if (code / 100 != 2) quit(klass(code), "Connected to ", " but sender was rejected");
+    for (i = 0; i < j->nrcpt; ++i) {
+      const struct rcpt *r = &j->rcpt[i];
+      if (r->bad) { out("h"); out(r->bad); zero(); continue; }
+      if (rcptreply(smtpcode())) flagbother = 1;
+    }
+    code = smtpcode();
+    if (!flagbother) {
+      if (code / 100 == 3) { put(".\r\n", 3); flush(); smtpcode(); }   /* RFC 2920 3.1 */
+      quit("D", "Giving up on ", "");
+    }
+    if (code / 100 != 3) quit(klass(code), "", " failed on DATA command");
+  } else {
     flush();
     code = smtpcode();
-    if (code / 100 == 2) { out("r"); zero(); flagbother = 1; continue; }
-    out(code >= 500 && code < 600 ? "h" : "s");
-    outhost();
-    out(" does not like recipient.\n");
-    outsmtptext();
-    zero();
+    if (code / 100 != 2) quit(klass(code), "Connected to ", " but sender was rejected");
+    for (i = 0; i < j->nrcpt; ++i) {
+      const struct rcpt *r = &j->rcpt[i];
+      if (r->bad) { out("h"); out(r->bad); zero(); continue; }
+      puts_("RCPT TO:<");
+      put(r->addr.s, r->addr.len);
+      puts_(">\r\n");
+      flush();
+      if (rcptreply(smtpcode())) flagbother = 1;
+    }
+    if (!flagbother) quit("D", "Giving up on ", "");
+    puts_("DATA\r\n");
+    flush();
+    code = smtpcode();
+    if (code / 100 != 3) quit(klass(code), "", " failed on DATA command");
   }
-  if (!flagbother) quit("D", "Giving up on ", "");
-
-  puts_("DATA\r\n");
-  flush();
-  code = smtpcode();
-  if (code / 100 != 3) quit(klass(code), "", " failed on DATA command");
   blast();
   code = smtpcode();
   flagcritical = 0;

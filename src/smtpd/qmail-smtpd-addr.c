@@ -74,6 +74,20 @@ int addr_parse(sa *addr, const char *arg, size_t len, size_t *params, const sa *
   return 1;
 }
 
+int param_has(const char *p, size_t len, const char *kw)
+{
+  size_t i = 0, j, n = strlen(kw);
+
+  while (i < len) {
+    while (i < len && p[i] == ' ') ++i;
+    j = i;
+    while (j < len && p[j] != ' ') ++j;
+    if (j - i == n && !case_diffb(p + i, n, kw)) return 1;
+    i = j;
+  }
+  return 0;
+}
+
 unsigned long param_size(const char *p, size_t len)
 {
   size_t i = 0, j;

@@ -1,6 +1,9 @@
 /* The DATA stream: from the client's dot-stuffed CR LF text to the LF text
- * qmail-queue stores. Memory use is fixed: bytes go through a small buffer
- * whatever the length of a line or of the message. */
+ * qmail-queue stores; and the BDAT chunks (RFC 3030), CR LF text without
+ * dot-stuffing, stored the same way, so a message queued through BDAT is
+ * byte for byte the one DATA would have queued. Memory use is fixed: bytes
+ * go through a small buffer whatever the length of a line, of a chunk or
+ * of the message. */
 #include <string.h>
 
 #include "qmail-smtpd.h"
@@ -69,18 +72,24 @@ static void emit(struct blast *b, char c)
   b->buf[b->len++] = c;
 }
 
-void data_blast(qmail *q, unsigned long databytes, unsigned long *hops, int *toobig)
-{
-  static struct blast b;
-  int state = LINESTART;
-  const char *p;
-  size_t n, i;
+static struct blast b;
 
+static void blast_start(qmail *q, unsigned long databytes)
+{
   memset(&b, 0, sizeof b);
   b.q = q;
   b.databytes = databytes;
   b.inheader = 1;
   b.atbol = 1;
+}
+
+void data_blast(qmail *q, unsigned long databytes, unsigned long *hops, int *toobig)
+{
+  int state = LINESTART;
+  const char *p;
+  size_t n, i;
+
+  blast_start(q, databytes);
   for (;;) {
     if (!bio_avail(&smtpd_in)) { flushbuf(&b); smtpd_feed(); }
     p = bio_peek(&smtpd_in);
@@ -119,5 +128,65 @@ void data_blast(qmail *q, unsigned long databytes, unsigned long *hops, int *too
       }
     }
     bio_skip(&smtpd_in, n);
+  }
+}
+
+/* BDAT: a CR at the end of one chunk may meet its LF in the next */
+static int bdatcr;
+
+void bdat_start(qmail *q, unsigned long databytes)
+{
+  blast_start(q, databytes);
+  bdatcr = 0;
+}
+
+void bdat_chunk(unsigned long n)
+{
+  const char *p;
+  size_t k, i;
+
+  while (n) {
+    if (!bio_avail(&smtpd_in)) { flushbuf(&b); smtpd_feed(); }
+    p = bio_peek(&smtpd_in);
+    k = bio_avail(&smtpd_in);
+    if (k > n) k = n;
+    for (i = 0; i < k; ++i) {
+      char c = p[i];
+      if (bdatcr) {
+        if (c != '\n') straynewline();   /* a bare CR */
+        bdatcr = 0;
+        emit(&b, '\n');
+        continue;
+      }
+      if (c == '\r') { bdatcr = 1; continue; }
+      if (c == '\n') straynewline();     /* a bare LF */
+      emit(&b, c);
+    }
+    bio_skip(&smtpd_in, k);
+    n -= k;
+  }
+}
+
+int bdat_toobig(void) { return b.toobig; }
+
+void bdat_end(unsigned long *hops, int *toobig)
+{
+  if (bdatcr && !b.toobig) straynewline();   /* too big: refused anyway */
+  if (!b.atbol) emit(&b, '\n');          /* as DATA would end it */
+  flushbuf(&b);
+  if (b.toobig) qmail_fail(b.q);
+  *hops = b.hops;
+  *toobig = b.toobig;
+}
+
+void bdat_skip(unsigned long n)
+{
+  size_t k;
+  while (n) {
+    smtpd_feed();
+    k = bio_avail(&smtpd_in);
+    if (k > n) k = n;
+    bio_skip(&smtpd_in, k);
+    n -= k;
   }
 }

@@ -20,15 +20,14 @@
 #include "scan.h"
 #include "sig.h"
 #include "str.h"
+#include "utf8.h"
 
 /* a command line longer than this (without CR LF) gets 500 and is dropped */
 #define LINEMAX 2048
 #define MAXHOPS 100
 
 static char inbuf[BIO_SIZE];
-static char outbuf[1024];
 bio smtpd_in;
-static bio smtpd_out;
 static unsigned timeout = 1200;
 
 static qmail qq;
@@ -36,22 +35,19 @@ static int qqopen;   /* qq has a running qmail-queue */
 
 static noreturn void bye(int code)
 {
-  bio_flush(&smtpd_out);
+  reply_flush();
   if (qqopen) { qmail_fail(&qq); qmail_close(&qq); }
   _exit(code);
 }
 
 /* die_write - the client is gone or stuck: nothing half-received is queued */
-static noreturn void die_write(void)
+noreturn void die_write(void)
 {
   if (qqopen) { qmail_fail(&qq); qmail_close(&qq); }
   _exit(111);
 }
 
-void outb(const char *s, size_t n) { if (!bio_put(&smtpd_out, s, n)) die_write(); }
-void out(const char *s) { outb(s, strlen(s)); }
-
-void smtpd_flush(void) { if (!bio_flush(&smtpd_out)) die_write(); }
+void smtpd_flush(void) { if (!reply_flush()) die_write(); }
 
 static noreturn void die_read(void) { bye(0); }
 noreturn void smtpd_close(void) { bye(0); }
@@ -71,7 +67,7 @@ void smtpd_feed(void)
 {
   ssize_t r;
   if (bio_avail(&smtpd_in)) return;
-  if (!bio_flush(&smtpd_out)) die_write();
+  if (!reply_flush()) die_write();
   r = bio_feed(&smtpd_in);
   if (r == -1 && errno == ETIMEDOUT) die_alarm();
   if (r <= 0) die_read();
@@ -135,12 +131,26 @@ static const char *fakehelo;     /* the HELO name when it differs from remotehos
 static sa addr = SA_ZERO, mailfrom = SA_ZERO, rcptto = SA_ZERO;
 static size_t params;
 static int seenmail, flagbarf;
+static int utf8mail;             /* this transaction said SMTPUTF8 */
+static int bdatopen;             /* a BDAT message is under way in qq */
+static unsigned long bdatqp;
 static unsigned long nrcpt;
+
+/* abort_msg - drop a BDAT message that RSET, HELO or EHLO interrupts */
+static void abort_msg(void)
+{
+  if (!bdatopen) return;
+  qmail_fail(&qq);
+  qmail_close(&qq);
+  qqopen = bdatopen = 0;
+}
 
 /* smtpd_forget - RFC 3207: after STARTTLS nothing said before counts */
 void smtpd_forget(void)
 {
+  abort_msg();
   seenmail = 0;
+  utf8mail = 0;
   nrcpt = 0;
   rcptto.len = 0;
   helohost.len = 0;
@@ -189,42 +199,68 @@ static void greet(const char *code) { out(code); outb(greeting.s, greeting.len);
 
 static void smtp_helo(const char *arg, size_t len)
 {
+  reply_esc(0);                  /* HELO: qmail's own wording */
   greet("250 "); out("\r\n");
-  seenmail = 0; dohelo(arg, len);
+  abort_msg(); seenmail = 0; dohelo(arg, len);
 }
 
 static void smtp_ehlo(const char *arg, size_t len)
 {
   char num[FMT_ULONG];
+  reply_esc(0);                  /* RFC 2034: no codes in the EHLO reply */
   greet("250-"); out("\r\n250-PIPELINING\r\n250-8BITMIME\r\n");
   if (tls_offer()) out("250-STARTTLS\r\n");
   auth_ehlo();
-  if (databytes) { out("250 SIZE "); outb(num, fmt_ulong(num, databytes)); out("\r\n"); }
-  else out("250 SIZE\r\n");
-  seenmail = 0; dohelo(arg, len);
+  if (databytes) { out("250-SIZE "); outb(num, fmt_ulong(num, databytes)); out("\r\n"); }
+  else out("250-SIZE\r\n");
+  out("250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n");
+  reply_esc(1);
+  abort_msg(); seenmail = 0; dohelo(arg, len);
 }
 
-static void smtp_rset(const char *arg, size_t len) { (void)arg; (void)len; seenmail = 0; out("250 flushed\r\n"); }
+static void smtp_rset(const char *arg, size_t len) { (void)arg; (void)len; abort_msg(); seenmail = 0; out("250 flushed\r\n"); }
 static void smtp_noop(const char *arg, size_t len) { (void)arg; (void)len; out("250 ok\r\n"); }
 static void smtp_vrfy(const char *arg, size_t len) { (void)arg; (void)len; out("252 send some mail, i'll try my best\r\n"); }
 static void smtp_help(const char *arg, size_t len) { (void)arg; (void)len; out("214 qmail-compatible SMTP server; see qmail-smtpd(8)\r\n"); }
 static void smtp_unimpl(const char *arg, size_t len) { (void)arg; (void)len; out("502 unimplemented (#5.5.1)\r\n"); }
 static void smtp_quit(const char *arg, size_t len) { (void)arg; (void)len; greet("221 "); out("\r\n"); bye(0); }
 
+/* utf8mailok - an address (in addr) with 8-bit bytes needs SMTPUTF8
+ * (RFC 6531 3.4), and then must be well-formed UTF-8; 0 after refusing */
+static int utf8mailok(int utf8, const char *what)
+{
+  if (utf8_ascii(addr.s, addr.len)) return 1;
+  if (!utf8) {
+    out("553 sorry, a non-ASCII address needs MAIL FROM with SMTPUTF8 (#5.6.7)\r\n");
+    return 0;
+  }
+  if (!utf8_valid(addr.s, addr.len)) {
+    out("553 sorry, that "); out(what); out(" address is not valid UTF-8 (#5.6.7)\r\n");
+    return 0;
+  }
+  return 1;
+}
+
 /* smtp_mail - MAIL: check the sender and start a transaction */
 static void smtp_mail(const char *arg, size_t len)
 {
+  int utf8;
+  reply_okcode("2.1.0");
   if (!auth_mailok()) return;
+  if (bdatopen) { out("503 sorry, a BDAT message is under way (#5.5.1)\r\n"); return; }
   if (!addr_parse(&addr, arg, len, &params, liphostok ? &liphost : 0)) {
     out("555 syntax error (#5.5.4)\r\n");
     return;
   }
+  utf8 = param_has(arg + params, len - params, "SMTPUTF8");
+  if (!utf8mailok(utf8, "sender")) return;
   if (databytes && param_size(arg + params, len - params) > databytes) {
     out("552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n");
     return;
   }
   flagbarf = bmfcheck();
   seenmail = 1;
+  utf8mail = utf8;
   nrcpt = 0;
   rcptto.len = 0;
   if (!sa_copy(&mailfrom, &addr) || !sa_0(&mailfrom)) die_nomem();
@@ -243,11 +279,14 @@ static void smtp_authcmd(const char *arg, size_t len)
 static void smtp_rcpt(const char *arg, size_t len)
 {
   int r;
+  reply_okcode("2.1.5");
   if (!seenmail) { out("503 MAIL first (#5.5.1)\r\n"); return; }
+  if (bdatopen) { out("503 sorry, a BDAT message is under way (#5.5.1)\r\n"); return; }
   if (!addr_parse(&addr, arg, len, &params, liphostok ? &liphost : 0)) {
     out("555 syntax error (#5.5.4)\r\n");
     return;
   }
+  if (!utf8mailok(utf8mail, "recipient")) return;
   /* <> and box@ name no mailbox: refused even for relay clients */
   if (!addr.len || addr.s[addr.len - 1] == '@') {
     out("553 sorry, that is not a valid recipient address (#5.1.3)\r\n");
@@ -268,32 +307,39 @@ static void smtp_rcpt(const char *arg, size_t len)
   out("250 ok\r\n");
 }
 
-/* smtp_data - DATA: the message through qmail-queue, and the answer */
-static void smtp_data(const char *arg, size_t len)
+/* startmsg - qmail-queue for a new message, with our Received line;
+ * 0 when it cannot be started */
+static int startmsg(unsigned long *qp)
 {
   sa rec = SA_ZERO, proto = SA_ZERO;
-  char num[FMT_ULONG];
-  unsigned long hops = 0;
-  unsigned long qp;
-  int toobig = 0;
-  const char *qqx;
-
-  (void)arg; (void)len;
-  if (!seenmail) { out("503 MAIL first (#5.5.1)\r\n"); return; }
-  if (!nrcpt) { out("503 RCPT first (#5.5.1)\r\n"); return; }
-  seenmail = 0;
-  if (qmail_open(&qq) == -1) { out("451 qqt failure (#4.3.0)\r\n"); return; }
+  if (qmail_open(&qq) == -1) return 0;
   qqopen = 1;
-  qp = qmail_qp(&qq);
-  out("354 go ahead\r\n");
-  if (!sa_copys(&proto, tls_proto()) || !auth_proto(&proto) || !sa_0(&proto)) die_nomem();
-  if (!received_fmt(&rec, proto.s, peer.local, peer.remoteip, peer.remotehost, peer.remoteinfo,
-                    fakehelo, time(0)))
+  *qp = qmail_qp(&qq);
+  /* RFC 3848 and RFC 6531: SMTP, ESMTPS, ESMTPSA ..., UTF8SMTP, UTF8SMTPSA ... */
+  if (!sa_copys(&proto, tls_proto()) || !auth_proto(&proto)) die_nomem();
+  if (utf8mail) {
+    sa u = SA_ZERO;
+    size_t skip = sa_starts(&proto, "ESMTP") ? 5 : sa_starts(&proto, "SMTP") ? 4 : 0;
+    if (!sa_copys(&u, "UTF8SMTP") || !sa_catb(&u, proto.s + skip, proto.len - skip) || !sa_copy(&proto, &u))
+      die_nomem();
+    sa_free(&u);
+  }
+  if (!sa_0(&proto)) die_nomem();
+  if (!received_fmt(&rec, proto.s, peer.local, peer.remoteip, peer.remotehost,
+                    peer.remoteinfo, fakehelo, time(0)))
     die_nomem();
   qmail_put(&qq, rec.s, rec.len);
   sa_free(&rec);
   sa_free(&proto);
-  data_blast(&qq, databytes, &hops, &toobig);
+  return 1;
+}
+
+/* endmsg - the envelope after the message, and the answer for it */
+static void endmsg(unsigned long qp, unsigned long hops, int toobig)
+{
+  char num[FMT_ULONG];
+  const char *qqx;
+
   if (hops >= MAXHOPS) qmail_fail(&qq);
   qmail_fromb(&qq, mailfrom.s, mailfrom.len - 1);
   qmail_put(&qq, rcptto.s, rcptto.len);
@@ -314,6 +360,62 @@ static void smtp_data(const char *arg, size_t len)
   out("\r\n");
 }
 
+/* smtp_data - DATA: the message through qmail-queue, and the answer */
+static void smtp_data(const char *arg, size_t len)
+{
+  unsigned long hops = 0;
+  unsigned long qp;
+  int toobig = 0;
+
+  (void)arg; (void)len;
+  if (!seenmail) { out("503 MAIL first (#5.5.1)\r\n"); return; }
+  if (bdatopen) { out("503 sorry, a BDAT message is under way (#5.5.1)\r\n"); return; }
+  if (!nrcpt) { out("503 RCPT first (#5.5.1)\r\n"); return; }
+  seenmail = 0;
+  if (!startmsg(&qp)) { out("451 qqt failure (#4.3.0)\r\n"); return; }
+  out("354 go ahead\r\n");
+  data_blast(&qq, databytes, &hops, &toobig);
+  endmsg(qp, hops, toobig);
+}
+
+/* smtp_bdat - BDAT size [LAST] (RFC 3030): one chunk of the message. The
+ * chunk is read whatever the answer, so the session stays in step. */
+static void smtp_bdat(const char *arg, size_t len)
+{
+  unsigned long n, hops = 0;
+  size_t k;
+  int last = 0, toobig = 0;
+
+  k = scan_ulongn(arg, len, &n);
+  if (k) {
+    while (k < len && arg[k] == ' ') ++k;
+    if (len - k >= 4 && !case_diffb(arg + k, 4, "LAST")) { last = 1; k += 4; }
+    while (k < len && arg[k] == ' ') ++k;
+  }
+  if (!k || k != len) {          /* no size we can trust: nothing to skip */
+    out("501 syntax error, say BDAT size [LAST] (#5.5.4)\r\n");
+    return;
+  }
+  if (!seenmail) { bdat_skip(n); out("503 MAIL first (#5.5.1)\r\n"); return; }
+  if (!nrcpt) { bdat_skip(n); out("503 RCPT first (#5.5.1)\r\n"); return; }
+  if (!bdatopen) {
+    if (!startmsg(&bdatqp)) { bdat_skip(n); seenmail = 0; out("451 qqt failure (#4.3.0)\r\n"); return; }
+    bdatopen = 1;
+    bdat_start(&qq, databytes);
+  }
+  bdat_chunk(n);
+  if (bdat_toobig()) last = 1;   /* the limit is on the sum of the chunks */
+  if (!last) {
+    char num[FMT_ULONG];
+    out("250 ok, "); outb(num, fmt_ulong(num, n)); out(" octets\r\n");
+    return;
+  }
+  bdat_end(&hops, &toobig);
+  bdatopen = 0;
+  seenmail = 0;
+  endmsg(bdatqp, hops, toobig);
+}
+
 static const struct command {
   const char *verb;
   void (*f)(const char *, size_t);
@@ -321,8 +423,8 @@ static const struct command {
   { "rcpt", smtp_rcpt }, { "mail", smtp_mail }, { "data", smtp_data },
   { "quit", smtp_quit }, { "helo", smtp_helo }, { "ehlo", smtp_ehlo },
   { "rset", smtp_rset }, { "help", smtp_help }, { "noop", smtp_noop },
-  { "vrfy", smtp_vrfy }, { "starttls", smtp_starttls }, { "auth", smtp_authcmd },
-  { 0, smtp_unimpl }
+  { "vrfy", smtp_vrfy }, { "bdat", smtp_bdat }, { "starttls", smtp_starttls },
+  { "auth", smtp_authcmd }, { 0, smtp_unimpl }
 };
 
 /* getcmd - the next command line into line, without its CR LF.
@@ -362,11 +464,17 @@ static noreturn void serve(void)
 
   if (!sa_ready(&line, LINEMAX + 3)) die_nomem();
   for (;;) {
-    if (!getcmd(&line)) { out("500 sorry, command line too long (#5.5.2)\r\n"); continue; }
+    if (!getcmd(&line)) {
+      reply_cmd("(a command line too long)", 25);
+      out("500 sorry, command line too long (#5.5.2)\r\n");
+      continue;
+    }
+    reply_cmd(line.s, line.len);
     v = byte_chr(line.s, line.len, ' ');
     for (a = v; a < line.len && line.s[a] == ' '; ++a) ;
     for (c = commands; c->verb; ++c)
       if (strlen(c->verb) == v && !case_diffb(line.s, v, c->verb)) break;
+    reply_okcode("2.0.0");         /* a command may say better (RFC 3463) */
     c->f(line.s + a, line.len - a);
   }
 }
@@ -386,13 +494,14 @@ static void norootnet(void)
 int main(int argc, char **argv)
 {
   sig_ignore(SIGPIPE);
+  sig_default(SIGCHLD);          /* an ignored SIGCHLD (swaks --pipe) hides qmail-queue's exit */
   auth_init(argc, argv);
   bio_init(&smtpd_in, 0, inbuf, sizeof inbuf);
-  bio_init(&smtpd_out, 1, outbuf, sizeof outbuf);
+  reply_init(1, 1200, "unknown");
   norootnet();
   setup();
+  reply_init(1, timeout, peer.remoteip);
   smtpd_in.timeout = timeout;
-  smtpd_out.timeout = timeout;
   greet("220 ");
   out(" ESMTP\r\n");
   serve();

@@ -1,7 +1,8 @@
 /* qmail-smtpd.h - what the files of qmail-smtpd share.
  * qmail-smtpd.c holds the session (commands and replies),
  * qmail-smtpd-addr.c the parsing of MAIL and RCPT arguments,
- * qmail-smtpd-data.c the DATA stream from the client to qmail-queue. */
+ * qmail-smtpd-data.c the DATA and BDAT streams from the client to
+ * qmail-queue, qmail-smtpd-reply.c the replies (RFC 2034 codes, the log). */
 #ifndef QMAIL_SMTPD_H
 #define QMAIL_SMTPD_H
 
@@ -15,16 +16,29 @@
 /* longest address kept from MAIL or RCPT, after quotes are taken off */
 #define SMTPD_ADDRMAX 900
 
-/* the session's I/O and death helpers (qmail-smtpd.c) */
+/* the session's input and death helpers (qmail-smtpd.c) */
 extern bio smtpd_in;
-void out(const char *s);
-void outb(const char *s, size_t n);
 void smtpd_feed(void);                 /* more input, flushing replies first */
 void smtpd_flush(void);                /* the replies out now */
 void smtpd_forget(void);               /* a new session: HELO, MAIL, RCPT gone */
 noreturn void die_nomem(void);
 noreturn void smtpd_close(void);       /* flush the replies and end the session */
 noreturn void die_ipme(void);
+noreturn void die_write(void);
+
+/* the reply layer (qmail-smtpd-reply.c). out and outb take replies written
+ * qmail's way, "550 text (#5.1.1)\r\n"; a reply goes out when its last
+ * line is complete: as written, or after reply_esc(1) (EHLO) with its
+ * RFC 2034 code in front of every line ("550 5.1.1 text"); a 2xx reply
+ * without a code gets the one set by reply_okcode. 4xx and 5xx replies are
+ * logged on fd 2 with ip and the command set by reply_cmd. */
+void reply_init(int fd, unsigned timeout, const char *ip);
+void out(const char *s);
+void outb(const char *s, size_t n);
+int reply_flush(void);                 /* 1, or 0 with errno set */
+void reply_esc(int on);
+void reply_okcode(const char *code);
+void reply_cmd(const char *s, size_t n);
 
 /* addr_parse - take the address out of a MAIL/RCPT argument arg[0..len)
  * into addr (no NUL). The address is inside <...> or, for clients that
@@ -35,6 +49,10 @@ noreturn void die_ipme(void);
  * Returns 1, or 0 for a syntax error: a NUL byte, or an address longer
  * than SMTPD_ADDRMAX. */
 int addr_parse(sa *addr, const char *arg, size_t len, size_t *params, const sa *liphost);
+
+/* param_has - 1 when the ESMTP parameters p[0..len) hold the keyword kw
+ * (no value), in any case */
+int param_has(const char *p, size_t len, const char *kw);
 
 /* param_size - the value of a SIZE= parameter in p[0..len), or 0 when there
  * is none; a number too big for unsigned long gives ULONG_MAX. */
@@ -56,6 +74,17 @@ void tls_init(void);
 int tls_offer(void);
 const char *tls_proto(void);
 void smtp_starttls(const char *arg, size_t len);
+
+/* BDAT (RFC 3030): bdat_start begins a message for q, bdat_chunk reads n
+ * bytes of it from the client (CR LF into LF; a bare CR or LF is
+ * straynewline), bdat_end finishes it as data_blast does (a last line
+ * without CR LF is ended); bdat_toobig says whether databytes has been
+ * passed so far. bdat_skip reads and drops n bytes. */
+void bdat_start(qmail *q, unsigned long databytes);
+void bdat_chunk(unsigned long n);
+int bdat_toobig(void);
+void bdat_end(unsigned long *hops, int *toobig);
+void bdat_skip(unsigned long n);
 
 /* straynewline - answer a bare LF or CR with 451 and end the session */
 noreturn void straynewline(void);

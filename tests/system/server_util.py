@@ -12,14 +12,18 @@ from proc_util import child_pids, free_port, listening, stop_process
 class TcpServer:
     """tcpserver -q -R -H -l testlocal [opts] host port argv."""
 
-    def __init__(self, argv, opts=(), env=None, port=None, host="127.0.0.1"):
+    def __init__(self, argv, opts=(), env=None, port=None, host="127.0.0.1", log=None):
         self.port = port or free_port()
         self.host = host
         full = {"PATH": os.path.join(HOME, "bin") + ":/usr/bin:/bin"}
         full.update(env or {})
         cmd = ["tcpserver", "-q", "-R", "-H", "-l", "testlocal"] + list(opts)
         cmd += [host, str(self.port)] + list(argv)
-        self.proc = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # log: a file for the server's stderr (its programs' log lines)
+        err = open(log, "ab") if log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=err)
+        if log:
+            err.close()
 
         def up():
             if self.proc.poll() is not None:

@@ -29,12 +29,12 @@ def vmhwm_kb(pid):
 class Server(TcpServer):
     """tcpserver on 127.0.0.1:<free port> running argv as qmaild/nofiles."""
 
-    def __init__(self, argv, env=None, rules=None, port=None, host="127.0.0.1"):
+    def __init__(self, argv, env=None, rules=None, port=None, host="127.0.0.1", log=None):
         uid, gid = ids()
         opts = ["-u", str(uid), "-g", str(gid)]
         if rules:
             opts += ["-x", rules]
-        TcpServer.__init__(self, argv, opts=opts, env=env, port=port, host=host)
+        TcpServer.__init__(self, argv, opts=opts, env=env, port=port, host=host, log=log)
 
 
 class FakeQueue:

@@ -189,10 +189,13 @@ def test_control_files_with_crlf(fakeqq, control):
     assert out[0] == "220 %s ESMTP" % ME
     assert out[1] == "250-" + ME
     assert "250 SIZE 1000" in out or "250-SIZE 1000" in out, out
-    i = out.index("250 SIZE 1000") if "250 SIZE 1000" in out else out.index("250-SIZE 1000")
+    # the EHLO reply ends at its first "250 " line; the answers follow it
+    i = next(k for k, l in enumerate(out) if k > 0 and l.startswith("250 "))
     codes = [l[:3] for l in out[i + 1:]]
     # badmailfrom answers at RCPT time in qmail; MAIL itself is accepted
     assert codes == ["250", "553", "250", "250", "250", "250", "553", "221"], out
+    # after EHLO each answer carries its RFC 2034 code in front
+    assert out[i + 2] == "553 5.7.1 sorry, your envelope sender is in my badmailfrom list", out
 
 
 def test_empty_me_bounce_has_a_host(sched, queue, control):

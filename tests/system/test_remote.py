@@ -425,6 +425,8 @@ def dnsnet():
                  "host-record=mx-up.test,10.250.0.2", "host-record=mx-down.test,10.250.0.3",
                  "host-record=me.test,10.250.0.1", "host-record=nomx.test,10.250.0.2",
                  "host-record=v6only.test,fd55::2",
+                 "host-record=mx6.test,fd55::2", "mx-host=v6mx.test,mx6.test,10",
+                 "mx-host=v6mx.test,mx-down.test,5",
                  "mx-host=two.test,mx-down.test,10", "mx-host=two.test,mx-up.test,20",
                  "mx-host=self.test,me.test,10", "mx-host=self.test,mx-up.test,20",
                  "mx-host=selfsecond.test,mx-up.test,5", "mx-host=selfsecond.test,me.test,10",
@@ -497,6 +499,18 @@ def test_dns_a_record_when_no_mx(dns):
 
 def test_dns_aaaa_only(dns):
     p = qr_ns(dns, "v6only.test", "u@v6only.test")
+    assert reports(p) == [b"r", ok_report("fd55::2")]
+
+
+def test_dns_ipv6_mx_target(dns):
+    """the best MX (IPv4 only) is down; the next one has only an AAAA record"""
+    p = qr_ns(dns, "v6mx.test", "u@v6mx.test")
+    assert reports(p) == [b"r", ok_report("fd55::2")]
+    assert last_message(dns)["rcpt_tos"] == ["u@v6mx.test"]
+
+
+def test_dns_ipv6_literal(dns):
+    p = qr_ns(dns, "[IPv6:fd55::2]", "u@[IPv6:fd55::2]")
     assert reports(p) == [b"r", ok_report("fd55::2")]
 
 

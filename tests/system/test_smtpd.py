@@ -80,8 +80,9 @@ def test_greeting_and_ehlo_features(smtpd, control):
     code, lines = c.cmd("EHLO client.example")
     assert code == 250
     assert lines[0] == "testhost.example"
-    assert lines[1:] == ["PIPELINING", "8BITMIME", "SIZE"]
-    assert c.cmd("QUIT") == (221, ["testhost.example"])
+    assert lines[1:] == ["PIPELINING", "8BITMIME", "SIZE", "ENHANCEDSTATUSCODES", "SMTPUTF8", "CHUNKING"]
+    # after EHLO every reply carries its RFC 2034 code (RFC 3463) in front
+    assert c.cmd("QUIT") == (221, ["2.0.0 testhost.example"])
     assert c.closed()
 
 
@@ -121,7 +122,7 @@ def test_message_lands_in_queue(servers, queue, control):
         assert m.docmd("RCPT TO:<user@testhost.example>")[0] == 250
         code, text = m.data(b"Subject: queued\r\n\r\nbody line\r\n.leading dot\r\n")  # smtplib stuffs it
         assert code == 250
-        assert re.fullmatch(rb"ok \d+ qp \d+", text)
+        assert re.fullmatch(rb"2\.0\.0 ok \d+ qp \d+", text)   # after EHLO: RFC 2034 code
     ids = wait_for(queue.todo, timeout=10, what="a message in todo/")
     assert len(ids) == 1
     env = queue.envelope(ids[0])

@@ -92,7 +92,7 @@ def test_try_starts_and_delivers_its_test_message(running):
         msg = f.read()
     assert b"Hello from make try." in msg
     assert msg.startswith(b"Return-Path: <you@localhost>\nDelivered-To: try@localhost\n")
-    services = ("qmail-send", "qmail-smtpd", "qmail-pop3d", "qmail-authd", "qmail-submission", "qmail-smtps")
+    services = ("qmail-send", "qmail-smtpd", "qmail-smtpd6", "qmail-pop3d", "qmail-authd", "qmail-submission", "qmail-smtps")
     st = subprocess.run(["svstat"] + [os.path.join(TRY, "service", s) for s in services],
                         capture_output=True).stdout.decode()
     assert st.count(": up ") == len(services), st
@@ -141,6 +141,15 @@ def test_try_submission_and_smtps_with_smtplib(running):
         s.login(user(), password())
         s.sendmail("trymail@localhost", ["someone@localhost"], b"Subject: smtps\r\n\r\nvia 465\r\n")
     wait_for(lambda: len(maildir_new()) >= before + 2, timeout=20, what="the submitted messages")
+
+
+def test_try_smtp_on_ipv6_loopback(running):
+    """make try listens on ::1 as well as on 127.0.0.1"""
+    import smtplib
+    with smtplib.SMTP("::1", running[0], timeout=30) as m:
+        code, _ = m.ehlo("v6.example")
+        assert code == 250 and m.has_extn("smtputf8") and m.has_extn("chunking")
+        assert m.docmd("MAIL FROM:<you@localhost>") == (250, b"2.1.0 ok")
 
 
 def test_try_mailbox_over_pop3(running):
