@@ -182,6 +182,7 @@ static void lookup(dns_list *ips, int relayed)
 }
 
 static struct smtpjob job;
+static sa dkimsig = SA_ZERO;
 
 /* addresses - the sender and recipients as they go on the wire; a
  * recipient that cannot gets its h report ready instead */
@@ -237,6 +238,7 @@ int main(int argc, char **argv)
   --host.len;
   relayed = route();
   addresses(argc, argv);
+  dkim_sign(&dkimsig);
   lookup(&ips, relayed);
   prefme = notme(&ips, relayed);
 
@@ -256,6 +258,7 @@ int main(int argc, char **argv)
       job.helohost = &helohost;
       job.sender = &sender;
       job.timeout = (unsigned)timeoutremote;
+      job.dkimsig = &dkimsig;
       smtp(&job);
     }
     tcpto_err(ip, errno == ETIMEDOUT);

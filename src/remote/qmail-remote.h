@@ -32,7 +32,13 @@ struct smtpjob {
   struct rcpt *rcpt;
   size_t nrcpt;
   unsigned timeout;               /* seconds for each read and write */
+  const sa *dkimsig;              /* header lines (CRLF) sent before the message */
 };
+
+/* dkim_sign - the DKIM-Signature header for fd 0 from qmail-dkimsign (empty
+ * when control/dkimkeys does not exist), fd 0 rewound; a Z report and exit
+ * when signing fails (qmail-remote-dkim.c) */
+void dkim_sign(sa *sig);
 
 /* smtp - deliver stdin to the peer and print every report */
 noreturn void smtp(const struct smtpjob *j);
