@@ -1,7 +1,8 @@
 /* Signing on the way out: when control/dkimkeys exists, qmail-remote runs
  * qmail-dkimsign on the message (fd 0, the queue file, so seekable) and
  * keeps the DKIM-Signature header it prints, to send before the message.
- * The signer's failure defers the delivery with its reason: mail for a
+ * The signer's failure defers the delivery with its reason (or bounces it
+ * when the signer exits 100: a message it can never sign): mail for a
  * domain with a key never leaves unsigned. */
 #include <errno.h>
 #include <string.h>
@@ -15,10 +16,11 @@
 
 #define MAXSIG 65536       /* header bytes taken from the signer */
 
-static noreturn void temp_sign(const char *why, size_t n)
+static noreturn void fail_sign(const char *letter, const char *why, size_t n)
 {
   size_t i;
-  out("ZDKIM signing failed: ");
+  out(letter);
+  out("DKIM signing failed: ");
   for (i = 0; i < n; ++i) {              /* the signer's line, printable only */
     char c = why[i];
     if (c == '\n' && i + 1 == n) break;
@@ -28,6 +30,8 @@ static noreturn void temp_sign(const char *why, size_t n)
   out("\n");
   zerodie();
 }
+
+static noreturn void temp_sign(const char *why, size_t n) { fail_sign("Z", why, n); }
 
 void dkim_sign(sa *sig)
 {
@@ -74,5 +78,6 @@ void dkim_sign(sa *sig)
     if (lseek(0, start, SEEK_SET) != start) temp_read();   /* the message again from its start */
     return;
   }
-  temp_sign(sig->s, sig->len > 1000 ? 1000 : sig->len);
+  /* exit 100: the message cannot be signed, ever; anything else: later */
+  fail_sign(WIFEXITED(status) && WEXITSTATUS(status) == 100 ? "D" : "Z", sig->s, sig->len > 1000 ? 1000 : sig->len);
 }

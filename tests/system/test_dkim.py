@@ -1,0 +1,234 @@
+"""DKIM signing (RFC 6376, RFC 8463) checked by outside verifiers.
+
+qmail-dkimkeygen makes the keys and the TXT record; qmail-dkimsign's
+signatures are verified by dkimpy (python3-dkim) with that record, and by
+OpenDKIM's opendkim-testmsg looking the record up in a test DNS server in
+a private network namespace (dns_util). qmail-remote signs from
+control/dkimkeys as it sends, to an aiosmtpd peer (remote_util.SmtpPeer),
+running as qmailr; a bad key defers the delivery and nothing is sent.
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import HOME, BUILD, run, bin_path
+from remote_util import SmtpPeer
+
+dkim = pytest.importorskip("dkim")
+
+WORK = os.path.join(BUILD or os.path.dirname(HOME), "dkim-test")
+TCPTO = os.path.join(HOME, "queue", "lock", "tcpto")
+MSG = (b"From: Joe Sender <joe@example.org>\nTo: u@peer.test\nCc: c@peer.test\n"
+       b"Subject: signed  mail\n  folded subject\nDate: Tue, 1 Dec 2026 10:00:00 +0000\n"
+       b"Message-ID: <1@example.org>\nMIME-Version: 1.0\nContent-Type: text/plain\n\n"
+       b"hello  world \t\n\n.a dot line\r\nlast\n\n\n")
+
+
+@pytest.fixture(scope="module")
+def keys():
+    d = os.path.join(WORK, "keys")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    out = {}
+    for kind, sel in (("rsa", "r1"), ("ed25519", "e1")):
+        fn = os.path.join(d, sel + ".pem")
+        p = run([bin_path("qmail-dkimkeygen"), "-t", kind, "example.org", sel, fn])
+        assert p.returncode == 0, p.stderr
+        text = p.stdout.decode()
+        m = re.match(r'(\S+)\. IN TXT \((.*)\)\n', text)
+        assert m and m.group(1) == sel + "._domainkey.example.org", text
+        record = "".join(re.findall(r'"([^"]*)"', m.group(2)))
+        assert ("k=%s;" % kind) in record and "p=" in record
+        assert "example.org:%s:%s\n" % (sel, fn) in text
+        st = os.stat(fn)
+        assert st.st_mode & 0o777 == 0o600
+        out[sel] = (fn, record)
+    return out
+
+
+def dnsfunc_for(keys, revoked=()):
+    def txt(name, timeout=5):
+        name = name.decode() if isinstance(name, bytes) else name
+        sel = name.split(".")[0]
+        if sel not in keys:
+            return None
+        rec = keys[sel][1]
+        if sel in revoked:
+            rec = re.sub(r"p=[^;]*", "p=", rec)
+        return rec.encode()
+    return txt
+
+
+def sign(keyfile, sel, msg=MSG, domain="example.org"):
+    p = run([bin_path("qmail-dkimsign"), "-d", domain, "-s", sel, "-k", keyfile], input=msg)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.startswith(b"DKIM-Signature: v=1; a=") and p.stdout.endswith(b"\r\n")
+    return p.stdout
+
+
+def wire(sig, msg=MSG):
+    """The message as qmail-remote puts it on the wire: every line end CRLF."""
+    body = re.sub(rb"\r?\n|\r", b"\r\n", msg)
+    return sig + body
+
+
+@pytest.mark.parametrize("sel", ["r1", "e1"])
+def test_dkimpy_verifies_our_signature(keys, sel):
+    sig = sign(keys[sel][0], sel)
+    assert (b"a=rsa-sha256" if sel == "r1" else b"a=ed25519-sha256") in sig
+    assert b"c=relaxed/relaxed" in sig
+    h = re.search(rb"h=([^;]*);", sig).group(1).replace(b"\r\n\t", b"")
+    assert h == b"from:to:cc:subject:date:message-id:mime-version:content-type:from"  # From oversigned
+    assert dkim.verify(wire(sig), dnsfunc=dnsfunc_for(keys))
+
+
+@pytest.mark.parametrize("sel", ["r1", "e1"])
+def test_dkimpy_rejects_altered_or_revoked(keys, sel):
+    sig = sign(keys[sel][0], sel)
+    good = wire(sig)
+    assert dkim.verify(good, dnsfunc=dnsfunc_for(keys))
+    assert not dkim.verify(good.replace(b"hello", b"jello"), dnsfunc=dnsfunc_for(keys))
+    assert not dkim.verify(good.replace(b"signed  mail", b"signed mall"), dnsfunc=dnsfunc_for(keys))
+    # a second From added above the signed one: the oversigned From breaks it
+    assert not dkim.verify(good.replace(b"From: Joe", b"From: evil@evil.test\r\nFrom: Joe", 1),
+                           dnsfunc=dnsfunc_for(keys))
+    assert not dkim.verify(good, dnsfunc=dnsfunc_for(keys, revoked=(sel,)))
+
+
+def test_relaxed_canonicalization_survives_whitespace_changes(keys):
+    sig = sign(keys["r1"][0], "r1")
+    changed = wire(sig).replace(b"hello  world", b"hello world").replace(b"Subject: signed", b"subject:   signed")
+    assert dkim.verify(changed, dnsfunc=dnsfunc_for(keys))
+
+
+def test_empty_body_and_no_final_newline(keys):
+    for msg in (b"From: a@example.org\nSubject: x\n\n", b"From: a@example.org\n\nno newline", b"From: a@example.org\n"):
+        sig = sign(keys["e1"][0], "e1", msg)
+        assert dkim.verify(wire(sig, msg), dnsfunc=dnsfunc_for(keys)), msg
+
+
+@pytest.fixture(scope="module")
+def dns(keys):
+    from dns_util import DnsNamespace
+    try:
+        ns = DnsNamespace(os.path.join(WORK, "dns"))
+    except PermissionError as e:
+        pytest.skip(str(e))
+    ns.set_zone({sel + "._domainkey.example.org": [["TXT", [rec]]] for sel, (fn, rec) in keys.items()})
+    yield ns
+    ns.stop()
+
+
+@pytest.mark.skipif(not shutil.which("opendkim-testmsg"), reason="opendkim-tools is not installed")
+def test_opendkim_verifies_our_rsa_signature(keys, dns):
+    sig = sign(keys["r1"][0], "r1")
+    p = dns.run(["opendkim-testmsg"], input=wire(sig), timeout=30)
+    assert p.returncode == 0 and p.stdout == b"" and p.stderr == b"", p.stdout + p.stderr
+    p = dns.run(["opendkim-testmsg"], input=wire(sig).replace(b"hello", b"jello"), timeout=30)
+    assert p.returncode != 0 or p.stderr, "opendkim accepted an altered body"
+
+
+def test_dkimverify_command_with_dns(keys, dns):
+    """dkimpy's own command line tool, with the record from the test DNS."""
+    if not shutil.which("dkimverify"):
+        pytest.skip("dkimverify is not installed")
+    for sel in ("r1", "e1"):
+        sig = sign(keys[sel][0], sel)
+        p = dns.run(["dkimverify"], input=wire(sig), timeout=30)
+        assert p.returncode == 0 and b"signature ok" in p.stdout, p.stdout + p.stderr
+
+
+# ------------------------------------------------------------ qmail-remote
+
+@pytest.fixture
+def peer(control, keys):
+    p = SmtpPeer(os.path.join(WORK, "peer"), {})
+    control["smtproutes"] = "peer.test:127.0.0.1:%d\n" % p.port
+    control["helohost"] = None
+    with open(TCPTO, "r+b") as f:
+        f.write(b"\0" * 1024)
+    # the keys where an installation keeps them: control/, readable by qmailr only
+    for sel, (fn, rec) in keys.items():
+        dst = os.path.join(HOME, "control", "dkim-" + sel + ".pem")
+        shutil.copy(fn, dst)
+        shutil.chown(dst, "qmailr", "qmail")
+        os.chmod(dst, 0o600)
+    yield p
+    p.stop()
+    for sel in keys:
+        os.unlink(os.path.join(HOME, "control", "dkim-" + sel + ".pem"))
+
+
+def remote(msg, tmp_path, *recips, sender="joe@example.org"):
+    fn = tmp_path / "msg"
+    fn.write_bytes(msg)
+    with open(fn, "rb") as f:
+        return run([bin_path("qmail-remote"), "peer.test", sender] + list(recips or ["u@peer.test"]),
+                   input=None, stdin=f, user="qmailr")
+
+
+def test_qmail_remote_signs_with_dkimkeys(peer, control, keys, tmp_path):
+    control["dkimkeys"] = "other.example:x:/nonexistent\nexample.org:e1:dkim-e1.pem\n"
+    msg = MSG.replace(b"joe@example.org", b"joe@lists.example.org")   # a subdomain: signed as d=example.org
+    p = remote(msg, tmp_path)
+    assert p.stdout.endswith(b"\0") and b"accepted message" in p.stdout, p.stdout
+    content = peer.messages()[0]["content"]
+    assert content.startswith(b"DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.org; s=e1;")
+    assert content.count(b"DKIM-Signature:") == 1
+    assert dkim.verify(content, dnsfunc=dnsfunc_for(keys))
+
+
+def test_qmail_remote_most_specific_key_and_rsa(peer, control, keys, tmp_path):
+    control["dkimkeys"] = "org:e1:dkim-e1.pem\nexample.org:r1:" + os.path.join(HOME, "control", "dkim-r1.pem") + "\n"
+    p = remote(MSG, tmp_path)
+    assert b"accepted message" in p.stdout, p.stdout
+    content = peer.messages()[0]["content"]
+    assert b"a=rsa-sha256" in content and b"s=r1;" in content
+    assert dkim.verify(content, dnsfunc=dnsfunc_for(keys))
+
+
+def test_qmail_remote_leaves_other_domains_unsigned(peer, control, tmp_path):
+    control["dkimkeys"] = "example.org:e1:dkim-e1.pem\n"
+    msg = MSG.replace(b"joe@example.org", b"joe@notexample.org")
+    p = remote(msg, tmp_path)
+    assert b"accepted message" in p.stdout, p.stdout
+    assert b"DKIM-Signature" not in peer.messages()[0]["content"]
+
+
+@pytest.mark.parametrize("line", ["example.org:e1:missing.pem", "example.org:e1:/etc/passwd"])
+def test_qmail_remote_bad_key_defers_and_sends_nothing(peer, control, tmp_path, line):
+    control["dkimkeys"] = line + "\n"
+    p = remote(MSG, tmp_path)
+    assert p.returncode == 0
+    assert p.stdout.startswith(b"ZDKIM signing failed: qmail-dkimsign: ") and p.stdout.endswith(b"\n\0"), p.stdout
+    assert b"(#4.3.0)" in p.stdout
+    assert peer.raw(timeout=1) == []                     # never connected
+
+
+def test_qmail_remote_key_unreadable_by_qmailr_defers(peer, control, tmp_path):
+    fn = os.path.join(HOME, "control", "dkim-e1.pem")
+    shutil.chown(fn, "root", "root")
+    control["dkimkeys"] = "example.org:e1:dkim-e1.pem\n"
+    p = remote(MSG, tmp_path)
+    assert p.stdout.startswith(b"ZDKIM signing failed: qmail-dkimsign: unable to read DKIM key control/dkim-e1.pem"), p.stdout
+    assert peer.raw(timeout=1) == []
+
+
+def test_rsa_key_under_2048_bits_is_refused(tmp_path):
+    fn = tmp_path / "small.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", str(fn)],
+                   check=True, capture_output=True)
+    p = run([bin_path("qmail-dkimsign"), "-d", "example.org", "-s", "x", "-k", str(fn)], input=MSG)
+    assert p.returncode == 111 and b"under 2048 bits" in p.stdout
+
+
+def test_hostile_header_counts_are_bounded(keys):
+    many = b"To: x@y.test\n" * 10000 + b"From: a@example.org\n\nbody\n"
+    p = run([bin_path("qmail-dkimsign"), "-d", "example.org", "-s", "e1", "-k", keys["e1"][0]], input=many, timeout=20)
+    assert p.returncode == 100 and b"too many header fields" in p.stdout
+    huge = b"Subject: " + b"x" * 200000 + b"\nFrom: a@example.org\n\nbody\n"
+    p = run([bin_path("qmail-dkimsign"), "-d", "example.org", "-s", "e1", "-k", keys["e1"][0]], input=huge, timeout=20)
+    assert p.returncode == 100 and b"too long to sign" in p.stdout
