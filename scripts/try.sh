@@ -54,6 +54,10 @@ make -s O="$try/build" QMAILHOME="$home" setup check
 echo localhost > "$home/control/me"
 printf 'localhost\n' > "$home/control/locals"
 printf 'localhost\n' > "$home/control/rcpthosts"
+# DKIM: mail from localhost leaves signed (qmail-dkimsign(8)); the record is in $try/dkim-record
+[ -f "$home/control/dkim-try.pem" ] ||
+  "$home/bin/qmail-dkimkeygen" localhost try "$home/control/dkim-try.pem" > "$try/dkim-record"
+echo 'localhost:try:dkim-try.pem' > "$home/control/dkimkeys"
 
 # every local address goes to the Maildir of one account, trymail, whose
 # password (in $try/password) also opens it over POP3
@@ -123,12 +127,16 @@ p.user("trymail"); p.pass_(sys.argv[2]); print(p.stat()[0]); p.quit()' "$pop3por
   i=$((i + 1)); [ $i -lt 50 ] || { echo "try: POP3 login failed; see $svc/pop3d/log/main/current" >&2; exit 111; }
   sleep 0.2
 done
+signed=$(runuser -u qmailr -- "$home/bin/qmail-dkimsign" < "$landed" | head -n 1 | tr -d "\r")
 cat <<END
 
 The MTA is running from $try.
   A test message went in over SMTP and landed in:
     $landed
   POP3 on 127.0.0.1:$pop3port sees $pop message(s) for trymail.
+  DKIM:        mail from localhost leaves signed; qmail-dkimsign on it gave
+    $signed
+    (the DNS record to publish is in $try/dkim-record)
   Send mail:   swaks --server 127.0.0.1 --port $port --to you@localhost
            or  $home/bin/sendmail you@localhost < message
   Mailbox:     $mbox/Maildir/  (every local address lands here)

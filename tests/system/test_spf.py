@@ -98,3 +98,89 @@ def test_rfc7208_suite_summary():
     with open(os.path.join(WORK, "rfc7208-result.txt"), "w") as f:
         f.write("%d of %d\n" % (n, len(RESULTS)))
     assert n == len(RESULTS), "%d of %d RFC 7208 scenarios pass" % (n, len(RESULTS))
+
+
+# ------------------------------------------------------------ qmail-smtpd
+
+SMTPD_ZONE = {
+    "pass.test": [["TXT", ["v=spf1 ip4:192.0.2.0/24 -all"]]],
+    "fail.test": [["TXT", ["v=spf1 mx -all"]], ["MX", [10, "mx.fail.test"]]],
+    "mx.fail.test": [["A", "198.51.100.1"]],
+    "slow.test": ["TIMEOUT"],
+    "helo.test": [["TXT", ["v=spf1 a -all"]], ["A", "192.0.2.10"]],
+}
+
+
+def smtpd(dns, mailfrom, helo="helo.test"):
+    from smtpd_util import FakeQueue
+    q = FakeQueue()
+    try:
+        env = {"PATH": "/usr/bin:/bin", "TCPREMOTEIP": "192.0.2.10", "TCPLOCALIP": "127.0.0.1",
+               "TCPLOCALHOST": "testhost.example", "QMAILQUEUE": q.prog}
+        dialog = ("HELO %s\r\nMAIL FROM:<%s>\r\nRCPT TO:<u@testhost.example>\r\nDATA\r\n"
+                  "Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n" % (helo, mailfrom)).encode()
+        p = dns.run([bin_path("qmail-smtpd")], input=dialog, env=env, timeout=60)
+        return p.stdout.decode(), [m for m, _ in q.messages()]
+    finally:
+        q.cleanup()
+
+
+@pytest.fixture
+def smtpd_dns(dns):
+    dns.set_zone(SMTPD_ZONE)
+    return dns
+
+
+def test_smtpd_reports_spf_in_one_header(smtpd_dns, control):
+    control["spfpolicy"] = "report\n"
+    out, msgs = smtpd(smtpd_dns, "joe@pass.test")
+    assert len(msgs) == 1, out
+    assert msgs[0].startswith(b"Authentication-Results: testhost.example;\n\tspf=pass smtp.mailfrom=pass.test\nReceived: ")
+    assert msgs[0].count(b"Authentication-Results:") == 1
+    out, msgs = smtpd(smtpd_dns, "joe@fail.test")       # report only: a fail is accepted
+    assert msgs[0].startswith(b"Authentication-Results: testhost.example;\n\tspf=fail smtp.mailfrom=fail.test\n")
+    out, msgs = smtpd(smtpd_dns, "")                    # a bounce: the HELO identity
+    assert msgs[0].startswith(b"Authentication-Results: testhost.example;\n\tspf=pass smtp.helo=helo.test\n")
+
+
+def test_smtpd_refuses_fail_with_reject_policy(smtpd_dns, control):
+    control["spfpolicy"] = "reject\n"
+    out, msgs = smtpd(smtpd_dns, "joe@fail.test")
+    assert "550 SPF check failed for that sender and client (#5.7.23)\r\n" in out
+    assert msgs == []
+    out, msgs = smtpd(smtpd_dns, "joe@pass.test")
+    assert len(msgs) == 1 and b"spf=pass" in msgs[0]
+    out, msgs = smtpd(smtpd_dns, "joe@none.test")       # no record: none, accepted
+    assert len(msgs) == 1 and b"spf=none smtp.mailfrom=none.test" in msgs[0]
+
+
+def test_smtpd_dns_timeout_is_451_never_550(smtpd_dns, control):
+    control["spfpolicy"] = "reject\n"
+    out, msgs = smtpd(smtpd_dns, "joe@slow.test")
+    assert "451 SPF check could not be done now (#4.7.24)\r\n" in out
+    assert "550" not in out and msgs == []
+
+
+def test_smtpd_without_spfpolicy_looks_nothing_up(smtpd_dns, control):
+    control["spfpolicy"] = None
+    out, msgs = smtpd(smtpd_dns, "joe@fail.test")
+    assert len(msgs) == 1 and b"Authentication-Results" not in msgs[0]
+
+
+def test_hostile_spf_records_are_bounded(dns):
+    """Garbage, loops and lookup bombs: a bounded answer quickly."""
+    import time
+    zone = {
+        "loop.test": [["TXT", ["v=spf1 include:loop.test -all"]]],
+        "bomb.test": [["TXT", ["v=spf1 " + " ".join("a:x%d.bomb.test" % i for i in range(40)) + " -all"]]],
+        "garbage.test": [["TXT", ["v=spf1 \x01\x02 ip4:999.1.1.1 %{zz}"]]],
+        "huge.test": [["TXT", ["v=spf1 " + "ip4:10.0.0.1 " * 2000 + "-all"]]],
+        "mxbomb.test": [["TXT", ["v=spf1 mx -all"]]] + [["MX", [i, "m%d.mxbomb.test" % i]] for i in range(30)],
+    }
+    dns.set_zone(zone)
+    for dom, want in (("loop.test", "permerror"), ("bomb.test", "permerror"), ("garbage.test", "permerror"),
+                      ("huge.test", "permerror"), ("mxbomb.test", "permerror")):
+        t = time.monotonic()
+        p = dns.run([bin_path("qmail-spfcheck"), "-t", "300", "192.0.2.1", "a@" + dom, "h.test"], timeout=60)
+        assert p.stdout.split(b"\n")[0] == want.encode(), (dom, p.stdout)
+        assert time.monotonic() - t < 10
