@@ -45,7 +45,7 @@ int main(int argc, char **argv)
   r = spf_check(&q, &exp, &why);
   if (r == SPF_TEMPERROR && str_equal(why, "out of memory")) die(111, "qmail-spfcheck: fatal: out of memory\n", (char *)0);
   for (size_t i = 0; i < exp.len; ++i) if ((unsigned char)exp.s[i] < 32) exp.s[i] = '?';
-  if (!bio_puts(&ob, spf_name(r)) || !bio_puts(&ob, "\n") || !bio_put(&ob, exp.s, exp.len) ||
+  if (!bio_puts(&ob, spf_name(r)) || !bio_puts(&ob, "\n") || (exp.len && !bio_put(&ob, exp.s, exp.len)) ||
       !bio_puts(&ob, "\n") || !bio_puts(&ob, why) || !bio_puts(&ob, "\n") || !bio_flush(&ob))
     return 111;
   return 0;

@@ -35,6 +35,7 @@
 #define MAXFIELDS 2000
 #define MAXSIGS 8                 /* signatures checked; the rest are reported as not checked */
 #define MAXHNAMES 512             /* names in one h= */
+#define MAXSECONDS 30             /* for all DNS lookups: past it, temperror */
 
 static noreturn void qqexit(int code) { _exit(code); }
 static noreturn void die_nomem(void) { qqexit(51); }
@@ -50,6 +51,9 @@ static int blankline;                /* the header ended with an empty line */
 static int msgfd;
 static struct dns_conf dns;
 static sa ar = SA_ZERO;              /* the new Authentication-Results field */
+static time_t started;
+
+static int outoftime(void) { return time(0) - started > MAXSECONDS; }
 
 /* ---- the message ---- */
 
@@ -192,6 +196,7 @@ static EVP_PKEY *getkey(struct sigres *r, int ed)
 
   if (strlen(r->s) + strlen(r->d) + 13 > DNS_NAMELEN) { r->result = "permerror"; r->why = "key name too long"; return 0; }
   strcpy(name, r->s); strcat(name, "._domainkey."); strcat(name, r->d);
+  if (outoftime()) { r->result = "temperror"; r->why = "out of time"; return 0; }
   dr = dns_txt(&dns, name, &txt, &n);
   if (dr == DNS_MEM) die_nomem();
   if (dr == DNS_SOFT) { r->result = "temperror"; r->why = "key lookup failed"; goto out; }
@@ -389,6 +394,7 @@ static int policy(const char *d, sa *txt, struct dkim_tags *t)
   int r, found = 0;
   if (strlen(d) + 8 > DNS_NAMELEN) return 0;
   strcpy(name, "_dmarc."); strcat(name, d);
+  if (outoftime()) return -1;
   r = dns_txt(&dns, name, txt, &n);
   if (r == DNS_MEM) die_nomem();
   if (r == DNS_SOFT) return -1;
@@ -511,7 +517,9 @@ int main(void)
     case 1: rejectmode = pol.len == 6 && !memcmp(pol.s, "reject", 6);
   }
   dns_init(&dns, 0);
+  dns.timeout_ms = 3000;
   slurp();
+  started = time(0);                 /* after the message: DATA may be slow */
   if (headerok) {
     spf_from_smtpd();
     verify_all();

@@ -190,3 +190,24 @@ def test_hostile_spf_records_are_bounded(dns):
         p = dns.run([bin_path("qmail-spfcheck"), "-t", "300", "192.0.2.1", "a@" + dom, "h.test"], timeout=60)
         assert p.stdout.split(b"\n")[0] == want.encode(), (dom, p.stdout)
         assert time.monotonic() - t < 10
+
+
+def test_fuzzed_spf_records_give_a_result(dns):
+    """Random SPF records (the tag-list's characters, macros, CIDRs): each
+    gets one of the seven results, without a crash, within the time limit."""
+    import random
+    rng = random.Random(7208)
+    pieces = ["ip4:", "ip6:", "a", "mx", "ptr", "exists:", "include:", "redirect=", "exp=", "all", "-", "~", "?", "+",
+              "/", "//", "24", "0", "129", "%{", "}", "%%", "%_", "%-", "ir", "l", "d", "s", "o", "i", "h", "v", "p",
+              ".", "x.test", "1.2.3.4", "::1", ":", "=", " ", "  ", "\x7f", "é", "foo", "-all"]
+    names = {}
+    for i in range(150):
+        rec = "v=spf1 " + "".join(rng.choice(pieces) for _ in range(rng.randint(1, 25)))
+        names["f%d.test" % i] = [["TXT", [rec]]]
+    names["x.test"] = [["TXT", ["v=spf1 a -all"]], ["A", "192.0.2.1"], ["MX", [1, "x.test"]]]
+    dns.set_zone(names)
+    results = {"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"}
+    for i in range(150):
+        p = dns.run([bin_path("qmail-spfcheck"), "-t", "200", "192.0.2.1", "a@f%d.test" % i, "h.test"], timeout=30)
+        assert p.returncode == 0, (i, names["f%d.test" % i], p.stderr)
+        assert p.stdout.split(b"\n")[0].decode() in results, p.stdout
