@@ -439,12 +439,14 @@ out:
   sa_free(&txt);
 }
 
-/* spf_from_smtpd - the spf clause of qmail-smtpd's own field (the first) */
+/* spf_from_smtpd - the spf clause of qmail-smtpd's own field: the first,
+ * right above qmail-smtpd's Received field (anything from outside comes
+ * below that) */
 static void spf_from_smtpd(void)
 {
   size_t b, i;
   const sa *f;
-  if (!nfields || !ours(0)) return;
+  if (nfields < 2 || !ours(0) || !isfield(1, "Received", &b)) return;
   f = &fields[0];
   b = byte_chr(f->s, f->len, ';');
   if (b == f->len) return;

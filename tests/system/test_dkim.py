@@ -347,13 +347,14 @@ def test_authcheck_revoked_expired_and_l_abuse(vdns, keys):
 
 
 def test_authcheck_removes_forged_results_keeps_others(vdns, keys):
-    forged = (b"Authentication-Results: testhost.example; dkim=pass header.d=bank.test\r\n"
+    forged = (b"Authentication-Results: testhost.example; spf=pass smtp.mailfrom=bank.test\r\n"
+              b"Authentication-Results: testhost.example; dkim=pass header.d=bank.test\r\n"
               b"Authentication-Results: other.example; spf=pass\r\n")
     out, msgs = authcheck(vdns, forged + PLAIN)
     m = msgs[0]
     assert b"bank.test" not in m
     assert b"Authentication-Results: other.example; spf=pass\n" in m
-    assert "dkim=none" in ar_of(m)
+    assert "dkim=none" in ar_of(m) and "spf=" not in ar_of(m)
 
 
 def test_authcheck_one_field_with_spf_from_smtpd(vdns, keys, control):
