@@ -8,7 +8,8 @@
  * Authentication-Results field; every Authentication-Results field with
  * our authserv-id (control/me) is removed. With control/dmarcpolicy
  * "reject", a DMARC fail of a p=reject domain is refused (exit 82, D text
- * on fd 6) and a DNS failure deferred (Z text). Links libcrypto; runs as
+ * on fd 6) and a DNS failure deferred (Z text). With $RELAYCLIENT set (our
+ * own users) the message is passed on untouched. Links libcrypto; runs as
  * qmaild; the message and every DNS answer are untrusted. */
 #include <errno.h>
 #include <fcntl.h>
@@ -504,15 +505,33 @@ static noreturn void refuse(const char *text)
   qqexit(82);
 }
 
+/* runqueue - exec the real qmail-queue on the fd 0 we leave */
+static noreturn void runqueue(void)
+{
+  char qqpath[4096];
+  const char *qq = getenv("QMAILAUTHQUEUE");
+  char *argv[2];
+
+  if (!qq || !*qq) {
+    if (strlen(auto_home) + sizeof "/bin/qmail-queue" > sizeof qqpath) qqexit(61);
+    strcpy(qqpath, auto_home);
+    strcat(qqpath, "/bin/qmail-queue");
+    qq = qqpath;
+  }
+  argv[0] = (char *)qq;
+  argv[1] = 0;
+  execv(qq, argv);
+  qqexit(errno == ENOENT ? 61 : 71);
+}
+
 int main(void)
 {
   sa pol = SA_ZERO;
-  const char *qq;
-  char qqpath[4096];
   int out, rejectmode = 0;
   size_t k;
 
   if (chdir(auto_home) == -1) qqexit(61);
+  if (getenv("RELAYCLIENT")) runqueue();  /* our own users' mail: passed on untouched */
   if (control_me(&me) == -1) qqexit(55);
   switch (control_readline(&pol, "control/dmarcpolicy")) {
     case -1: qqexit(55);
@@ -551,16 +570,5 @@ int main(void)
     if (r < 0) die_read();
   }
   if (lseek(out, 0, SEEK_SET) == -1 || dup2(out, 0) == -1) die_write();
-  qq = getenv("QMAILAUTHQUEUE");
-  if (!qq || !*qq) {
-    if (strlen(auto_home) + sizeof "/bin/qmail-queue" > sizeof qqpath) qqexit(61);
-    strcpy(qqpath, auto_home);
-    strcat(qqpath, "/bin/qmail-queue");
-    qq = qqpath;
-  }
-  {
-    char *argv[2] = { (char *)qq, 0 };
-    execv(qq, argv);
-  }
-  qqexit(errno == ENOENT ? 61 : 71);
+  runqueue();
 }

@@ -260,7 +260,7 @@ def dkimpy_sign(keys, sel, msg, **kw):
     return dkim.sign(msg, sel.encode(), b"example.org", pem, **kw) + msg
 
 
-def authcheck(dns, msg, mailfrom="joe@example.org", spfpolicy=None, control=None):
+def authcheck(dns, msg, mailfrom="joe@example.org", extra_env=None):
     """The message through qmail-smtpd with QMAILQUEUE=qmail-authcheck in
     the DNS namespace: (SMTP replies, [queued messages])."""
     from smtpd_util import FakeQueue
@@ -269,6 +269,7 @@ def authcheck(dns, msg, mailfrom="joe@example.org", spfpolicy=None, control=None
         env = {"PATH": "/usr/bin:/bin", "TCPREMOTEIP": "192.0.2.10", "TCPLOCALIP": "127.0.0.1",
                "TCPLOCALHOST": "testhost.example", "QMAILQUEUE": bin_path("qmail-authcheck"),
                "QMAILAUTHQUEUE": q.prog}
+        env.update(extra_env or {})
         data = re.sub(rb"\r?\n", b"\r\n", msg)
         dialog = (b"HELO client.test\r\nMAIL FROM:<" + mailfrom.encode() + b">\r\nRCPT TO:<u@testhost.example>\r\n"
                   b"DATA\r\n" + data + b".\r\nQUIT\r\n")
@@ -403,6 +404,16 @@ def test_dmarc_reject_is_refused_only_when_configured(vdns, keys, control):
     assert "554 DMARC policy of the From domain says to reject this message (#5.7.1)\r\n" in out
     out, msgs = authcheck(vdns, dkimpy_sign(keys, "r1", PLAIN))
     assert len(msgs) == 1                                  # a good signature still passes
+
+
+def test_relay_clients_mail_passes_untouched(vdns, keys, control):
+    """Our own users' mail (RELAYCLIENT) is not judged: it is signed as it leaves."""
+    control["dmarcpolicy"] = "reject\n"
+    forged = b"Authentication-Results: other.example; x=y\r\n" + PLAIN
+    out, msgs = authcheck(vdns, forged, extra_env={"RELAYCLIENT": ""})
+    assert len(msgs) == 1, out
+    assert msgs[0].split(b"\n", 1)[1].startswith(b"Authentication-Results: other.example; x=y\n")  # after Received
+    assert b"testhost.example;" not in msgs[0]
 
 
 def test_dmarc_dns_timeout_is_451(dns, keys, control):

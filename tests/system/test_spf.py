@@ -117,12 +117,13 @@ SMTPD_ZONE = {
 }
 
 
-def smtpd(dns, mailfrom, helo="helo.test"):
+def smtpd(dns, mailfrom, helo="helo.test", extra_env=None):
     from smtpd_util import FakeQueue
     q = FakeQueue()
     try:
         env = {"PATH": "/usr/bin:/bin", "TCPREMOTEIP": "192.0.2.10", "TCPLOCALIP": "127.0.0.1",
                "TCPLOCALHOST": "testhost.example", "QMAILQUEUE": q.prog}
+        env.update(extra_env or {})
         dialog = ("HELO %s\r\nMAIL FROM:<%s>\r\nRCPT TO:<u@testhost.example>\r\nDATA\r\n"
                   "Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n" % (helo, mailfrom)).encode()
         p = dns.run([bin_path("qmail-smtpd")], input=dialog, env=env, timeout=60)
@@ -158,6 +159,12 @@ def test_smtpd_refuses_fail_with_reject_policy(smtpd_dns, control):
     assert len(msgs) == 1 and b"spf=pass" in msgs[0]
     out, msgs = smtpd(smtpd_dns, "joe@none.test")       # no record: none, accepted
     assert len(msgs) == 1 and b"spf=none smtp.mailfrom=none.test" in msgs[0]
+
+
+def test_smtpd_does_not_check_relay_clients(smtpd_dns, control):
+    control["spfpolicy"] = "reject\n"
+    out, msgs = smtpd(smtpd_dns, "joe@fail.test", extra_env={"RELAYCLIENT": ""})
+    assert len(msgs) == 1 and b"Authentication-Results" not in msgs[0], out
 
 
 def test_smtpd_dns_timeout_is_451_never_550(smtpd_dns, control):
