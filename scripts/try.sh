@@ -118,6 +118,8 @@ until [ "$(count)" -gt "$before" ]; do
   sleep 0.1
 done
 landed=$(ls -d "$mbox/Maildir/new"/* | tail -n 1)
+# the header qmail-remote would put on it (before POP3 moves it to cur/)
+signed=$(runuser -u qmailr -- "$home/bin/qmail-dkimsign" < "$landed" | head -n 1 | tr -d "\r")
 # read the mailbox back over POP3 (without deleting anything; qmail-pop3d
 # moves what it has seen from new/ to cur/)
 i=0
@@ -127,7 +129,6 @@ p.user("trymail"); p.pass_(sys.argv[2]); print(p.stat()[0]); p.quit()' "$pop3por
   i=$((i + 1)); [ $i -lt 50 ] || { echo "try: POP3 login failed; see $svc/pop3d/log/main/current" >&2; exit 111; }
   sleep 0.2
 done
-signed=$(runuser -u qmailr -- "$home/bin/qmail-dkimsign" < "$landed" | head -n 1 | tr -d "\r")
 cat <<END
 
 The MTA is running from $try.
