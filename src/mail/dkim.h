@@ -1,6 +1,6 @@
 /* dkim - the libc-only parts of DKIM (RFC 6376): tag lists, header and
  * body canonicalization, header selection, base64. The crypto lives in the
- * programs that link libcrypto (qmail-dkimsign, qmail-authcheck).
+ * programs that link libcrypto (qmail-dkimsign, qmail-dkimverify).
  * Functions returning int give 1 on success and 0 on failure with errno
  * set (ENOMEM, ERANGE, or EINVAL for malformed input). Nothing here keeps
  * state between calls; the caller owns and frees every sa. */

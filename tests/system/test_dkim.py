@@ -234,7 +234,7 @@ def test_hostile_header_counts_are_bounded(keys):
     assert p.returncode == 100 and b"too long to sign" in p.stdout
 
 
-# ------------------------------------------------------------ qmail-authcheck
+# ------------------------------------------------------------ qmail-dkimverify
 
 def zone_for(keys, dmarc=None, extra=None):
     z = {sel + "._domainkey.example.org": [["TXT", [rec]]] for sel, (fn, rec) in keys.items()}
@@ -260,14 +260,14 @@ def dkimpy_sign(keys, sel, msg, **kw):
     return dkim.sign(msg, sel.encode(), b"example.org", pem, **kw) + msg
 
 
-def authcheck(dns, msg, mailfrom="joe@example.org", extra_env=None):
-    """The message through qmail-smtpd with QMAILQUEUE=qmail-authcheck in
+def dkimverify(dns, msg, mailfrom="joe@example.org", extra_env=None):
+    """The message through qmail-smtpd with QMAILQUEUE=qmail-dkimverify in
     the DNS namespace: (SMTP replies, [queued messages])."""
     from smtpd_util import FakeQueue
     q = FakeQueue()
     try:
         env = {"PATH": "/usr/bin:/bin", "TCPREMOTEIP": "192.0.2.10", "TCPLOCALIP": "127.0.0.1",
-               "TCPLOCALHOST": "testhost.example", "QMAILQUEUE": bin_path("qmail-authcheck"),
+               "TCPLOCALHOST": "testhost.example", "QMAILQUEUE": bin_path("qmail-dkimverify"),
                "QMAILAUTHQUEUE": q.prog}
         env.update(extra_env or {})
         data = re.sub(rb"\r?\n", b"\r\n", msg)
@@ -298,8 +298,8 @@ def vdns(dns, keys, control):
 
 
 @pytest.mark.parametrize("sel,alg", [("r1", "rsa-sha256"), ("e1", "ed25519-sha256")])
-def test_authcheck_accepts_dkimpy_signatures(vdns, keys, sel, alg):
-    out, msgs = authcheck(vdns, dkimpy_sign(keys, sel, PLAIN))
+def test_dkimverify_accepts_dkimpy_signatures(vdns, keys, sel, alg):
+    out, msgs = dkimverify(vdns, dkimpy_sign(keys, sel, PLAIN))
     assert len(msgs) == 1, out
     ar = ar_of(msgs[0])
     assert "dkim=pass header.d=example.org header.s=%s header.a=%s" % (sel, alg) in ar
@@ -307,9 +307,9 @@ def test_authcheck_accepts_dkimpy_signatures(vdns, keys, sel, alg):
     assert msgs[0].endswith(b"\nSubject: check me\n\nbody text\n")
 
 
-def test_authcheck_accepts_our_own_signature(vdns, keys):
+def test_dkimverify_accepts_our_own_signature(vdns, keys):
     sig = sign(keys["r1"][0], "r1", PLAIN)
-    out, msgs = authcheck(vdns, sig + PLAIN)
+    out, msgs = dkimverify(vdns, sig + PLAIN)
     assert "dkim=pass header.d=example.org header.s=r1" in ar_of(msgs[0])
 
 
@@ -317,17 +317,17 @@ def test_authcheck_accepts_our_own_signature(vdns, keys):
     (lambda m: m.replace(b"body text", b"body texT"), "body hash mismatch"),
     (lambda m: m.replace(b"check me", b"check you"), "signature did not verify"),
 ])
-def test_authcheck_rejects_altered(vdns, keys, change, why):
+def test_dkimverify_rejects_altered(vdns, keys, change, why):
     for sel in ("r1", "e1"):
-        out, msgs = authcheck(vdns, change(dkimpy_sign(keys, sel, PLAIN)))
+        out, msgs = dkimverify(vdns, change(dkimpy_sign(keys, sel, PLAIN)))
         ar = ar_of(msgs[0])
         assert "dkim=fail (%s) header.d=example.org" % why in ar
         assert "dmarc=fail (p=reject)" in ar
 
 
-def test_authcheck_revoked_expired_and_l_abuse(vdns, keys):
+def test_dkimverify_revoked_expired_and_l_abuse(vdns, keys):
     m = dkimpy_sign(keys, "r1", PLAIN).replace(b"s=r1", b"s=revoked")
-    assert "dkim=permerror (key revoked)" in ar_of(authcheck(vdns, m)[1][0])
+    assert "dkim=permerror (key revoked)" in ar_of(dkimverify(vdns, m)[1][0])
     # signed in 2001 (t=1000000000), expiring 500 s later: an x= added by
     # hand also breaks b=, so this passes only when the expiry is seen first
     real = dkim.time.time
@@ -337,30 +337,30 @@ def test_authcheck_revoked_expired_and_l_abuse(vdns, keys):
     finally:
         dkim.time.time = real
     m = m.replace(b"v=1;", b"v=1; x=1000000500;", 1)
-    assert "dkim=fail (signature expired)" in ar_of(authcheck(vdns, m)[1][0])
+    assert "dkim=fail (signature expired)" in ar_of(dkimverify(vdns, m)[1][0])
     m = dkimpy_sign(keys, "r1", PLAIN, length=True) + b"appended by an attacker\r\n"
-    ar = ar_of(authcheck(vdns, m)[1][0])
+    ar = ar_of(dkimverify(vdns, m)[1][0])
     assert "dkim=policy (l= leaves part of the body unsigned)" in ar and "dmarc=fail" in ar
     m = dkimpy_sign(keys, "r1", PLAIN).replace(b"s=r1", b"s=garbage")
-    assert "dkim=permerror (bad key record)" in ar_of(authcheck(vdns, m)[1][0])
+    assert "dkim=permerror (bad key record)" in ar_of(dkimverify(vdns, m)[1][0])
     m = dkimpy_sign(keys, "r1", PLAIN).replace(b"s=r1", b"s=nokey")
-    assert "dkim=permerror (no key)" in ar_of(authcheck(vdns, m)[1][0])
+    assert "dkim=permerror (no key)" in ar_of(dkimverify(vdns, m)[1][0])
 
 
-def test_authcheck_removes_forged_results_keeps_others(vdns, keys):
+def test_dkimverify_removes_forged_results_keeps_others(vdns, keys):
     forged = (b"Authentication-Results: testhost.example; spf=pass smtp.mailfrom=bank.test\r\n"
               b"Authentication-Results: testhost.example; dkim=pass header.d=bank.test\r\n"
               b"Authentication-Results: other.example; spf=pass\r\n")
-    out, msgs = authcheck(vdns, forged + PLAIN)
+    out, msgs = dkimverify(vdns, forged + PLAIN)
     m = msgs[0]
     assert b"bank.test" not in m
     assert b"Authentication-Results: other.example; spf=pass\n" in m
     assert "dkim=none" in ar_of(m) and "spf=" not in ar_of(m)
 
 
-def test_authcheck_one_field_with_spf_from_smtpd(vdns, keys, control):
+def test_dkimverify_one_field_with_spf_from_smtpd(vdns, keys, control):
     control["spfpolicy"] = "report\n"
-    out, msgs = authcheck(vdns, PLAIN.replace(b"joe@example.org", b"joe@pass.test"), mailfrom="joe@pass.test")
+    out, msgs = dkimverify(vdns, PLAIN.replace(b"joe@example.org", b"joe@pass.test"), mailfrom="joe@pass.test")
     ar = ar_of(msgs[0])
     assert ar.startswith("Authentication-Results: testhost.example;\n\tspf=pass smtp.mailfrom=pass.test;\n\tdkim=none;")
     assert msgs[0].count(b"Authentication-Results") == 1
@@ -381,7 +381,7 @@ def test_dmarc_alignment(dns, keys, control, dmarc, fromdom, sel_domain, want):
     msg = PLAIN.replace(b"joe@example.org", ("joe@" + fromdom).encode())
     if sel_domain:
         msg = dkimpy_sign(keys, "r1", msg)
-    out, msgs = authcheck(dns, msg)
+    out, msgs = dkimverify(dns, msg)
     assert want in ar_of(msgs[0])
 
 
@@ -390,19 +390,19 @@ def test_dmarc_spf_alignment(dns, keys, control):
     control["spfpolicy"] = "report\n"
     control["dmarcpolicy"] = "reject\n"
     msg = PLAIN.replace(b"joe@example.org", b"joe@news.pass.test")
-    out, msgs = authcheck(dns, msg, mailfrom="bounces@pass.test")
+    out, msgs = dkimverify(dns, msg, mailfrom="bounces@pass.test")
     assert "dmarc=pass (p=reject) header.from=news.pass.test" in ar_of(msgs[0])
 
 
 def test_dmarc_reject_is_refused_only_when_configured(vdns, keys, control):
     bad = dkimpy_sign(keys, "r1", PLAIN).replace(b"body text", b"evil text")
-    out, msgs = authcheck(vdns, bad)
+    out, msgs = dkimverify(vdns, bad)
     assert len(msgs) == 1 and "250 ok" in out            # report only
     control["dmarcpolicy"] = "reject\n"
-    out, msgs = authcheck(vdns, bad)
+    out, msgs = dkimverify(vdns, bad)
     assert msgs == []
     assert "554 DMARC policy of the From domain says to reject this message (#5.7.1)\r\n" in out
-    out, msgs = authcheck(vdns, dkimpy_sign(keys, "r1", PLAIN))
+    out, msgs = dkimverify(vdns, dkimpy_sign(keys, "r1", PLAIN))
     assert len(msgs) == 1                                  # a good signature still passes
 
 
@@ -410,7 +410,7 @@ def test_relay_clients_mail_passes_untouched(vdns, keys, control):
     """Our own users' mail (RELAYCLIENT) is not judged: it is signed as it leaves."""
     control["dmarcpolicy"] = "reject\n"
     forged = b"Authentication-Results: other.example; x=y\r\n" + PLAIN
-    out, msgs = authcheck(vdns, forged, extra_env={"RELAYCLIENT": ""})
+    out, msgs = dkimverify(vdns, forged, extra_env={"RELAYCLIENT": ""})
     assert len(msgs) == 1, out
     assert msgs[0].startswith(b"Received: ")
     assert b"\nAuthentication-Results: other.example; x=y\nFrom: Joe" in msgs[0]
@@ -424,11 +424,11 @@ def test_dmarc_dns_timeout_is_451(dns, keys, control):
     dns.set_zone(z)
     control["dmarcpolicy"] = "reject\n"
     control["spfpolicy"] = None
-    out, msgs = authcheck(dns, PLAIN)
+    out, msgs = dkimverify(dns, PLAIN)
     assert msgs == [] and "451 DMARC policy could not be looked up now (#4.7.0)\r\n" in out
 
 
-def test_authcheck_hostile_signatures_are_bounded(vdns, keys):
+def test_dkimverify_hostile_signatures_are_bounded(vdns, keys):
     import time
     m = dkimpy_sign(keys, "r1", PLAIN)
     many = m.replace(b"h=from : to : subject", b"h=" + b"from:" * 10000 + b"to", 1)
@@ -438,9 +438,9 @@ def test_authcheck_hostile_signatures_are_bounded(vdns, keys):
     for msg, want in ((many, "dkim=permerror (bad or overlong h=)"), (huge, "dkim=permerror"),
                       (garbage, "dkim=permerror (bad signature)")):
         t = time.monotonic()
-        out, msgs = authcheck(vdns, msg)
+        out, msgs = dkimverify(vdns, msg)
         assert want in ar_of(msgs[0]), out
         assert time.monotonic() - t < 10
     sigs = b"".join(dkimpy_sign(keys, "r1", PLAIN)[:-len(PLAIN)] for _ in range(20)) + PLAIN
-    out, msgs = authcheck(vdns, sigs)
+    out, msgs = dkimverify(vdns, sigs)
     assert ar_of(msgs[0]).count("dkim=pass") == 8         # checked at most 8

@@ -1,4 +1,4 @@
-/* qmail-authcheck - check DKIM signatures (RFC 6376, RFC 8463) and DMARC
+/* qmail-dkimverify - check DKIM signatures (RFC 6376, RFC 8463) and DMARC
  * (RFC 7489) of a message on its way into the queue, and put one
  * Authentication-Results field (RFC 8601) in front of it.
  * Usage: as QMAILQUEUE for qmail-smtpd: the message on fd 0, the envelope
@@ -61,7 +61,7 @@ static int outoftime(void) { return time(0) - started > MAXSECONDS; }
 static int tmpfile_(void)
 {
   int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd == -1) fd = memfd_create("qmail-authcheck", MFD_CLOEXEC);
+  if (fd == -1) fd = memfd_create("qmail-dkimverify", MFD_CLOEXEC);
   if (fd == -1) qqexit(errno == ENOMEM ? 51 : 53);
   return fd;
 }
