@@ -59,7 +59,7 @@ Version: $version
 Architecture: $(dpkg --print-architecture)
 Maintainer: qmail-compat developers <postmaster@localhost>
 Installed-Size: $size
-Depends: ucspi-tcp | ucspi-tcp-ipv6, daemontools, adduser | passwd
+Depends: ucspi-tcp | ucspi-tcp-ipv6, daemontools, adduser | passwd, libssl3
 Provides: mail-transport-agent
 Conflicts: mail-transport-agent
 Replaces: mail-transport-agent

@@ -44,7 +44,7 @@ for p in "$build"/bin/*; do
   case $n in
     qmail-queue) echo "f bin/$n $uq $gq 4711 $p" ;;
     qmail-lspawn|qmail-start|qmail-newu|qmail-newmrh) echo "f bin/$n $uo $gq 0700 $p" ;;
-    qmail-getpw|qmail-local|qmail-remote|qmail-rspawn|qmail-clean|qmail-send|\
+    qmail-getpw|qmail-local|qmail-remote|qmail-dkimsign|qmail-rspawn|qmail-clean|qmail-send|\
     splogger|qmail-pw2u|qmail-popup) echo "f bin/$n $uo $gq 0711 $p" ;;
     *) echo "f bin/$n $uo $gq 0755 $p" ;;
   esac

@@ -64,6 +64,10 @@ echo localhost > "$home/control/me"
 # user@localhost.localhost, so that name is local as well
 printf 'localhost\nlocalhost.localhost\n' > "$home/control/locals"
 printf 'localhost\nlocalhost.localhost\n' > "$home/control/rcpthosts"
+# DKIM: mail from localhost leaves signed (qmail-dkimsign(8)); the record is in $try/dkim-record
+[ -f "$home/control/dkim-try.pem" ] ||
+  "$home/bin/qmail-dkimkeygen" localhost try "$home/control/dkim-try.pem" > "$try/dkim-record"
+echo 'localhost:try:dkim-try.pem' > "$home/control/dkimkeys"
 
 # every local address goes to the Maildir of one account, whose
 # password (in $try/password) also opens it over POP3
@@ -167,6 +171,8 @@ until [ "$(count)" -gt "$before" ]; do
   sleep 0.1
 done
 landed=$(ls -d "$mbox/Maildir/new"/* | tail -n 1)
+# the header qmail-remote would put on it (before POP3 moves it to cur/)
+signed=$(runuser -u qmailr -- "$home/bin/qmail-dkimsign" < "$landed" | head -n 1 | tr -d "\r")
 # submit as a mail client would: STARTTLS + AUTH on submission, AUTH on SMTPS
 for p in "$subport --tls" "$smtpsport --tlsc"; do
   i=0
@@ -205,6 +211,9 @@ The MTA is running from $try.
   A test message went in over SMTP and landed in:
     $landed
   POP3 on 127.0.0.1:$pop3port sees $pop message(s) for $tryuser.
+  DKIM:        mail from localhost leaves signed; qmail-dkimsign on it gave
+    $signed
+    (the DNS record to publish is in $try/dkim-record)
   Send mail:   swaks --server 127.0.0.1 --port $port --to you@localhost
            or  swaks --server ::1 --port $port --to you@localhost
            or  $home/bin/sendmail you@localhost < message

@@ -104,6 +104,7 @@ static int rr_next(const unsigned char *p, size_t len, size_t *pos, struct rrinf
     case DNS_T_A: if (r->rdlen != 4) return -1; break;
     case DNS_T_AAAA: if (r->rdlen != 16) return -1; break;
     case DNS_T_CNAME:
+    case DNS_T_PTR:
       i = r->rdpos;
       if (getname(p, r->rdpos + r->rdlen, &i, name, &u) == -1) return -1;
       if (i != r->rdpos + r->rdlen) return -1;
@@ -114,11 +115,25 @@ static int rr_next(const unsigned char *p, size_t len, size_t *pos, struct rrinf
       if (getname(p, r->rdpos + r->rdlen, &i, name, &u) == -1) return -1;
       if (i != r->rdpos + r->rdlen) return -1;
       break;
+    case DNS_T_TXT:                      /* character-strings fill the rdata exactly */
+      for (i = r->rdpos; i < r->rdpos + r->rdlen; i += 1 + p[i])
+        if (p[i] > r->rdpos + r->rdlen - i - 1) return -1;
+      break;
   }
   return 0;
 }
 
-int dns_parse(const unsigned char *p, size_t len, const char *qname, unsigned qtype, struct dns_answer *a)
+/* txtadd - one TXT record's strings, joined, then a NUL */
+static int txtadd(sa *out, const unsigned char *p, size_t pos, size_t len)
+{
+  size_t i, k, start = out->len;
+  for (i = pos; i < pos + len; i += 1 + p[i])
+    for (k = 1; k <= p[i]; ++k)
+      if (!sa_append(out, p[i + k] ? (char)p[i + k] : 127)) { out->len = start; return 0; }
+  return sa_append(out, 0);
+}
+
+static int parse(const unsigned char *p, size_t len, const char *qname, unsigned qtype, struct dns_answer *a, sa *txt)
 {
   struct rrinfo r;
   char name[DNS_NAMELEN];
@@ -129,6 +144,7 @@ int dns_parse(const unsigned char *p, size_t len, const char *qname, unsigned qt
   a->n = 0;
   a->tc = 0;
   a->canon[0] = 0;
+  if (txt) txt->len = 0;
   if (len < 12) goto bad;
   a->id = get16(p);
   if (!(p[2] & 0x80)) goto bad;          /* not a response */
@@ -182,9 +198,10 @@ int dns_parse(const unsigned char *p, size_t len, const char *qname, unsigned qt
     x = &a->rr[a->n];
     memset(x, 0, sizeof *x);
     x->type = r.type;
-    if (r.type == DNS_T_A) memcpy(x->ip, p + r.rdpos, 4);
+    if (r.type == DNS_T_TXT) { if (txt && !txtadd(txt, p, r.rdpos, r.rdlen)) return -2; }
+    else if (r.type == DNS_T_A) memcpy(x->ip, p + r.rdpos, 4);
     else if (r.type == DNS_T_AAAA) memcpy(x->ip, p + r.rdpos, 16);
-    else if (r.type == DNS_T_MX || r.type == DNS_T_CNAME) {
+    else if (r.type == DNS_T_MX || r.type == DNS_T_CNAME || r.type == DNS_T_PTR) {
       size_t i = r.rdpos;
       if (r.type == DNS_T_MX) { x->pref = get16(p + i); i += 2; }
       if (getname(p, len, &i, x->name, &u) == -1) goto bad;
@@ -196,6 +213,11 @@ int dns_parse(const unsigned char *p, size_t len, const char *qname, unsigned qt
 bad:
   errno = EPROTO;
   return -1;
+}
+
+int dns_parse(const unsigned char *p, size_t len, const char *qname, unsigned qtype, struct dns_answer *a)
+{
+  return parse(p, len, qname, qtype, a, 0);
 }
 
 size_t dns_mkquery(unsigned char *q, const char *name, unsigned qtype, unsigned id, int edns)
@@ -367,13 +389,13 @@ fail:
 }
 
 /* query1 - one question, no CNAME requery; DNS_OK, DNS_HARD or DNS_SOFT */
-static int query1(const struct dns_conf *c, const char *name, unsigned qtype, struct dns_answer *a, unsigned char *resp)
+static int query1(const struct dns_conf *c, const char *name, unsigned qtype, struct dns_answer *a, unsigned char *resp, sa *txt)
 {
   unsigned char q[512];
   size_t qlen, s;
   unsigned attempt, id;
   ssize_t n;
-  int edns;
+  int edns, pr;
 
   for (attempt = 0; attempt < c->attempts; ++attempt)
     for (s = 0; s < c->n; ++s) {
@@ -384,11 +406,15 @@ static int query1(const struct dns_conf *c, const char *name, unsigned qtype, st
       if (!qlen) return DNS_HARD;
       n = udp(c, s, q, qlen, resp, PKTMAX);
       if (n < 0) continue;
-      if (dns_parse(resp, (size_t)n, name, qtype, a) == -1 || a->id != id) continue;
+      pr = parse(resp, (size_t)n, name, qtype, a, txt);
+      if (pr == -2) return DNS_MEM;
+      if (pr == -1 || a->id != id) continue;
       if (a->tc) {
         n = tcp(c, s, q, qlen, resp);
         if (n < 0) continue;
-        if (dns_parse(resp, (size_t)n, name, qtype, a) == -1 || a->id != id || a->tc) continue;
+        pr = parse(resp, (size_t)n, name, qtype, a, txt);
+        if (pr == -2) return DNS_MEM;
+        if (pr == -1 || a->id != id || a->tc) continue;
       }
       if (a->rcode == 0) return DNS_OK;
       if (a->rcode == 3) return DNS_HARD;
@@ -397,7 +423,7 @@ static int query1(const struct dns_conf *c, const char *name, unsigned qtype, st
   return DNS_SOFT;
 }
 
-int dns_resolve(const struct dns_conf *c, const char *name, unsigned qtype, struct dns_answer *a)
+static int resolve(const struct dns_conf *c, const char *name, unsigned qtype, struct dns_answer *a, sa *txt)
 {
   char cur[DNS_NAMELEN];
   unsigned char *resp;
@@ -409,13 +435,33 @@ int dns_resolve(const struct dns_conf *c, const char *name, unsigned qtype, stru
   resp = malloc(PKTMAX);
   if (!resp) return DNS_MEM;
   for (hop = 0; hop < MAXHOPS; ++hop) {
-    r = query1(c, cur, qtype, a, resp);
+    r = query1(c, cur, qtype, a, resp, txt);
     if (r != DNS_OK) break;
     if (a->n || name_equal(a->canon, cur)) break;
     strcpy(cur, a->canon);               /* the chain ended outside this answer */
     r = DNS_SOFT;
   }
   free(resp);
+  return r;
+}
+
+int dns_resolve(const struct dns_conf *c, const char *name, unsigned qtype, struct dns_answer *a)
+{
+  return resolve(c, name, qtype, a, 0);
+}
+
+int dns_txt(const struct dns_conf *c, const char *name, sa *out, size_t *n)
+{
+  struct dns_answer *a = malloc(sizeof *a);
+  int r;
+
+  *n = 0;
+  out->len = 0;
+  if (!a) return DNS_MEM;
+  r = resolve(c, name, DNS_T_TXT, a, out);
+  if (r == DNS_OK) *n = a->n;
+  else out->len = 0;
+  free(a);
   return r;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "ipaddr.h"
+#include "sa.h"
 
 #define DNS_OK 0
 #define DNS_SOFT (-1)
@@ -25,7 +26,9 @@
 
 #define DNS_T_A 1
 #define DNS_T_CNAME 5
+#define DNS_T_PTR 12
 #define DNS_T_MX 15
+#define DNS_T_TXT 16
 #define DNS_T_AAAA 28
 
 #define DNS_NAMELEN 256   /* a name in text form (at most 253) plus NUL */
@@ -47,7 +50,7 @@ struct dns_rr {
   unsigned type;
   unsigned pref;                /* MX */
   unsigned char ip[16];         /* A (4 bytes), AAAA */
-  char name[DNS_NAMELEN];       /* MX exchange or CNAME target */
+  char name[DNS_NAMELEN];       /* MX exchange, CNAME target or PTR name */
 };
 
 struct dns_answer {
@@ -86,6 +89,12 @@ int dns_parse(const unsigned char *pkt, size_t len, const char *name, unsigned q
 
 /* dns_resolve - ask the servers; follows CNAMEs through further queries */
 int dns_resolve(const struct dns_conf *c, const char *name, unsigned qtype, struct dns_answer *a);
+
+/* dns_txt - the TXT records of name into out, each record's strings joined
+ * and ended by a NUL (a NUL inside a record becomes DEL, so no parser takes
+ * it for valid text); *n the number of records. DNS_OK, DNS_HARD, DNS_SOFT,
+ * DNS_MEM. */
+int dns_txt(const struct dns_conf *c, const char *name, sa *out, size_t *n);
 
 /* dns_ip - append the IPv4, then IPv6 addresses of name with preference
  * pref. DNS_OK may add nothing (the name exists but has no address). */

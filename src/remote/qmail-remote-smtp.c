@@ -445,6 +445,7 @@ void smtp(struct smtpjob *j)
     code = smtpcode();
     if (code / 100 != 3) quit(klass(code), "", " failed on DATA command");
   }
+  if (j->dkimsig && j->dkimsig->len) put(j->dkimsig->s, j->dkimsig->len);
   blast();
   code = smtpcode();
   flagcritical = 0;

@@ -182,6 +182,7 @@ static void lookup(dns_list *ips, int relayed)
 }
 
 static struct smtpjob job;
+static sa dkimsig = SA_ZERO;
 
 /* addresses - the sender and recipients as they go on the wire; a
  * recipient that cannot gets its h report ready instead */
@@ -247,6 +248,7 @@ int main(int argc, char **argv)
       case -2: out("Zcontrol/smtpauth is readable by others than its owner; not using it. (#4.3.0)\n"); zerodie();
     }
   addresses(argc, argv);
+  dkim_sign(&dkimsig);
   lookup(&ips, relayed);
   prefme = notme(&ips, relayed);
 
@@ -266,6 +268,7 @@ int main(int argc, char **argv)
       job.helohost = &helohost;
       job.sender = &sender;
       job.timeout = (unsigned)timeoutremote;
+      job.dkimsig = &dkimsig;
       smtp(&job);
       /* back only when TLS failed with a peer that need not have it: the
        * same address again, on a new connection, in cleartext */

@@ -38,7 +38,13 @@ struct smtpjob {
   const char *domain;             /* the destination, for the certificate check */
   const char *relay;              /* 0, or the smtproutes relay's name */
   const char *tlsfailed;          /* 0, or why TLS failed on the last try */
+  const sa *dkimsig;              /* header lines (CRLF) sent before the message */
 };
+
+/* dkim_sign - the DKIM-Signature header for fd 0 from qmail-dkimsign (empty
+ * when control/dkimkeys does not exist), fd 0 rewound; a Z report and exit
+ * when signing fails (qmail-remote-dkim.c) */
+void dkim_sign(sa *sig);
 
 /* smtp - deliver stdin to the peer and print every report. It returns
  * only when STARTTLS failed with a peer that need not have TLS (j->tls 1),

@@ -118,6 +118,7 @@ static void setup(void)
   if (x && scan_ulong(x, &u)) databytes = u;
   if (control_readint(&maxrcpt, "control/maxrcpt") == -1) die_control();
   if (!maxrcpt) maxrcpt = 1;
+  if (spf_setup() == -1) die_control();
   sa_free(&me);
 
   received_peer(&peer);
@@ -259,6 +260,9 @@ static void smtp_mail(const char *arg, size_t len)
     return;
   }
   flagbarf = bmfcheck();
+  if (!sa_0(&addr)) die_nomem();
+  if (!spf_mail(addr.s, helohost.s, peer.remoteip)) return;
+  --addr.len;
   seenmail = 1;
   utf8mail = utf8;
   nrcpt = 0;
@@ -328,6 +332,7 @@ static int startmsg(unsigned long *qp)
   if (!received_fmt(&rec, proto.s, peer.local, peer.remoteip, peer.remotehost,
                     peer.remoteinfo, fakehelo, time(0)))
     die_nomem();
+  spf_header(&qq);
   qmail_put(&qq, rec.s, rec.len);
   sa_free(&rec);
   sa_free(&proto);

@@ -86,6 +86,14 @@ int bdat_toobig(void);
 void bdat_end(unsigned long *hops, int *toobig);
 void bdat_skip(unsigned long n);
 
+/* SPF at MAIL (qmail-smtpd-spf.c): spf_setup reads control/spfpolicy
+ * (0, or -1 on error); spf_mail returns 1 to go on, 0 when it answered
+ * the client with a refusal; spf_header puts the Authentication-Results
+ * field of the last MAIL, if any, into q */
+int spf_setup(void);
+int spf_mail(const char *sender, const char *helo, const char *remoteip);
+void spf_header(qmail *q);
+
 /* straynewline - answer a bare LF or CR with 451 and end the session */
 noreturn void straynewline(void);
 

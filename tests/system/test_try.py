@@ -82,6 +82,8 @@ def test_try_starts_and_delivers_its_test_message(running):
     out = r.stdout.decode()
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     assert "landed in:" in out and "try-stop" in out
+    # make try signs its mail: the key it made signs the test message
+    assert "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=localhost; s=try;" in out, out
     landed = out.split("landed in:")[1].split()[0]
     name = os.path.basename(landed).split(":")[0]
     seen = [n for n in maildir_new() if n.split(":")[0] == name]
