@@ -1,7 +1,8 @@
 /* qmail-smtpd.h - what the files of qmail-smtpd share.
  * qmail-smtpd.c holds the session (commands and replies),
  * qmail-smtpd-addr.c the parsing of MAIL and RCPT arguments,
- * qmail-smtpd-data.c the DATA stream from the client to qmail-queue. */
+ * qmail-smtpd-data.c the DATA stream from the client to qmail-queue,
+ * qmail-smtpd-rcpt.c the recipient check at RCPT time. */
 #ifndef QMAIL_SMTPD_H
 #define QMAIL_SMTPD_H
 
@@ -43,6 +44,18 @@ unsigned long param_size(const char *p, size_t len);
  * (0: no limit) bytes came; either makes q fail. A bare LF or bare CR ends
  * the session with 451 (qmail-smtpd(8) TRANSPARENCY). */
 void data_blast(qmail *q, unsigned long databytes, unsigned long *hops, int *toobig);
+
+/* rcpt_setup - read control/rcptcheck (RCPTCHECK overrides it) and, when
+ * the check is on, what rewriting needs; me is control/me. 1, or 0 when a
+ * control file cannot be read. */
+int rcpt_setup(const char *me);
+
+/* rcpt_check - would local delivery take addr[0..len) (as it will be
+ * queued)? RCPT_OK also for a remote address or with the check off. */
+#define RCPT_OK 0
+#define RCPT_UNKNOWN 1      /* delivery would bounce: no such mailbox */
+#define RCPT_TEMP 2         /* cannot tell now */
+int rcpt_check(const char *addr, size_t len);
 
 /* straynewline - answer a bare LF or CR with 451 and end the session */
 noreturn void straynewline(void);
