@@ -15,9 +15,8 @@
  * a .qmail that bounces when it runs (bouncesaying, a program exiting
  * 100) is accepted here.
  * Untrusted input: the address (from the SMTP client), used only as a
- * cdb key, a password database name and part of a file name; a '/' in
- * an extension cannot leave the home because dq_safeext keeps it and the
- * name then holds a directory that does not exist. */
+ * cdb key, a password database name and part of a .qmail file name that
+ * is formed exactly as qmail-local forms it (doc/rcptcheck.md). */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,7 +38,8 @@
 /* the address, made safe for the log, to start every message */
 static sa who = SA_ZERO;
 
-static noreturn void die_usage(void) { die(100, "usage: qmail-rcptcheck [--] address\n", (char *)0); }
+/* 100 means "no mailbox" and nothing else, so a usage error is 111 */
+static noreturn void die_usage(void) { die(111, "usage: qmail-rcptcheck [--] address\n", (char *)0); }
 static noreturn void die_nomem(void) { die(111, FATAL, who.s, ": out of memory (#4.3.0)\n", (char *)0); }
 static noreturn void die_temp(const char *why, const char *name)
 {
