@@ -108,13 +108,15 @@ static void checkhome(void)
 
   if (stat(".", &st) == -1)
     die(111, "Unable to stat home directory: ", say_errno(), ". (#4.3.0)\n", NULL);
-  if (st.st_mode & auto_patrn)
-    die(111, "Uh-oh: home directory is writable. (#4.7.0)\n", NULL);
-  if (st.st_mode & S_ISVTX) {
-    if (flagdoit)
-      die(111, "Home directory is sticky: user is editing his .qmail file. (#4.2.1)\n", NULL);
-    say(2, "Warning: home directory is sticky.\n", NULL);
+  /* dq_home: the same test qmail-rcptcheck makes at RCPT time */
+  switch (dq_home(st.st_mode, auto_patrn)) {
+    case DQ_WRITABLE: die(111, "Uh-oh: home directory is writable. (#4.7.0)\n", NULL);
+    case DQ_STICKY: break;
+    default: return;
   }
+  if (flagdoit)
+    die(111, "Home directory is sticky: user is editing his .qmail file. (#4.2.1)\n", NULL);
+  say(2, "Warning: home directory is sticky.\n", NULL);
 }
 
 /* makelines - RECIPIENT, DTLINE, RPLINE and UFLINE of qmail-command(8) */
@@ -211,9 +213,10 @@ static int found(const char *fn, void *ctx)
     return 0;
   }
   if (fstat(fd, &st) == -1) die_qmail(fn);
-  if (!S_ISREG(st.st_mode)) { close(fd); return 0; }
-  if (st.st_mode & auto_patrn)
-    die(111, "Uh-oh: .qmail file is writable. (#4.7.0)\n", NULL);
+  switch (dq_file(st.st_mode, auto_patrn)) {
+    case 0: close(fd); return 0;
+    case DQ_WRITABLE: die(111, "Uh-oh: .qmail file is writable. (#4.7.0)\n", NULL);
+  }
   flagforwardonly = !!(st.st_mode & 0100);
   *(int *)ctx = fd;
   return 1;
@@ -236,11 +239,11 @@ static void instructions(void)
   size_t defpos;
   int fd = -1, r;
 
-  if (!dq_safeext(&safeext, ext)) ql_die_nomem();
-  r = dq_search(&qme, dash, safeext.s, safeext.len, found, &fd, &defpos);
+  /* dq_find: the same choice qmail-rcptcheck makes at RCPT time */
+  r = dq_find(&qme, &safeext, dash, ext, found, &fd, &defpos);
   if (r == -1) ql_die_nomem();
-  if (r == 0 && *dash) die(100, "Sorry, no mailbox here by that name. (#5.1.1)\n", NULL);
-  if (r == 1 && defpos != DQ_NODEFAULT) env("DEFAULT", ext + defpos);
+  if (r == DQ_NOMAILBOX) die(100, "Sorry, no mailbox here by that name. (#5.1.1)\n", NULL);
+  if (r == DQ_FILE && defpos != DQ_NODEFAULT) env("DEFAULT", ext + defpos);
 
   /* forwards keep a bounce's sender; else the -owner convention */
   if (!sa_copys(&newsender, sender)) ql_die_nomem();

@@ -1,4 +1,5 @@
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dotqmail.h"
 
@@ -48,6 +49,33 @@ int dq_search(sa *fn, const char *dash, const char *x, size_t n,
     if (r) return -1;
   }
   return 0;
+}
+
+int dq_home(unsigned long mode, unsigned long patrn)
+{
+  if (mode & patrn) return DQ_WRITABLE;
+  if (mode & S_ISVTX) return DQ_STICKY;
+  return DQ_OK;
+}
+
+int dq_file(unsigned long mode, unsigned long patrn)
+{
+  if (!S_ISREG(mode)) return 0;
+  if (mode & patrn) return DQ_WRITABLE;
+  return DQ_OK;
+}
+
+int dq_find(sa *fn, sa *safeext, const char *dash, const char *ext,
+            int (*exists)(const char *name, void *ctx), void *ctx,
+            size_t *defpos)
+{
+  int r;
+
+  if (!dq_safeext(safeext, ext)) return -1;
+  r = dq_search(fn, dash, safeext->s, safeext->len, exists, ctx, defpos);
+  if (r == -1) return -1;
+  if (r == 1) return DQ_FILE;
+  return *dash ? DQ_NOMAILBOX : DQ_DEFAULTDELIVERY;
 }
 
 int dq_finish(sa *text)

@@ -53,6 +53,34 @@ int dq_search(sa *fn, const char *dash, const char *x, size_t n,
 int dq_name(sa *fn, const char *dash, const char *x, size_t n,
             const char *suffix);
 
+/* dq_home - qmail-local's test of the home directory's mode bits:
+ * DQ_OK; DQ_WRITABLE when a bit of patrn (conf-patrn) is set (defer,
+ * #4.7.0); DQ_STICKY when the sticky bit is set (the user is editing
+ * .qmail files: defer, #4.2.1). */
+#define DQ_OK 1
+#define DQ_WRITABLE 2
+#define DQ_STICKY 3
+int dq_home(unsigned long mode, unsigned long patrn);
+
+/* dq_file - the test of a .qmail candidate that exists, by its mode:
+ * 0 when it is not a regular file (it counts as absent), DQ_WRITABLE
+ * when a bit of patrn is set (defer, #4.7.0), else DQ_OK. */
+int dq_file(unsigned long mode, unsigned long patrn);
+
+/* dq_find - which instructions qmail-local follows for dash and ext:
+ * safeext = dq_safeext(ext), then dq_search with exists. DQ_FILE with fn
+ * and *defpos set as dq_search sets them; DQ_DEFAULTDELIVERY when no file
+ * exists and dash is empty (the user's own address: the default
+ * delivery); DQ_NOMAILBOX when no file exists and dash is not empty
+ * (bounce, #5.1.1); -1 on a callback error or out of memory. Delivery
+ * and qmail-rcptcheck both decide with this. */
+#define DQ_FILE 1
+#define DQ_DEFAULTDELIVERY 2
+#define DQ_NOMAILBOX 3
+int dq_find(sa *fn, sa *safeext, const char *dash, const char *ext,
+            int (*exists)(const char *name, void *ctx), void *ctx,
+            size_t *defpos);
+
 /* dq_finish - make text end in a newline so dq_next can cut every line
  * in place. 1, or 0 on failure. */
 int dq_finish(sa *text);

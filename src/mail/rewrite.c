@@ -1,5 +1,7 @@
+#include <errno.h>
 #include <string.h>
 
+#include "control.h"
 #include "rewrite.h"
 #include "str.h"
 
@@ -84,4 +86,32 @@ const char *rewrite_unprepend(const char *recip, const cmap *vdoms)
     break;
   }
   return recip;
+}
+
+int rewrite_readmaps(cmap *locals, cmap *pct, cmap *vd, const sa *me)
+{
+  sa x = SA_ZERO;
+  int r, ok = 0, e;
+
+  r = control_readfile(&x, "control/locals");
+  if (r == -1) goto out;
+  if (r == 0 || !x.len) {
+    if (!sa_copy(&x, me) || !sa_0(&x)) goto out;
+  }
+  if (!cmap_init(locals, x.s, x.len, 0)) goto out;
+  if (control_readfile(&x, "control/percenthack") == -1 || !cmap_init(pct, x.s, x.len, 0)) {
+    cmap_free(locals);
+    goto out;
+  }
+  if (control_readfile(&x, "control/virtualdomains") == -1 || !cmap_init(vd, x.s, x.len, 1)) {
+    cmap_free(locals);
+    cmap_free(pct);
+    goto out;
+  }
+  ok = 1;
+out:
+  e = errno;
+  sa_free(&x);
+  errno = e;
+  return ok;
 }

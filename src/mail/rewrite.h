@@ -10,7 +10,11 @@
  * rewrite_verp: the sender to use for one recipient: a sender
  * pre-@host-@[] becomes pre-box=domain@host for recipient box@domain.
  * rewrite_unprepend: the recipient as the sender wrote it, with the
- * virtualdomains prepend taken off again (for bounces); points into recip. */
+ * virtualdomains prepend taken off again (for bounces); points into recip.
+ * rewrite_readmaps: the maps rewrite_rcpt uses, from control/locals (me
+ * when missing or empty), control/percenthack and control/virtualdomains
+ * in the current directory; qmail-send and qmail-smtpd (for its RCPT
+ * check) read them with this. 1, or 0 with errno set (nothing to free). */
 #ifndef REWRITE_H
 #define REWRITE_H
 
@@ -31,6 +35,7 @@ typedef struct rewrite_ctl {
 
 int rewrite_rcpt(sa *out, const char *r, size_t len, const rewrite_ctl *c);
 int rewrite_verp(sa *out, const char *sender, const char *recip);
+int rewrite_readmaps(cmap *locals, cmap *pct, cmap *vd, const sa *me);
 const char *rewrite_unprepend(const char *recip, const cmap *vdoms);
 
 #endif

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "fd.h"
 #include "lock.h"
+#include "rewrite.h"
 #include "sig.h"
 #include "spawnproto.h"
 #include "qmail-send.h"
@@ -56,28 +57,7 @@ static int rldef(sa *out, const char *f, const char *def)
 /* readmaps - locals (default: me), percenthack, virtualdomains */
 static int readmaps(cmap *locals, cmap *pct, cmap *vd)
 {
-  sa x = SA_ZERO;
-  int r, ok = 0;
-
-  r = control_readfile(&x, "control/locals");
-  if (r == -1) goto out;
-  if (r == 0 || !x.len) {
-    if (!sa_copy(&x, &me) || !sa_0(&x)) goto out;
-  }
-  if (!cmap_init(locals, x.s, x.len, 0)) goto out;
-  if (control_readfile(&x, "control/percenthack") == -1 || !cmap_init(pct, x.s, x.len, 0)) {
-    cmap_free(locals);
-    goto out;
-  }
-  if (control_readfile(&x, "control/virtualdomains") == -1 || !cmap_init(vd, x.s, x.len, 1)) {
-    cmap_free(locals);
-    cmap_free(pct);
-    goto out;
-  }
-  ok = 1;
-out:
-  sa_free(&x);
-  return ok;
+  return rewrite_readmaps(locals, pct, vd, &me);
 }
 
 /* readconcurrency - concurrencylocal, concurrencyremote and remotebatch */

@@ -119,6 +119,7 @@ static void setup(void)
   if (control_readint(&maxrcpt, "control/maxrcpt") == -1) die_control();
   if (!maxrcpt) maxrcpt = 1;
   if (spf_setup() == -1) die_control();
+  if (!rcpt_setup(me.s)) die_control();
   sa_free(&me);
 
   received_peer(&peer);
@@ -279,7 +280,8 @@ static void smtp_authcmd(const char *arg, size_t len)
   if (auth_user() && !relayclient) relayclient = "";
 }
 
-/* smtp_rcpt - RCPT: check one recipient against the limits and rcpthosts */
+/* smtp_rcpt - RCPT: check one recipient against the limits, rcpthosts
+ * and what delivery would do with it (qmail-smtpd-rcpt.c) */
 static void smtp_rcpt(const char *arg, size_t len)
 {
   int r;
@@ -306,6 +308,10 @@ static void smtp_rcpt(const char *arg, size_t len)
     if (r == -1) die_control();
     if (!r) { out("553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n"); return; }
   }
+  /* the address as it will be queued, checked as delivery would take it */
+  r = rcpt_check(addr.s, addr.len);
+  if (r == RCPT_UNKNOWN) { out("550 sorry, no mailbox here by that name (#5.1.1)\r\n"); return; }
+  if (r == RCPT_TEMP) { out("451 unable to verify that recipient now, try again later (#4.3.0)\r\n"); return; }
   if (!sa_append(&rcptto, 'T') || !sa_cat(&rcptto, &addr) || !sa_0(&rcptto)) die_nomem();
   ++nrcpt;
   out("250 ok\r\n");

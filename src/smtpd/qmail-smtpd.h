@@ -2,7 +2,8 @@
  * qmail-smtpd.c holds the session (commands and replies),
  * qmail-smtpd-addr.c the parsing of MAIL and RCPT arguments,
  * qmail-smtpd-data.c the DATA and BDAT streams from the client to
- * qmail-queue, qmail-smtpd-reply.c the replies (RFC 2034 codes, the log). */
+ * qmail-queue, qmail-smtpd-reply.c the replies (RFC 2034 codes, the log),
+ * qmail-smtpd-rcpt.c the recipient check at RCPT time. */
 #ifndef QMAIL_SMTPD_H
 #define QMAIL_SMTPD_H
 
@@ -93,6 +94,18 @@ void bdat_skip(unsigned long n);
 int spf_setup(void);
 int spf_mail(const char *sender, const char *helo, const char *remoteip);
 void spf_header(qmail *q);
+
+/* rcpt_setup - read control/rcptcheck (RCPTCHECK overrides it) and, when
+ * the check is on, what rewriting needs; me is control/me. 1, or 0 when a
+ * control file cannot be read. */
+int rcpt_setup(const char *me);
+
+/* rcpt_check - would local delivery take addr[0..len) (as it will be
+ * queued)? RCPT_OK also for a remote address or with the check off. */
+#define RCPT_OK 0
+#define RCPT_UNKNOWN 1      /* delivery would bounce: no such mailbox */
+#define RCPT_TEMP 2         /* cannot tell now */
+int rcpt_check(const char *addr, size_t len);
 
 /* straynewline - answer a bare LF or CR with 451 and end the session */
 noreturn void straynewline(void);

@@ -133,3 +133,37 @@ TEST(dotqmail_blank_first_and_nul)
   CHECK(dq_next(&t, &pos, &ln, &l) && l.type == DQ_BLANK);
   sa_free(&t);
 }
+
+TEST(dotqmail_find_verdicts)
+{
+  static const char *const none[] = { 0 };
+  static const char *const dflt[] = { ".qmail-list:x-default", 0 };
+  sa fn = SA_ZERO, safe = SA_ZERO;
+  size_t d;
+
+  names = none;
+  ntried = 0;
+  /* the user's own address: no file is the default delivery */
+  CHECK(dq_find(&fn, &safe, "", "", exists, 0, &d) == DQ_DEFAULTDELIVERY);
+  /* an extension with no file: no mailbox */
+  CHECK(dq_find(&fn, &safe, "-", "Nope", exists, 0, &d) == DQ_NOMAILBOX);
+  CHECK(!strcmp(tried[ntried - 1], ".qmail-default"));
+  /* the extension is made safe first: dots to colons, lower case */
+  names = dflt;
+  CHECK(dq_find(&fn, &safe, "-", "LIST.X-Today", exists, 0, &d) == DQ_FILE);
+  CHECK(!strcmp(fn.s, ".qmail-list:x-default") && d == 7);
+  CHECK(dq_find(&fn, &safe, "-", "err", exists, 0, &d) == -1);
+  sa_free(&fn);
+  sa_free(&safe);
+}
+
+TEST(dotqmail_home_and_file_modes)
+{
+  CHECK(dq_home(040755, 002) == DQ_OK);
+  CHECK(dq_home(040775, 022) == DQ_WRITABLE);
+  CHECK(dq_home(041755, 002) == DQ_STICKY);
+  CHECK(dq_home(041777, 002) == DQ_WRITABLE);   /* writable wins */
+  CHECK(dq_file(0100644, 002) == DQ_OK);
+  CHECK(dq_file(0100646, 002) == DQ_WRITABLE);
+  CHECK(dq_file(040755, 002) == 0);             /* a directory is no .qmail */
+}
