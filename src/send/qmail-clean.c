@@ -9,7 +9,8 @@
  *               a message that is gone
  * '+' done (a file already gone counts as done), '!' an unlink failed,
  * 'x' a command it does not understand. Now and then it also removes
- * pid/ files that qmail-queue left behind more than 36 hours ago. */
+ * pid/ files that a dead qmail-queue left behind: qmail-queue holds a
+ * lock on its pid file for as long as it runs. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +21,8 @@
 
 #include "auto.h"
 #include "bio.h"
+#include "lock.h"
+#include "open.h"
 #include "qfn.h"
 #include "sa.h"
 #include "sig.h"
@@ -42,6 +45,7 @@ static void cleanpid(void)
   struct stat st;
   time_t now = time(0);
   char fn[512];
+  int fd;
 
   if (!dir) return;
   while ((e = readdir(dir))) {
@@ -49,9 +53,12 @@ static void cleanpid(void)
     if (strlen(e->d_name) + sizeof "pid/" > sizeof fn) continue;
     strcpy(fn, "pid/");
     strcat(fn, e->d_name);
-    if (stat(fn, &st) == -1) continue;
-    if (now < st.st_atime + OSSIFIED) continue;
-    unlink(fn);
+    fd = open_read(fn);
+    if (fd == -1) continue;
+    /* unlocked: its qmail-queue is gone; old ones did not lock */
+    if (lock_exnb(fd) == 0 || (fstat(fd, &st) == 0 && now >= st.st_atime + OSSIFIED))
+      unlink(fn);
+    close(fd);
   }
   closedir(dir);
 }
