@@ -83,7 +83,8 @@ int control_me(sa *out)
   return 2;
 }
 
-/* number - the first line of fn as a decimal number: 1 read, 0 missing,
+/* number - the first line of fn as a decimal number: 1 read, 0 missing
+ * or empty,
  * 2 not a number (line holds it, NUL-terminated), -1 error */
 static int number(unsigned long *u, const char *fn, sa *line)
 {
@@ -92,6 +93,7 @@ static int number(unsigned long *u, const char *fn, sa *line)
   int r = control_readline(line, fn);
 
   if (r != 1) return r;
+  if (!line->len) return 0;     /* an empty first line means the default */
   if (!sa_0(line)) return -1;
   n = scan_ulong(line->s, &v);
   if (!n || line->s[n]) return 2;

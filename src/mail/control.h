@@ -21,8 +21,8 @@ int control_rldef(sa *out, const char *fn, const char *def);
 int control_me(sa *out);
 
 /* control_readnum - a decimal number on the first line into *u, which
- * holds the default on entry. 1 read; 0 missing; 2 not a number (empty,
- * "garbage", "-5", too big): *u keeps the default and warn(fn, value) is
+ * holds the default on entry. 1 read; 0 missing or an empty first line;
+ * 2 not a number ("garbage", "-5", too big): *u keeps the default and warn(fn, value) is
  * called first, so the program can say so in its own log (warn may be 0);
  * -1 error. Every numeric control file is read with this. */
 typedef void control_warnfn(const char *fn, const char *value);

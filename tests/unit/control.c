@@ -75,6 +75,8 @@ TEST(control_crlf_comments)
   put("control/n", "99999999999999999999999\n");
   CHECK(control_readnum(&u, "control/n", 0) == 2 && u == 42);
   put("control/n", "\n");
+  CHECK(control_readnum(&u, "control/n", warned) == 0 && u == 42 && nwarned == 2);
+  put("control/n", " 7\n");
   CHECK(control_readnum(&u, "control/n", warned) == 2 && u == 42 && nwarned == 3);
   put("control/n", "18446744073709551615\n");
   CHECK(control_readnum(&u, "control/n", warned) == 1 && u == 18446744073709551615UL && nwarned == 3);
