@@ -348,6 +348,7 @@ static void commit_msgs(memmsg **ms, size_t n)
     memmsg *m = ms[k];
     if (ok[k] && !flagcleanalive) {
       /* final: the files are the message; todo/ goes next run */
+      del_committed(m->id);
       forget(m);
       continue;
     }
