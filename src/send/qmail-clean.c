@@ -28,6 +28,7 @@
 #include "sig.h"
 
 #define OSSIFIED 129600   /* 36 hours, more than qmail-queue's 24 */
+#define PIDGRACE 60       /* seconds a new pid/ file may stay unlocked */
 #define MAXLINE 100
 
 static char inbuf[1024];
@@ -55,8 +56,11 @@ static void cleanpid(void)
     strcat(fn, e->d_name);
     fd = open_read(fn);
     if (fd == -1) continue;
-    /* unlocked: its qmail-queue is gone; old ones did not lock */
-    if (lock_exnb(fd) == 0 || (fstat(fd, &st) == 0 && now >= st.st_atime + OSSIFIED))
+    /* a qmail-queue locks its file a moment after creating it: give it
+     * that moment; after it, unlocked means its qmail-queue is gone (and
+     * very old means one of another make, which did not lock) */
+    if (fstat(fd, &st) == 0 && now >= st.st_mtime + PIDGRACE &&
+        (lock_exnb(fd) == 0 || now >= st.st_atime + OSSIFIED))
       unlink(fn);
     close(fd);
   }

@@ -425,6 +425,15 @@ def kill_mid_data(load, marker, rcpt, victim):
         c.close()
 
 
+def killed(pid):
+    """SIGKILL pid; 1, or 0 if it had ended by itself meanwhile."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        return 1
+    except ProcessLookupError:
+        return 0
+
+
 def phase(load, victim, tag):
     """PER_PHASE messages, each sent until it got a 250, while victim is
     killed about every PER_PHASE/3 messages; returns (markers, kills, window)."""
@@ -446,15 +455,10 @@ def phase(load, victim, tag):
                              timeout=10, what="a qmail-local")
                     ql = [p for p in descendants(load.send.pid) if comm(p) == "qmail-local"]
                 window += load.in_delivery()
-                os.kill(ql[0], signal.SIGKILL)
-                kills += 1
+                kills += killed(ql[0])
             else:
                 window += load.in_delivery()
-                if victim == "qmail-send":
-                    os.kill(load.send.pid, signal.SIGKILL)
-                else:
-                    os.kill(helper(load.send, victim), signal.SIGKILL)
-                kills += 1
+                kills += killed(load.send.pid if victim == "qmail-send" else helper(load.send, victim))
                 load.restart()
         end = time.monotonic() + 30
         while not smtp_send(load.smtpd.port, marker, rcpt):
