@@ -158,6 +158,13 @@ fuzz:
 	  CC='afl-clang-fast $(wordlist 2,1000,$(CC))' LD='afl-clang-fast -g' NOLIBS=-static all fuzzers
 	sh tests/fuzz/fuzz.sh run $(FUZZO) $(FUZZTIME)
 
+# the crash test of tests/system/test_faults.py, ten rounds (about 2 minutes)
+crashtest:
+	$(MAKE) O=$(TESTO) QMAILHOME=$(TESTHOME) WERROR=-Werror all
+	$(MAKE) O=$(TESTO) QMAILHOME=$(TESTHOME) setup check
+	QMAIL_BUILD=$(CURDIR)/$(TESTO) QMAIL_HOME=$(TESTHOME) QMAIL_SRC=$(CURDIR) FAULTS_ROUNDS=10 \
+	  /usr/bin/python3 -m pytest -q -s -p no:cacheprovider tests/system/test_faults.py -k crash
+
 try:
 	sh scripts/try.sh start
 
@@ -176,6 +183,6 @@ clean:
 	rm -rf $(O)
 
 FORCE:
-.PHONY: all setup check test sanitize fuzz fuzzers unit try try-stop deb bench clean FORCE
+.PHONY: all setup check test sanitize fuzz fuzzers unit crashtest try try-stop deb bench clean FORCE
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

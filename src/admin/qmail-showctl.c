@@ -93,6 +93,16 @@ static void safe(const char *s, size_t n)
   }
 }
 
+/* badnum - a number file holding something else: the programs warn
+ * and use the default, and so does this listing */
+static void badnum(const char *fn, const char *value)
+{
+  (void)fn;
+  puts_("(Not a number: `");
+  puts_(value);
+  puts_("'.) ");
+}
+
 static void oops(void)
 {
   puts_("Oops! Unable to read this file: ");
@@ -157,9 +167,10 @@ static void show(const struct ctl *c)
   puts_(": ");
   switch (c->kind) {
     case NUM:
-      r = control_readint(&u, fn.s);
+      scan_ulong(c->def, &u);
+      r = control_readnum(&u, fn.s, badnum);
       if (r == -1) { oops(); break; }
-      if (r == 0) { puts_("(Default.) "); scan_ulong(c->def, &u); }
+      if (r != 1) puts_("(Default.) ");
       if (u == 0 && c->zero) puts_(c->zero);
       else { puts_(c->pre); putnum(u); puts_(c->post); }
       if (str_starts(c->name, "concurrency") && r == 1 && u > auto_spawn) {

@@ -5,6 +5,7 @@
 #include "control.h"
 #include "bio.h"
 #include "open.h"
+#include "say.h"
 #include "scan.h"
 
 static void trim(sa *line)
@@ -82,20 +83,47 @@ int control_me(sa *out)
   return 2;
 }
 
+/* number - the first line of fn as a decimal number: 1 read, 0 missing
+ * or empty,
+ * 2 not a number (line holds it, NUL-terminated), -1 error */
+static int number(unsigned long *u, const char *fn, sa *line)
+{
+  unsigned long v;
+  size_t n;
+  int r = control_readline(line, fn);
+
+  if (r != 1) return r;
+  if (!line->len) return 0;     /* an empty first line means the default */
+  if (!sa_0(line)) return -1;
+  n = scan_ulong(line->s, &v);
+  if (!n || line->s[n]) return 2;
+  *u = v;
+  return 1;
+}
+
+int control_readnum(unsigned long *u, const char *fn, control_warnfn *warn)
+{
+  sa line = SA_ZERO;
+  int r = number(u, fn, &line);
+
+  if (r == 2 && warn) warn(fn, line.s);
+  sa_free(&line);
+  return r;
+}
+
+void control_warn2(const char *fn, const char *value)
+{
+  say(2, "warning: ", fn, " holds `", value, "', which is not a number; using the default\n", NULL);
+}
+
 int control_readint(unsigned long *u, const char *fn)
 {
   sa line = SA_ZERO;
-  unsigned long v;
-  size_t n;
-  int r = control_readline(&line, fn);
+  int r = number(u, fn, &line);
 
-  if (r != 1) { sa_free(&line); return r; }
-  if (!sa_0(&line)) { sa_free(&line); return -1; }
-  n = scan_ulong(line.s, &v);
-  if (!n || line.s[n]) { sa_free(&line); errno = EINVAL; return -1; }
-  *u = v;
   sa_free(&line);
-  return 1;
+  if (r == 2) { errno = EINVAL; return -1; }
+  return r;
 }
 
 int control_readfile(sa *out, const char *fn)

@@ -20,8 +20,21 @@ int control_rldef(sa *out, const char *fn, const char *def);
  * 1 read from the file, 2 fell back to the host name, -1 error. out has no NUL. */
 int control_me(sa *out);
 
-/* control_readint - a decimal number on the first line; a missing file
- * leaves *u alone and returns 0; garbage is an error (EINVAL). */
+/* control_readnum - a decimal number on the first line into *u, which
+ * holds the default on entry. 1 read; 0 missing or an empty first line;
+ * 2 not a number ("garbage", "-5", too big): *u keeps the default and warn(fn, value) is
+ * called first, so the program can say so in its own log (warn may be 0);
+ * -1 error. Every numeric control file is read with this. */
+typedef void control_warnfn(const char *fn, const char *value);
+int control_readnum(unsigned long *u, const char *fn, control_warnfn *warn);
+
+/* control_warn2 - a warn for control_readnum, for programs whose fd 2 is
+ * their log: "warning: control/x holds `value', which is not a number;
+ * using the default" */
+void control_warn2(const char *fn, const char *value);
+
+/* control_readint - the same, but a value that is not a number is an
+ * error (-1, EINVAL); for callers that must not guess. */
 int control_readint(unsigned long *u, const char *fn);
 
 /* control_readfile - all lines, each ending in NUL; blank lines and lines

@@ -2,9 +2,12 @@
  * Installed setuid qmailq. Reads the message on fd 0 and the envelope on
  * fd 1 (F sender NUL, T recipient NUL ..., NUL) from an untrusted caller,
  * writes mess/N/id and intd/id, links todo/id and pokes lock/trigger.
- * It prints nothing; the exit code is the whole answer. Every failure before
- * the todo link removes the files it made, so a failed message leaves no
- * trace. doc/queue.md describes the queue states this program walks. */
+ * It prints nothing; the exit code is the whole answer: 0 exactly when the
+ * message will be delivered. It holds a lock (flock) on the message file
+ * from the moment the file exists until it has decided; qmail-send takes
+ * no message whose file is locked, so every failure, even after the todo
+ * link, removes the files it made and a failed message leaves no trace.
+ * doc/queue.md describes the queue states this program walks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +18,7 @@
 
 #include "bio.h"
 #include "fmt.h"
+#include "lock.h"
 #include "open.h"
 #include "sa.h"
 #include "sig.h"
@@ -44,11 +48,16 @@ static int intdfd = -1;
 static volatile sig_atomic_t madepid;
 static volatile sig_atomic_t mademess;
 static volatile sig_atomic_t madeintd;
+static volatile sig_atomic_t madetodo;
 
 /* cleanup - remove what this run created; async-signal-safe. Truncating
  * first gives the space back even if the unlink fails. */
 static void cleanup(void)
 {
+  /* todo/ first: while it names the message, the message is queued. If
+   * it cannot go, the message will be delivered once our lock is gone,
+   * and that is what we must report. */
+  if (madetodo && unlink(todofn) == -1) _exit(0);
   if (madeintd) { if (ftruncate(intdfd, 0) == -1) {} unlink(intdfn); }
   if (mademess) { if (ftruncate(messfd, 0) == -1) {} unlink(messfn); }
   if (madepid) unlink(pidfn);
@@ -99,7 +108,12 @@ static void pidfile(unsigned long pid, time_t now)
     n += fmt_ulong(pidfn + n, seq);
     pidfn[n] = 0;
     messfd = open_excl(pidfn);
-    if (messfd != -1) { madepid = 1; return; }
+    if (messfd != -1) {
+      madepid = 1;
+      /* held until we exit: a fresh inode, so nobody else has it */
+      if (lock_ex(messfd) == -1) quit(63);
+      return;
+    }
     if (errno != EEXIST) break;
   }
   quit(63);
@@ -248,8 +262,9 @@ static void intd(unsigned long pid, uid_t uid)
 }
 
 /* commit - S3 -> S4: the todo link. Both files and the message's name are
- * durable before todo names them; after the link nothing may be undone,
- * since qmail-send can be reading the message already. */
+ * durable before todo names them. qmail-send may see todo/id at once but
+ * waits for our lock on the message, so until we exit even the link can
+ * be undone: a failed fsync of todo/ unlinks it again and reports 53. */
 static noreturn void commit(void)
 {
   if (fsync(messfd) == -1 || fsync(intdfd) == -1) die_write();
@@ -257,10 +272,11 @@ static noreturn void commit(void)
   sig_block(SIGALRM);
   alarm(0);
   if (link(intdfn, todofn) == -1) quit(66);
-  madeintd = mademess = 0;
-  /* a failure here leaves a queued message that may not survive a crash;
-   * the caller retries, and at worst the mail arrives twice */
-  if (syncdir_of(todofn) == -1) _exit(53);
+  madetodo = 1;
+  if (syncdir_of(todofn) == -1) die_write();
+  madetodo = madeintd = mademess = 0;
+  /* the lock goes before the trigger, so the scan it starts takes us */
+  close(messfd);
   trigger();
   _exit(0);
 }

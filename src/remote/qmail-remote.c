@@ -100,8 +100,10 @@ static int domainok(const char *s)
 /* getcontrols - timeouts, helohost and smtproutes */
 static void getcontrols(void)
 {
-  if (control_readint(&timeoutremote, "control/timeoutremote") == -1) temp_control();
-  if (control_readint(&timeoutconnect, "control/timeoutconnect") == -1) temp_control();
+  /* a value that is no number means the default: fd 2 is our report, so
+   * the warning is left to qmail-showctl */
+  if (control_readnum(&timeoutremote, "control/timeoutremote", 0) == -1) temp_control();
+  if (control_readnum(&timeoutconnect, "control/timeoutconnect", 0) == -1) temp_control();
   if (!timeoutremote) timeoutremote = 1;
   if (timeoutremote > 86400) timeoutremote = 86400;
   if (timeoutconnect > 86400) timeoutconnect = 86400;   /* fits an unsigned */

@@ -9,7 +9,8 @@
  *               a message that is gone
  * '+' done (a file already gone counts as done), '!' an unlink failed,
  * 'x' a command it does not understand. Now and then it also removes
- * pid/ files that qmail-queue left behind more than 36 hours ago. */
+ * pid/ files that a dead qmail-queue left behind: qmail-queue holds a
+ * lock on its pid file for as long as it runs. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -20,11 +21,14 @@
 
 #include "auto.h"
 #include "bio.h"
+#include "lock.h"
+#include "open.h"
 #include "qfn.h"
 #include "sa.h"
 #include "sig.h"
 
 #define OSSIFIED 129600   /* 36 hours, more than qmail-queue's 24 */
+#define PIDGRACE 60       /* seconds a new pid/ file may stay unlocked */
 #define MAXLINE 100
 
 static char inbuf[1024];
@@ -42,6 +46,7 @@ static void cleanpid(void)
   struct stat st;
   time_t now = time(0);
   char fn[512];
+  int fd;
 
   if (!dir) return;
   while ((e = readdir(dir))) {
@@ -49,9 +54,15 @@ static void cleanpid(void)
     if (strlen(e->d_name) + sizeof "pid/" > sizeof fn) continue;
     strcpy(fn, "pid/");
     strcat(fn, e->d_name);
-    if (stat(fn, &st) == -1) continue;
-    if (now < st.st_atime + OSSIFIED) continue;
-    unlink(fn);
+    fd = open_read(fn);
+    if (fd == -1) continue;
+    /* a qmail-queue locks its file a moment after creating it: give it
+     * that moment; after it, unlocked means its qmail-queue is gone (and
+     * very old means one of another make, which did not lock) */
+    if (fstat(fd, &st) == 0 && now >= st.st_mtime + PIDGRACE &&
+        (lock_exnb(fd) == 0 || now >= st.st_atime + OSSIFIED))
+      unlink(fn);
+    close(fd);
   }
   closedir(dir);
 }

@@ -802,6 +802,11 @@ void pq_add(unsigned long id)
     if (errno == ENOENT) return;      /* gone meanwhile */
     goto fail;
   }
+  if ((st.st_mode & 07777) == INFO_FINAL) {
+    /* committed by a run that had lost qmail-clean: the files are the
+     * message, todo/ is what that run could not remove */
+    if (!clean_do("todo", id)) goto fail;
+  }
   f = fn("todo", id);
   if (stat(f, &st) == 0) {
     /* not committed when the last run ended: todo/ has it, and the
@@ -888,13 +893,13 @@ static void messdone(unsigned long id)
     /* not committed: no files but todo/ and the message */
     for (c = 0; c < CHANNELS; ++c) if (m->has[c]) return;
     if (!injectbounce(id)) goto fail;
+    /* the bounce is queued before todo/ goes: a crash before this point
+     * preprocesses the message again, never forgets the bounce */
+    if (!todo_release(m)) goto fail;
     {
       char num[FMT_ULONG];
       qlog("end msg ", ulstr(num, id), "\n", (char *)0);
     }
-    /* the bounce is queued before todo/ goes: a crash before this point
-     * preprocesses the message again, never forgets the bounce */
-    if (!todo_release(m)) goto fail;
     return;
   }
   for (c = 0; c < CHANNELS; ++c) {
@@ -924,16 +929,8 @@ static void messdone(unsigned long id)
     goto fail;
   }
   /* info is gone: from here the message is only garbage for qmail-clean */
-  switch (clean_cmd("foop", id)) {
-    case 0:
-      qlog("alert: oh no! lost qmail-clean connection! dying...\n", (char *)0);
-      flagexitasap = 1;
-      return;
-    case '+': return;
-    default:
-      qlog("warning: qmail-clean unable to clean up ", fn("foop", id), "\n", (char *)0);
-      return;
-  }
+  clean_do("foop", id);   /* else the scan of mess/ finds it */
+  return;
 fail:
   pe.id = id;
   pe.dt = time(0) + SLEEP_SYSFAIL;

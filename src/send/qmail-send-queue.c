@@ -8,6 +8,8 @@
 
 #include "auto.h"
 #include "bio.h"
+#include "lock.h"
+#include "open.h"
 #include "qmail-send.h"
 
 static char fnbuf[QFN_SIZE];
@@ -63,8 +65,44 @@ int subdir_next(subdir *s, unsigned long *id)
   }
 }
 
-/* qmail-clean: "dir/id" NUL out on fd 5, one byte back on fd 6 */
-int clean_cmd(const char *dir, unsigned long id)
+/* mess_unlocked - qmail-queue holds a lock on mess/N/id until it has
+ * decided the message's fate; 1 no lock (st: the file), 0 still locked,
+ * -1 (errno) no such file or trouble */
+int mess_unlocked(unsigned long id, struct stat *st)
+{
+  int fd = open_read(fn("mess", id));
+  int r, e;
+
+  if (fd == -1) return -1;
+  if (lock_exnb(fd) == -1) {
+    e = errno;
+    close(fd);
+    errno = e;
+    return e == EWOULDBLOCK || e == EAGAIN ? 0 : -1;
+  }
+  r = fstat(fd, st) == -1 ? -1 : 1;
+  e = errno;
+  close(fd);           /* the lock goes with it */
+  errno = e;
+  return r;
+}
+
+/* qmail-clean: "dir/id" NUL out on fd 5, one byte back on fd 6. The one
+ * place that learns qmail-clean is gone is clean_lost: from then on no
+ * queue file can be removed, so nothing more is scheduled; what is in
+ * progress finishes, the messages held in memory are committed for good
+ * (todo_exit) and qmail-send exits. */
+int flagcleanalive = 1;
+
+void clean_lost(void)
+{
+  if (!flagcleanalive) return;
+  qlog("alert: oh no! lost qmail-clean connection! dying...\n", (char *)0);
+  flagcleanalive = 0;
+  flagexitasap = 1;
+}
+
+static int clean_cmd(const char *dir, unsigned long id)
 {
   char cmd[QFN_SIZE];
   size_t n = qfn_fmt(cmd, dir, id, 0);
@@ -76,8 +114,36 @@ int clean_cmd(const char *dir, unsigned long id)
   return r == 1 ? c : 0;
 }
 
-/* cleanup: every SLEEP_CLEANUP seconds walk mess/, a few entries a turn,
- * and remove messages older than OSSIFIED with neither todo nor info */
+int clean_do(const char *dir, unsigned long id)
+{
+  int r;
+
+  if (!flagcleanalive) return 0;
+  r = clean_cmd(dir, id);
+  if (r == '+') return 1;
+  if (!r) clean_lost();
+  else qlog("warning: qmail-clean unable to clean up ", fn(dir, id), "\n", (char *)0);
+  return 0;
+}
+
+void clean_prep(struct pollfd *p, nfds_t *n, int *idx)
+{
+  *idx = -1;
+  if (!flagcleanalive) return;
+  *idx = (int)*n;
+  p[*n].fd = 6; p[*n].events = POLLIN; p[*n].revents = 0; ++*n;
+}
+
+/* clean_check - qmail-clean speaks only when spoken to: fd 6 ready
+ * between commands means it has gone (EOF) or gone mad */
+void clean_check(const struct pollfd *p, int idx)
+{
+  if (idx != -1 && p[idx].revents) clean_lost();
+}
+
+/* cleanup: at start, on SIGALRM and every SLEEP_CLEANUP seconds walk
+ * mess/, a few entries a turn, and remove messages that qmail-queue gave
+ * up on: no info, no todo, and no longer locked by a qmail-queue */
 static int flagcleanup;
 static time_t cleanuptime;
 static subdir cleanupdir;
@@ -86,6 +152,11 @@ void cleanup_init(void)
 {
   flagcleanup = 0;
   cleanuptime = time(0);
+}
+
+void cleanup_now(void)
+{
+  if (!flagcleanup) cleanuptime = 0;
 }
 
 void cleanup_prep(time_t *wakeup)
@@ -100,6 +171,7 @@ void cleanup_do(void)
   struct stat st;
   int k;
 
+  if (flagexitasap) return;
   if (!flagcleanup) {
     if (recent < cleanuptime) return;
     subdir_init(&cleanupdir, "mess");
@@ -111,17 +183,14 @@ void cleanup_do(void)
       cleanuptime = recent + SLEEP_CLEANUP;
       return;
     }
-    if (stat(fn("mess", id), &st) == -1) continue;   /* qmail-queue removed it */
-    if (recent <= st.st_atime + OSSIFIED) continue;
+    if (todo_mem(id)) continue;
     if (stat(fn("info", id), &st) == 0 || errno != ENOENT) continue;
+    /* the lock first: a qmail-queue that lets go after our look at
+     * todo/ may have linked it just before */
+    if (mess_unlocked(id, &st) != 1) continue;
     if (stat(fn("todo", id), &st) == 0 || errno != ENOENT) continue;
-    switch (clean_cmd("foop", id)) {
-      case 0:
-        qlog("alert: oh no! lost qmail-clean connection! dying...\n", (char *)0);
-        flagexitasap = 1;
-        return;
-      case '+': break;
-      default: qlog("warning: qmail-clean unable to clean up ", fn("foop", id), "\n", (char *)0);
-    }
+    if (stat(fn("info", id), &st) == 0 || errno != ENOENT) continue;
+    qlog("warning: removing ", fn("mess", id), ", abandoned by qmail-queue\n", (char *)0);
+    if (!clean_do("foop", id)) return;
   }
 }

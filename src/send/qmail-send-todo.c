@@ -84,7 +84,6 @@ static size_t ringhead, ringlen;
 static memmsg *hset[HSETSIZE];      /* open addressing */
 static size_t numpend;
 static size_t membytes;             /* held in the lists */
-static int cleangone;               /* qmail-clean no longer answers */
 
 static size_t hslot(unsigned long id)
 {
@@ -155,13 +154,6 @@ static void forget(memmsg *m)
   mem_free(m);
 }
 
-static void cleandied(void)
-{
-  qlog("alert: oh no! lost qmail-clean connection! dying...\n", (char *)0);
-  cleangone = 1;
-  flagexitasap = 1;
-}
-
 /* todo_write - preprocess todo/id into memory; 1 when it is queued for
  * delivery, or 0 (logged) to leave it for later */
 static int todo_write(unsigned long id)
@@ -169,7 +161,7 @@ static int todo_write(unsigned long id)
   char num[FMT_ULONG], num2[FMT_ULONG], num3[FMT_ULONG], num4[FMT_ULONG];
   char inbuf[4096];
   bio in;
-  struct stat st;
+  struct stat st, st2;
   prioq_elt pe;
   memmsg *m;
   int fd, c, r, any = 0;
@@ -182,11 +174,18 @@ static int todo_write(unsigned long id)
     if (errno != ENOENT) qlog("warning: unable to open ", fn("todo", id), "\n", (char *)0);
     return 0;
   }
-  if (stat(fn("mess", id), &st) == -1) {      /* for the statistics */
-    qlog("warning: unable to stat ", fn("mess", id), "\n", (char *)0);
-    close(fd);
-    return 0;
+  /* qmail-queue still holds the message: it may yet undo todo/id, and
+   * pulls the trigger once it has let go */
+  switch (mess_unlocked(id, &st)) {            /* st for the statistics */
+    case 0: close(fd); return 0;
+    case -1:
+      if (errno != ENOENT || stat(fn("todo", id), &st) == 0)
+        qlog("warning: unable to stat ", fn("mess", id), "\n", (char *)0);
+      close(fd);
+      return 0;
   }
+  /* qmail-queue has let go; an undone message has lost todo/ by now */
+  if (stat(fn("todo", id), &st2) == -1) { close(fd); return 0; }
   /* leftovers of an earlier run that crashed before the commit (info,
    * lists, bounce text) were removed when this run started (pq_start) */
   m = calloc(1, sizeof *m);
@@ -321,15 +320,19 @@ static int writeout(memmsg *m, int *fds)
 /* commit_msgs - commit ms[0..n): the files of all are written first and
  * fsynced after, so the flushes carry many of them; only then does
  * qmail-clean remove todo/. Each one committed is forgotten; the others
- * stay, due again after COMMIT_RETRY ms. */
+ * stay, due again after COMMIT_RETRY ms, and what was written for them
+ * goes again: no file may outlive a message that then finishes from
+ * memory. With qmail-clean gone (at exit) todo/ has to stay: the info
+ * file is then marked final (mode 0640) once everything is on disk, and
+ * the next run removes todo/ and keeps the files (pq_add). */
 static void commit_msgs(memmsg **ms, size_t n)
 {
   int fds[COMMIT_BATCH][1 + CHANNELS];
-  int ok[COMMIT_BATCH];
+  int ok[COMMIT_BATCH], written[COMMIT_BATCH];
   size_t k, slot;
   int c;
 
-  for (k = 0; k < n; ++k) ok[k] = writeout(ms[k], fds[k]);
+  for (k = 0; k < n; ++k) written[k] = ok[k] = writeout(ms[k], fds[k]);
   for (k = 0; k < n; ++k) {
     if (!ok[k]) continue;
     for (c = 0; c <= CHANNELS; ++c)
@@ -337,24 +340,31 @@ static void commit_msgs(memmsg **ms, size_t n)
         qlog("warning: trouble fsyncing ", fn(c ? chname[c - 1] : "info", ms[k]->id), "\n", (char *)0);
         ok[k] = 0;
       }
+    /* the mark comes last: a final info promises the lists are there */
+    if (ok[k] && !flagcleanalive &&
+        (fchmod(fds[k][0], INFO_FINAL) == -1 || fsync(fds[k][0]) == -1)) {
+      qlog("warning: trouble fsyncing ", fn("info", ms[k]->id), "\n", (char *)0);
+      ok[k] = 0;
+    }
     for (c = 0; c <= CHANNELS; ++c) if (fds[k][c] != -1) close(fds[k][c]);
   }
   for (k = 0; k < n; ++k) {
     memmsg *m = ms[k];
-    int r = ok[k] && !cleangone ? clean_cmd("todo", m->id) : 0;
-    if (r == '+') {
+    if (ok[k] && !flagcleanalive) {
+      /* final: the files are the message; todo/ goes next run */
+      del_committed(m->id);
+      forget(m);
+      continue;
+    }
+    if (ok[k] && clean_do("todo", m->id)) {
       /* from here the files are the message */
       del_committed(m->id);
       forget(m);
       continue;
     }
-    if (ok[k] && !cleangone) {
-      if (!r) cleandied();
-      else qlog("warning: qmail-clean unable to clean up ", fn("todo", m->id), "\n", (char *)0);
-    }
-    /* the files written are harmless while todo/id is there; a later
-     * commit replaces them */
-    if (ok[k]) {
+    /* the files written are harmless while todo/id is there, but they
+     * must not stay once the message is done */
+    if (written[k]) {
       for (c = 0; c < CHANNELS; ++c) if (m->has[c]) unlink(fn(chname[c], m->id));
       unlink(fn("info", m->id));
     }
@@ -397,7 +407,7 @@ static void commit(int all, size_t max)
 /* todo_commit - commit m now: it is going to stay in the queue */
 void todo_commit(memmsg *m)
 {
-  if (!cleangone) commit_msgs(&m, 1);
+  if (flagcleanalive) commit_msgs(&m, 1);
 }
 
 /* todo_release - m is finished, never committed: qmail-clean removes
@@ -406,18 +416,9 @@ void todo_commit(memmsg *m)
  * (logged) */
 int todo_release(memmsg *m)
 {
-  if (cleangone) return 0;
-  switch (clean_cmd("done", m->id)) {
-    case 0:
-      cleandied();
-      return 0;
-    case '+':
-      forget(m);
-      return 1;
-    default:
-      qlog("warning: qmail-clean unable to clean up ", fn("done", m->id), "\n", (char *)0);
-      return 0;
-  }
+  if (!clean_do("done", m->id)) return 0;
+  forget(m);
+  return 1;
 }
 
 void todo_timeout(long *ms)
@@ -434,7 +435,8 @@ void todo_timeout(long *ms)
 void todo_exit(void)
 {
   size_t left = ringlen;
-  while (left && !cleangone) {
+  /* with qmail-clean gone too: committed as final (commit_msgs) */
+  while (left) {
     size_t b = left < COMMIT_BATCH ? left : COMMIT_BATCH;
     commit(1, b);
     left -= b;
@@ -448,7 +450,7 @@ void todo_do(void)
   int k;
   long start;
 
-  if (!cleangone) commit(0, COMMIT_BATCH);
+  if (flagcleanalive) commit(0, COMMIT_BATCH);
   if (flagexitasap) return;
   if (!tododir) {
     if (!flagtodo && recent < nexttodorun) return;

@@ -60,15 +60,22 @@ static int readmaps(cmap *locals, cmap *pct, cmap *vd)
   return rewrite_readmaps(locals, pct, vd, &me);
 }
 
+/* badnum - a numeric control file that holds no number: say so, go on
+ * with the default */
+static void badnum(const char *f, const char *value)
+{
+  qlog("warning: ", f, " holds `", LOGSAFE, value, "', which is not a number; using the default\n", (char *)0);
+}
+
 /* readconcurrency - concurrencylocal, concurrencyremote and remotebatch */
 static int readconcurrency(unsigned long *c, unsigned long *batch)
 {
   c[0] = 10;
   c[1] = 20;
   *batch = REMOTEBATCH;
-  if (control_readint(&c[0], "control/concurrencylocal") == -1) return 0;
-  if (control_readint(&c[1], "control/concurrencyremote") == -1) return 0;
-  if (control_readint(batch, "control/remotebatch") == -1) return 0;
+  if (control_readnum(&c[0], "control/concurrencylocal", badnum) == -1) return 0;
+  if (control_readnum(&c[1], "control/concurrencyremote", badnum) == -1) return 0;
+  if (control_readnum(batch, "control/remotebatch", badnum) == -1) return 0;
   if (c[0] > auto_spawn) c[0] = auto_spawn;
   if (c[1] > auto_spawn) c[1] = auto_spawn;
   if (*batch < 1) *batch = 1;
@@ -85,7 +92,7 @@ static int getcontrols(void)
   flagmefallback = r == 2;
   if (!sa_0(&me)) return 0;
   --me.len;
-  if (control_readint(&lifetime, "control/queuelifetime") == -1) return 0;
+  if (control_readnum(&lifetime, "control/queuelifetime", badnum) == -1) return 0;
   if (!readconcurrency(concurrency, &remotebatch)) return 0;
   if (!rldef(&envnoathost, "control/envnoathost", me.s)) return 0;
   if (!rldef(&bouncefrom, "control/bouncefrom", "MAILER-DAEMON")) return 0;
@@ -155,11 +162,11 @@ static void loop(void)
   while (!flagexitasap || !del_canexit()) {
     time_t wakeup;
     nfds_t n = 0;
-    int trig = -1, ms;
+    int trig = -1, cl, ms;
     long msl;
 
     recent = time(0);
-    if (flagrunasap) { flagrunasap = 0; pq_run(); }
+    if (flagrunasap) { flagrunasap = 0; pq_run(); cleanup_now(); }
     if (flagreadasap) { flagreadasap = 0; reread(); }
 
     wakeup = recent + SLEEP_FOREVER;
@@ -168,6 +175,7 @@ static void loop(void)
       trig = (int)n;
       p[n].fd = triggerfd; p[n].events = POLLIN; p[n].revents = 0; ++n;
     }
+    clean_prep(p, &n, &cl);
     del_prep(p, &n, idx, &wakeup);
     todo_prep(&wakeup);
     if (!flagexitasap) cleanup_prep(&wakeup);
@@ -184,6 +192,7 @@ static void loop(void)
     }
     recent = time(0);
     if (p[0].revents) while (read(selfpipe[0], buf, sizeof buf) > 0) ;
+    clean_check(p, cl);             /* before anything is scheduled */
     if (trig != -1 && p[trig].revents) todo_triggered();
     del_do(p, idx);
     todo_do();

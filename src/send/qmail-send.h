@@ -19,12 +19,13 @@
 #define CHANNELS 2
 #define SLEEP_TODO 1500       /* scan todo/ at least this often */
 #define SLEEP_FOREVER 86400   /* longest single wait */
-#define SLEEP_CLEANUP 76431   /* between scans for abandoned messages */
+#define SLEEP_CLEANUP 3600    /* between scans for abandoned messages */
 #define SLEEP_SYSFAIL 123     /* after a system failure, try again in */
 #define OSSIFIED 129600       /* 36 hours; more than qmail-queue's 24 */
 #define REPORTMAX 10000       /* longest delivery report kept */
 #define RECORDMAX 100000      /* longest envelope record read */
 #define REMOTEBATCH 100       /* default control/remotebatch */
+#define INFO_FINAL 0640       /* info/ mode: committed, only todo/ to remove */
 
 /* qmail-send.c */
 extern time_t recent;
@@ -55,8 +56,15 @@ const char *fn(const char *dir, unsigned long id);   /* static buffer */
 const char *fn2(const char *dir, unsigned long id);  /* a second one */
 void subdir_init(subdir *s, const char *name);
 int subdir_next(subdir *s, unsigned long *id);  /* 1 id, 0 done */
-int clean_cmd(const char *dir, unsigned long id); /* reply, or 0: died */
+struct stat;
+int mess_unlocked(unsigned long id, struct stat *st); /* 1, 0 locked, -1 */
+extern int flagcleanalive;
+void clean_lost(void);                  /* logs once, stops scheduling */
+int clean_do(const char *dir, unsigned long id); /* 1 done, 0 not (logged) */
+void clean_prep(struct pollfd *p, nfds_t *n, int *idx);
+void clean_check(const struct pollfd *p, int idx);
 void cleanup_init(void);
+void cleanup_now(void);                 /* start a scan of mess/ */
 void cleanup_prep(time_t *wakeup);
 void cleanup_do(void);
 

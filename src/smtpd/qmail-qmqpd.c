@@ -121,9 +121,9 @@ int main(void)
   bio_init(&in, 0, inbuf, sizeof inbuf);
   bio_init(&out, 1, outbuf, sizeof outbuf);
   if (chdir(auto_home) == -1) bye(111);
-  if (control_readint(&databytes, "control/databytes") == -1) bye(111);
+  if (control_readnum(&databytes, "control/databytes", control_warn2) == -1) bye(111);
   if (getenv("DATABYTES") && scan_ulong(getenv("DATABYTES"), &u)) databytes = u;
-  if (control_readint(&timeout, "control/timeoutsmtpd") == -1) bye(111);
+  if (control_readnum(&timeout, "control/timeoutsmtpd", control_warn2) == -1) bye(111);
   in.timeout = out.timeout = timeout ? (timeout > 86400 ? 86400 : (unsigned)timeout) : 1;
 
   r = netstring_getlen(&in, 0, LENMAX, &budget);

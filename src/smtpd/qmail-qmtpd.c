@@ -68,13 +68,13 @@ static void setup(void)
 
   if (chdir(auto_home) == -1) resources();
   if (rcpthosts_init(&rh) == -1) resources();
-  if (control_readint(&databytes, "control/databytes") == -1) resources();
+  if (control_readnum(&databytes, "control/databytes", control_warn2) == -1) resources();
   x = getenv("DATABYTES");
   if (x && scan_ulong(x, &u)) databytes = u;
-  if (control_readint(&maxrcpt, "control/maxrcpt") == -1) resources();
+  if (control_readnum(&maxrcpt, "control/maxrcpt", control_warn2) == -1) resources();
   if (!maxrcpt) maxrcpt = 1;
   u = 1200;
-  if (control_readint(&u, "control/timeoutsmtpd") == -1) resources();
+  if (control_readnum(&u, "control/timeoutsmtpd", control_warn2) == -1) resources();
   in.timeout = out.timeout = u ? (u > 86400 ? 86400 : (unsigned)u) : 1;
   relayclient = getenv("RELAYCLIENT");
   relaylen = relayclient ? strlen(relayclient) : 0;

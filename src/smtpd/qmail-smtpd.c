@@ -103,7 +103,7 @@ static void setup(void)
   if (control_rldef(&liphost, "control/localiphost", me.s) == -1) die_control();
   liphostok = liphost.len > 0;
   u = 1200;
-  if (control_readint(&u, "control/timeoutsmtpd") == -1) die_control();
+  if (control_readnum(&u, "control/timeoutsmtpd", control_warn2) == -1) die_control();
   timeout = u ? (u > 86400 ? 86400 : (unsigned)u) : 1;
   if (rcpthosts_init(&rh) == -1) die_control();
   if (control_readfile(&bmf, "control/badmailfrom") == -1) die_control();
@@ -113,10 +113,10 @@ static void setup(void)
   if (!bmfsorted) die_nomem();
   for (i = k = 0; i < bmf.len; i += strlen(bmf.s + i) + 1) bmfsorted[k++] = bmf.s + i;
   qsort(bmfsorted, nbmf, sizeof *bmfsorted, cmpstr);
-  if (control_readint(&databytes, "control/databytes") == -1) die_control();
+  if (control_readnum(&databytes, "control/databytes", control_warn2) == -1) die_control();
   x = getenv("DATABYTES");
   if (x && scan_ulong(x, &u)) databytes = u;
-  if (control_readint(&maxrcpt, "control/maxrcpt") == -1) die_control();
+  if (control_readnum(&maxrcpt, "control/maxrcpt", control_warn2) == -1) die_control();
   if (!maxrcpt) maxrcpt = 1;
   if (spf_setup() == -1) die_control();
   if (!rcpt_setup(me.s)) die_control();

@@ -10,6 +10,16 @@
 
 static char dir[] = "/tmp/ctltestXXXXXX";
 static int olddir = -1;
+static int nwarned;
+static char warnedfn[64], warnedval[64];
+
+static void warned(const char *fn, const char *value)
+{
+  ++nwarned;
+  strncpy(warnedfn, fn, sizeof warnedfn - 1);
+  strncpy(warnedval, value, sizeof warnedval - 1);
+  warnedval[sizeof warnedval - 1] = 0;
+}
 
 static void enter(void)
 {
@@ -57,6 +67,20 @@ TEST(control_crlf_comments)
   CHECK(control_readint(&u, "control/n") == 1 && u == 42);
   put("control/n", "4x2\n");
   CHECK(control_readint(&u, "control/n") == -1 && errno == EINVAL && u == 42);
+  put("control/n", "garbage\n");
+  CHECK(control_readnum(&u, "control/n", warned) == 2 && u == 42);
+  CHECK(nwarned == 1 && strcmp(warnedval, "garbage") == 0 && strcmp(warnedfn, "control/n") == 0);
+  put("control/n", "-5\n");
+  CHECK(control_readnum(&u, "control/n", warned) == 2 && u == 42 && strcmp(warnedval, "-5") == 0);
+  put("control/n", "99999999999999999999999\n");
+  CHECK(control_readnum(&u, "control/n", 0) == 2 && u == 42);
+  put("control/n", "\n");
+  CHECK(control_readnum(&u, "control/n", warned) == 0 && u == 42 && nwarned == 2);
+  put("control/n", " 7\n");
+  CHECK(control_readnum(&u, "control/n", warned) == 2 && u == 42 && nwarned == 3);
+  put("control/n", "18446744073709551615\n");
+  CHECK(control_readnum(&u, "control/n", warned) == 1 && u == 18446744073709551615UL && nwarned == 3);
+  CHECK(control_readnum(&u, "control/missing", warned) == 0 && nwarned == 3);
   CHECK(control_readfile(&out, "control/none") == 0 && out.len == 0);
   leave();
   sa_free(&out);
