@@ -452,6 +452,19 @@ int rfc822_addr(sa *out, const rfc822_list *l, size_t k)
   return sa_catb(out, l->text.s + x->domain, x->domainlen);
 }
 
+/* literal - whether d[0..n) is one domain literal that reads back as
+ * itself: [ ... ] with no bracket, backslash or line break inside */
+static int literal(const char *d, size_t n)
+{
+  size_t i;
+  if (n < 2 || d[0] != '[' || d[n - 1] != ']') return 0;
+  for (i = 1; i + 1 < n; ++i)
+    switch (d[i]) {
+      case '[': case ']': case '\\': case '\r': case '\n': return 0;
+    }
+  return 1;
+}
+
 int rfc822_renderaddr(sa *out, const char *local, size_t ln, int at,
                       const char *domain, size_t dn)
 {
@@ -459,7 +472,11 @@ int rfc822_renderaddr(sa *out, const char *local, size_t ln, int at,
   if (!quote_cat(out, local, ln)) return 0;
   if (!at) return 1;
   if (!sa_append(out, '@')) return 0;
-  return sa_catb(out, domain, dn);
+  /* a dot-atom or a literal as it is; anything else (a domain that came
+   * from a quoted string, "a, evil@attacker.example") quoted, so that it
+   * cannot read back as more than one address */
+  if (!dn || literal(domain, dn)) return sa_catb(out, domain, dn);
+  return quote_cat(out, domain, dn);
 }
 
 /* item - one mailbox or group name as it is printed */
@@ -473,7 +490,10 @@ static int item(sa *out, const rfc822_list *l, const rfc822_item *x)
       return 0;
     if (!sa_append(out, '<')) return 0;
   }
-  if (!rfc822_renderaddr(out, t + x->local, x->locallen, x->at, t + x->domain, x->domainlen))
+  /* a bare "" is an address too: without its quotes it would vanish */
+  if (!x->angle && !x->locallen && !x->at) {
+    if (!sa_cats(out, "\"\"")) return 0;
+  } else if (!rfc822_renderaddr(out, t + x->local, x->locallen, x->at, t + x->domain, x->domainlen))
     return 0;
   if (x->angle && !sa_append(out, '>')) return 0;
   if (x->commentlen)
