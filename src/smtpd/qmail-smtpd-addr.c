@@ -59,17 +59,19 @@ int addr_parse(sa *addr, const char *arg, size_t len, size_t *params, const sa *
     addr_err = "501 sorry, an address may not contain CR, LF or NUL (#5.5.4)\r\n";
     return 0;
   }
-  /* MAIL FROM x is not a sender called FROM */
-  i = keyword(arg, len);
-  if (!i) {
-    addr_err = "501 syntax error, expected FROM:<address> or TO:<address> (#5.5.4)\r\n";
-    return 0;
-  }
+  /* an address in brackets is taken wherever it stands, as qmail did
+   * (mail <addr> is how people type it); one without brackets must come
+   * after FROM: or TO:, so that MAIL FROM x is not a sender called FROM */
   addr_err = "555 syntax error (#5.5.4)\r\n";
-  at = byte_chr(arg + i, len - i, '<');
-  if (at < len - i) i += at + 1;
-  else {                               /* no brackets: up to a space */
+  i = byte_chr(arg, len, '<');
+  if (i < len) ++i;
+  else {
     term = ' ';
+    i = keyword(arg, len);
+    if (!i) {
+      addr_err = "501 syntax error, expected FROM:<address> or TO:<address> (#5.5.4)\r\n";
+      return 0;
+    }
     while (i < len && arg[i] == ' ') ++i;
   }
   if (i < len && arg[i] == '@') {      /* source route @a,@b:box@host */

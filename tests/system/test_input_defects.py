@@ -109,14 +109,20 @@ def test_missing_rcpthosts_qmtpd_refuses_relay(fakeqq, control):
 # --- issue 11: MAIL FROM x without the colon --------------------------------
 
 def test_mail_and_rcpt_need_the_colon(fakeqq):
-    out, _ = smtp(["MAIL FROM a@example.org", "MAIL <a@example.org>", "MAIL FROM <a@example.org>",
-                   "mail from: <a@example.org>", "RCPT TO u@localhost", "RCPT <u@localhost>",
-                   "RCPT TO:u@localhost", "QUIT"], fakeqq)
+    """Without brackets the address must follow FROM: or TO:; an address
+    in brackets is taken as qmail took it (mail <addr>, typed by hand)."""
+    out, _ = smtp(["MAIL FROM a@example.org", "MAIL a@example.org", "MAIL FROM:a@example.org",
+                   "RCPT TO u@localhost", "RCPT u@localhost", "RCPT TO:u@localhost",
+                   "mail <b@example.org>", "rcpt <v@localhost>", "MAIL FROM <c@example.org>",
+                   "RCPT to : w@localhost", "DATA", "Subject: x", "", "hi", ".", "QUIT"], fakeqq)
     bad = "501 syntax error, expected FROM:<address> or TO:<address> (#5.5.4)"
-    assert out[1:4] == [bad] * 3
-    assert out[4] == "250 ok"
-    assert out[5:7] == [bad] * 2
-    assert out[7] == "250 ok"
+    assert out[1:3] == [bad] * 2
+    assert out[3] == "250 ok"
+    assert out[4:6] == [bad] * 2
+    assert out[6:11] == ["250 ok"] * 5
+    assert out[12].startswith("250 ok")
+    (msg, env), = fakeqq.messages()
+    assert env == [b"Fc@example.org", b"Tw@localhost"]    # each MAIL starts afresh
 
 
 # --- 7a: CR, LF and NUL in an envelope address -------------------------------
