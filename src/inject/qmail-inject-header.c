@@ -106,6 +106,11 @@ static int addrfield(sa *h, size_t nl, int type, const char **why)
     if (x->kind != RFC822_MAILBOX) continue;
     if (!sa_copyb(&local, list.text.s + x->local, x->locallen)) die_nomem();
     if (!sa_copyb(&domain, list.text.s + x->domain, x->domainlen)) die_nomem();
+    /* x@"a@b": the envelope would take b for the domain */
+    if (at && byte_chr(domain.s, domain.len, '@') < domain.len) {
+      *why = "'@' in the domain of an address";
+      return 0;
+    }
     qualify(&local, &at, &domain);
     if (local.len + (size_t)at + domain.len > ADDR_MAX) {   /* each < 5 MiB */
       *why = "address too long";

@@ -193,6 +193,8 @@ static void address(sa *o, const char *s, const char *what)
     flagat = x->at;
     if (!sa_copyb(&local, l.text.s + x->local, x->locallen)) die_nomem();
     if (!sa_copyb(&domain, l.text.s + x->domain, x->domainlen)) die_nomem();
+    if (flagat && byte_chr(domain.s, domain.len, '@') < domain.len)
+      die(100, FATAL, "unable to parse ", what, " ", s, ": '@' in the domain\n", (char *)0);
   }
   if (!local.s && !sa_copyb(&local, "", 0)) die_nomem();
   if (!domain.s && !sa_copyb(&domain, "", 0)) die_nomem();

@@ -452,19 +452,6 @@ int rfc822_addr(sa *out, const rfc822_list *l, size_t k)
   return sa_catb(out, l->text.s + x->domain, x->domainlen);
 }
 
-/* literal - whether d[0..n) is one domain literal that reads back as
- * itself: [ ... ] with no bracket, backslash or line break inside */
-static int literal(const char *d, size_t n)
-{
-  size_t i;
-  if (n < 2 || d[0] != '[' || d[n - 1] != ']') return 0;
-  for (i = 1; i + 1 < n; ++i)
-    switch (d[i]) {
-      case '[': case ']': case '\\': case '\r': case '\n': return 0;
-    }
-  return 1;
-}
-
 int rfc822_renderaddr(sa *out, const char *local, size_t ln, int at,
                       const char *domain, size_t dn)
 {
@@ -472,11 +459,9 @@ int rfc822_renderaddr(sa *out, const char *local, size_t ln, int at,
   if (!quote_cat(out, local, ln)) return 0;
   if (!at) return 1;
   if (!sa_append(out, '@')) return 0;
-  /* a dot-atom or a literal as it is; anything else (a domain that came
-   * from a quoted string, "a, evil@attacker.example") quoted, so that it
-   * cannot read back as more than one address */
-  if (!dn || literal(domain, dn)) return sa_catb(out, domain, dn);
-  return quote_cat(out, domain, dn);
+  /* quoted unless a dot-atom or a literal: x@"a, evil@attacker.example"
+   * must not read back as two addresses */
+  return quote_domain(out, domain, dn);
 }
 
 /* item - one mailbox or group name as it is printed */

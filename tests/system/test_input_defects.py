@@ -308,11 +308,23 @@ def test_inject_keeps_a_comment_only_field(control):
     assert b"To: x@example.net" in head
 
 
-def test_inject_header_domain_from_a_quoted_string_stays_one_address(fakeqq, control):
-    """7b end to end: x@"a, evil@attacker.example" is one recipient and is
-    written back quoted, so a reader of the header sees one address too."""
-    r = inject([], b'To: x@"a, evil@attacker.example"\nSubject: s\n\nb\n', fakeqq)
+def test_inject_quoted_domain_is_rendered_quoted_and_never_misrouted(fakeqq, control):
+    """7b end to end: a domain from a quoted string is written back quoted
+    (one address, not two); one holding an '@' is refused, since the
+    envelope would route it to the text after that '@'."""
+    r = inject([], b'To: x@"a, b.c"\nSubject: s\n\nb\n', fakeqq)
     assert r.returncode == 0, r.stderr
     (msg, env), = fakeqq.messages()
-    assert env[1:] == [b"Tx@a, evil@attacker.example"]
-    assert b'\nTo: x@"a, evil@attacker.example"\n' in msg
+    assert env[1:] == [b"Tx@a, b.c"]
+    assert b'\nTo: x@"a, b.c"\n' in msg
+    for args, text in (([], b'To: x@"a, evil@attacker.example"\n\nb\n'),
+                       (['x@"a, evil@attacker.example"'], b"\nb\n"),
+                       (["-f", 'x@"a@b.example"', "y@example.net"], b"\nb\n")):
+        r = inject(args, text, fakeqq)
+        assert r.returncode == 100, r.stderr
+        assert b"'@' in the domain" in r.stderr
+    assert len(fakeqq.messages()) == 1
+    # under -a a recipient field is only carried along, and stays one address
+    r = run([bin_path("qmail-inject"), "-n", "-a", "y@example.net"],
+            input=b'To: x@"a, evil@attacker.example"\n\nb\n')
+    assert r.returncode == 0 and b'\nTo: x@"a, evil@attacker.example"\n' in r.stdout
