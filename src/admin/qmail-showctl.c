@@ -56,7 +56,7 @@ static const struct ctl ctls[] = {
   { "plusdomain", HOST, 0, "A host ending in + gets ", ".", 0 },
   { "qmqpservers", LIST, "No QMQP servers.", "QMQP server: ", ".", 0 },
   { "queuelifetime", NUM, "604800", "Messages stay in the queue for up to ", " seconds", 0 },
-  { "rcpthosts", LIST, "SMTP clients may send mail to any recipient: this host is an open relay!",
+  { "rcpthosts", LIST, "SMTP and QMTP clients may send mail to no recipient with a domain (qmail would be an open relay).",
     "SMTP clients may send mail to recipients at ", ".", 0 },
   { "morercpthosts", MRH, "No effect.", "SMTP clients may also send mail to recipients at ", ".", 0 },
   { "morercpthosts.cdb", MRHCDB, 0, 0, 0, 0 },

@@ -67,15 +67,18 @@ void qualify(sa *local, int *at, sa *domain)
   if (*at && !domain->len) *at = 0;      /* box@ is box */
   if (!local->len && !*at) return;
   if (!*at) {
+    if (!inj.havedefaulthost) die_noname("defaulthost", local);
     *at = 1;
     if (!sa_copy(domain, &inj.defaulthost)) die_nomem();
   }
   if (domain->len && domain->s[domain->len - 1] == '+') {
+    if (!inj.haveplusdomain) die_noname("plusdomain", local);
     --domain->len;
     if (!sa_append(domain, '.') || !sa_cat(domain, &inj.plusdomain)) die_nomem();
   }
   for (i = 0; i < domain->len; ++i)
     if (domain->s[i] == '.' || domain->s[i] == '[') return;
+  if (!inj.havedefaultdomain) die_noname("defaultdomain", local);
   if (!sa_append(domain, '.') || !sa_cat(domain, &inj.defaultdomain)) die_nomem();
 }
 
@@ -93,6 +96,9 @@ static int addrfield(sa *h, size_t nl, int type, const char **why)
   r = rfc822_addrlist(&list, h->s + colon + 1, end - colon - 1);
   if (r == -1) die_nomem();
   if (r == 0) { *why = list.err; return 0; }
+  /* nothing to rewrite (a field of only a comment or blanks): keep it as
+   * it came, comment and all */
+  if (!list.len) return 1;
 
   for (k = 0; k < list.len; ++k) {
     rfc822_item *x = list.i + k;
@@ -100,6 +106,11 @@ static int addrfield(sa *h, size_t nl, int type, const char **why)
     if (x->kind != RFC822_MAILBOX) continue;
     if (!sa_copyb(&local, list.text.s + x->local, x->locallen)) die_nomem();
     if (!sa_copyb(&domain, list.text.s + x->domain, x->domainlen)) die_nomem();
+    /* x@"a@b": the envelope would take b for the domain */
+    if (at && byte_chr(domain.s, domain.len, '@') < domain.len) {
+      *why = "'@' in the domain of an address";
+      return 0;
+    }
     qualify(&local, &at, &domain);
     if (local.len + (size_t)at + domain.len > ADDR_MAX) {   /* each < 5 MiB */
       *why = "address too long";

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "qmail.h"
 #include "quote.h"
+#include "rfc822.h"
 
 #define FATAL "qmail-inject: fatal: "
 
@@ -74,6 +75,15 @@ noreturn void die_perm(const char *why, const char *what, size_t n)
   die(100, FATAL, why, " in this field:\n", buf, "\n", (char *)0);
 }
 
+noreturn void die_noname(const char *fn, const sa *local)
+{
+  static sa l = SA_ZERO;
+  if (!sa_copy(&l, local) || !sa_0(&l)) die_nomem();
+  abort_queue();
+  die(111, FATAL, "unable to qualify ", l.len > 1 ? l.s : "the address",
+      ": control/me is empty or missing and control/", fn, " is not set\n", (char *)0);
+}
+
 static noreturn void die_control(const char *fn)
 {
   die(111, FATAL, "unable to read control/", fn, ": ", say_errno(), "\n", (char *)0);
@@ -96,20 +106,22 @@ static const char *env(const char *a, const char *b, const char *c, const char *
 }
 
 /* control - a name from control/fn, else control/me, else the literal
- * fn; the environment variable overrides all */
-static void control(sa *x, const char *fn, const char *var)
+ * fn; the environment variable overrides all. 1 when one of those named
+ * it, 0 for the literal: a mail qualified with it would be lost */
+static int control(sa *x, const char *fn, const char *var)
 {
   static sa path = SA_ZERO;
   const char *e = getenv(var);
   int r;
 
-  if (e) { if (!sa_copys(x, e)) die_nomem(); return; }
+  if (e) { if (!sa_copys(x, e)) die_nomem(); return 1; }
   if (!sa_copys(&path, "control/") || !sa_cats(&path, fn) || !sa_0(&path)) die_nomem();
   r = control_rldef(x, path.s, 0);
   if (r == -1) die_control(fn);
-  if (r == 1) return;
+  if (r == 1) return 1;
   r = control_rldef(x, "control/me", fn);
   if (r == -1) die_control("me");
+  return r == 1;
 }
 
 /* setup - flags and names from the environment, then the control files */
@@ -148,25 +160,44 @@ static void setup(void)
   }
   if (chdir(auto_home) == -1)
     die(111, FATAL, "unable to switch to ", auto_home, ": ", say_errno(), "\n", (char *)0);
-  control(&inj.defaultdomain, "defaultdomain", "QMAILDEFAULTDOMAIN");
-  control(&inj.defaulthost, "defaulthost", "QMAILDEFAULTHOST");
-  control(&inj.plusdomain, "plusdomain", "QMAILPLUSDOMAIN");
+  inj.havedefaultdomain = control(&inj.defaultdomain, "defaultdomain", "QMAILDEFAULTDOMAIN");
+  inj.havedefaulthost = control(&inj.defaulthost, "defaulthost", "QMAILDEFAULTHOST");
+  inj.haveplusdomain = control(&inj.plusdomain, "plusdomain", "QMAILPLUSDOMAIN");
   control(&inj.idhost, "idhost", "QMAILIDHOST");
 }
 
-/* address - an address given on the command line, qualified, into o */
-static void address(sa *o, const char *s)
+/* address - an address given on the command line or with -f, qualified,
+ * into o. It must parse as one RFC 5322 address (addr-spec, or [name]
+ * <addr-spec>); quotes and comments are taken off, as for the addresses of
+ * the header. "" and <> are the null address. */
+static void address(sa *o, const char *s, const char *what)
 {
   static sa local = SA_ZERO, domain = SA_ZERO;
-  size_t n = strlen(s), at;
-  int flagat;
+  static rfc822_list l = RFC822_ZERO;
+  size_t n = strlen(s), k, box = 0, nbox = 0;
+  int flagat, r;
 
-  if (n >= 2 && s[0] == '<' && s[n - 1] == '>') { ++s; n -= 2; }
   if (strpbrk(s, "\r\n")) die(100, FATAL, "line break in an address\n", (char *)0);
-  at = byte_rchr(s, n, '@');
-  flagat = at < n;
-  if (!sa_copyb(&local, s, at)) die_nomem();
-  if (!sa_copyb(&domain, flagat ? s + at + 1 : "", flagat ? n - at - 1 : 0)) die_nomem();
+  r = rfc822_addrlist(&l, s, n);
+  if (r == -1) die_nomem();
+  if (r == 0) die(100, FATAL, "unable to parse ", what, " ", s, ": ", l.err, "\n", (char *)0);
+  for (k = 0; k < l.len; ++k)
+    if (l.i[k].kind != RFC822_MAILBOX) nbox = 2;
+    else { box = k; ++nbox; }
+  if (!l.len && n) nbox = 2;   /* only comments, commas or blanks */
+  if (nbox > 1) die(100, FATAL, "unable to parse ", what, " ", s, ": not one address\n", (char *)0);
+  local.len = domain.len = 0;
+  flagat = 0;
+  if (nbox) {
+    const rfc822_item *x = l.i + box;
+    flagat = x->at;
+    if (!sa_copyb(&local, l.text.s + x->local, x->locallen)) die_nomem();
+    if (!sa_copyb(&domain, l.text.s + x->domain, x->domainlen)) die_nomem();
+    if (flagat && byte_chr(domain.s, domain.len, '@') < domain.len)
+      die(100, FATAL, "unable to parse ", what, " ", s, ": '@' in the domain\n", (char *)0);
+  }
+  if (!local.s && !sa_copyb(&local, "", 0)) die_nomem();
+  if (!domain.s && !sa_copyb(&domain, "", 0)) die_nomem();
   qualify(&local, &flagat, &domain);
   if (!sa_copy(o, &local)) die_nomem();
   if (flagat && (!sa_append(o, '@') || !sa_cat(o, &domain))) die_nomem();
@@ -268,7 +299,7 @@ static int options(int argc, char **argv, int *first)
         case 'N': inj.flagqueue = 1; break;
         case 'f':                  /* -fsender or -f sender: the rest of the word */
           if (!*o) { if (++i < argc) o = argv[i]; else die_usage(); }
-          address(&inj.sender, o);   /* "" and "<>" are the null sender */
+          address(&inj.sender, o, "-f sender");   /* "" and "<>" are the null sender */
           inj.senderset = 1;
           o = "";
           break;
@@ -311,7 +342,7 @@ int main(int argc, char **argv)
   if (strategy != R_HEADER)
     for (; i < argc; ++i) {
       if (!argv[i][0]) die(100, FATAL, "empty recipient address\n", (char *)0);
-      address(&a, argv[i]);
+      address(&a, argv[i], "recipient");
       addlist(&inj.args, &inj.nargs, a.s, a.len);
     }
   inj.flagrh = strategy != R_ARGS;

@@ -22,6 +22,9 @@ enum {
 
 struct inject {
   sa defaultdomain, defaulthost, plusdomain, idhost;
+  /* 0 when neither the variable, the control file nor control/me named
+   * it: then an address that needs it is refused (die_noname) */
+  int havedefaultdomain, havedefaulthost, haveplusdomain;
   int flagqueue;       /* -N: queue; -n: print */
   int flagrh;          /* recipients from the header */
   int flagnamecomment, flagdeletesender, flagdeletefrom, flagdeletemessid;
@@ -45,6 +48,9 @@ extern struct inject inj;
 noreturn void die_nomem(void);
 noreturn void die_read(void);
 noreturn void die_perm(const char *why, const char *what, size_t n);
+/* die_noname - exit 111: qualifying local needs control/fn, and neither
+ * it nor control/me names a host */
+noreturn void die_noname(const char *fn, const sa *local);
 
 /* qmail-inject-header.c */
 /* header_read - read and rewrite the header; the first body line, if the

@@ -29,13 +29,12 @@ void cdb_init(struct cdb *c, int fd)
   c->size = 0;
   c->fd = fd;
   cdb_findstart(c);
-  if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size <= 0xffffffff) {
-    m = mmap(0, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    if (m != MAP_FAILED) {
-      c->map = m;
-      c->size = (uint32_t)st.st_size;
-    }
-  }
+  if (fstat(fd, &st) == -1 || st.st_size <= 0) return;   /* size 0: corrupt */
+  /* offsets are 32 bits: nothing past 4 GiB can be addressed anyway */
+  c->size = st.st_size > 0xffffffff ? 0xffffffff : (uint32_t)st.st_size;
+  if (st.st_size > 0xffffffff) return;
+  m = mmap(0, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+  if (m != MAP_FAILED) c->map = m;
 }
 
 void cdb_free(struct cdb *c)
@@ -49,8 +48,8 @@ void cdb_findstart(struct cdb *c) { c->loop = 0; }
 
 int cdb_read(struct cdb *c, char *buf, size_t len, uint32_t pos)
 {
+  if (pos > c->size || c->size - pos < len) { errno = EPROTO; return -1; }
   if (c->map) {
-    if (pos > c->size || c->size - pos < len) { errno = EPROTO; return -1; }
     memcpy(buf, c->map + pos, len);
     return 0;
   }
@@ -95,6 +94,12 @@ int cdb_findnext(struct cdb *c, const char *key, size_t len)
     c->hslots = unpack(buf + 4);
     if (!c->hslots) return 0;
     c->hpos = unpack(buf);
+    /* the table must lie inside the file past the 2048-byte header, so
+     * hslots << 3 cannot wrap and the loop below is bounded by the size */
+    if (c->hpos < 2048 || c->hpos > c->size || (c->size - c->hpos) / 8 < c->hslots) {
+      errno = EPROTO;
+      return -1;
+    }
     c->khash = u;
     u >>= 8;
     u %= c->hslots;
@@ -118,7 +123,7 @@ int cdb_findnext(struct cdb *c, const char *key, size_t len)
         if (m) {
           c->dlen = unpack(buf + 4);
           c->dpos = pos + 8 + (uint32_t)len;
-          if (c->map && (c->dpos > c->size || c->size - c->dpos < c->dlen)) {
+          if (c->dpos > c->size || c->size - c->dpos < c->dlen) {
             errno = EPROTO;
             return -1;
           }

@@ -2,8 +2,10 @@
  * cdb_init maps the file (or reads with pread when mmap fails); cdb_find
  * returns 1 when key is found (then cdb_datapos/cdb_datalen give the data),
  * 0 when not, -1 on a read error or a corrupt file (errno set: EPROTO for
- * corruption). cdb_findnext continues after the last match of the same key.
- * cdb_free unmaps; the caller owns and closes the fd. */
+ * corruption). Every offset and count read from the file is checked against
+ * its size (taken at cdb_init) before it is used, so a corrupt file costs at
+ * most one pass over its own slots. cdb_findnext continues after the last
+ * match of the same key. cdb_free unmaps; the caller owns and closes the fd. */
 #ifndef CDB_H
 #define CDB_H
 
@@ -13,7 +15,7 @@
 struct cdb {
   char *map;
   int fd;
-  uint32_t size;
+  uint32_t size;         /* of the file, at cdb_init; 0 for none */
   uint32_t loop;
   uint32_t khash;
   uint32_t kpos;

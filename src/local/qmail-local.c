@@ -74,10 +74,13 @@ static void envb(const char *name, const char *s, size_t n)
   sa_free(&x);
 }
 
-/* nonl - newlines in s[from..len) become '_', so a header line stays one line */
+/* nonl - CR and LF in s[from..len) become '_': whatever the caller passed
+ * (qmail-send, or anyone running qmail-local), an address never ends or
+ * splits a header line */
 static void nonl(sa *s, size_t from)
 {
-  for (; from < s->len; ++from) if (s->s[from] == '\n') s->s[from] = '_';
+  for (; from < s->len; ++from)
+    if (s->s[from] == '\n' || s->s[from] == '\r') s->s[from] = '_';
 }
 
 /* catctime - "Sat Jan  3 01:05:34 1996\n" for t in GMT, as mbox(5) wants */
@@ -142,7 +145,8 @@ static void makelines(void)
   at = ufline.len;
   if (!sa_cats(&ufline, *sender ? sender : "MAILER-DAEMON")) ql_die_nomem();
   for (i = at; i < ufline.len; ++i)
-    if (ufline.s[i] == ' ' || ufline.s[i] == '\t' || ufline.s[i] == '\n') ufline.s[i] = '-';
+    if (ufline.s[i] == ' ' || ufline.s[i] == '\t' || ufline.s[i] == '\n' || ufline.s[i] == '\r')
+      ufline.s[i] = '-';
   if (!sa_cats(&ufline, " ") || !catctime(&ufline, time(0))) ql_die_nomem();
 }
 

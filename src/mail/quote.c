@@ -66,6 +66,25 @@ int quote_cat(sa *out, const char *s, size_t n)
   return 1;
 }
 
+/* literal - whether d[0..n) is one domain literal that reads back as
+ * itself: [ ... ] with no bracket, backslash or line break inside */
+static int literal(const char *d, size_t n)
+{
+  size_t i;
+  if (n < 2 || d[0] != '[' || d[n - 1] != ']') return 0;
+  for (i = 1; i + 1 < n; ++i)
+    switch (d[i]) {
+      case '[': case ']': case '\\': case '\r': case '\n': return 0;
+    }
+  return 1;
+}
+
+int quote_domain(sa *out, const char *s, size_t n)
+{
+  if (!n || literal(s, n)) return sa_catb(out, s, n);
+  return quote_cat(out, s, n);
+}
+
 int quote_addr(sa *out, const char *s, size_t n)
 {
   size_t at;
@@ -74,16 +93,11 @@ int quote_addr(sa *out, const char *s, size_t n)
   if (!n) return sa_readyplus(out, 0);
   at = byte_rchr(s, n, '@');
   if (!quote_cat(out, s, at)) return 0;
-  if (at < n) {
-    size_t i, start = out->len;
-    if (!sa_catb(out, s + at, n - at)) {
-      int e = errno;
-      out->len = len0;
-      errno = e;
-      return 0;
-    }
-    for (i = start; i < out->len; ++i)
-      if (linebreak((unsigned char)out->s[i])) out->s[i] = '_';
+  if (at < n && (!sa_append(out, '@') || !quote_domain(out, s + at + 1, n - at - 1))) {
+    int e = errno;
+    out->len = len0;
+    errno = e;
+    return 0;
   }
   return 1;
 }

@@ -18,10 +18,16 @@ int quote_need(const char *s, size_t n);
 /* quote_cat - append s[0..n) to out, quoted when needed */
 int quote_cat(sa *out, const char *s, size_t n);
 
+/* quote_domain - append the domain s[0..n) to out: as it is when it is
+ * empty, a dot-atom or one plain literal [...], else as a quoted string (a
+ * domain that came from one, "a, evil@attacker.example"), so that it reads
+ * back as one domain and never as more addresses */
+int quote_domain(sa *out, const char *s, size_t n);
+
 /* quote_addr - append the address s[0..n) to out: the part before the last
- * '@' (or all of it when there is none) quoted when needed, then "@domain"
- * unchanged but for CR and LF. The empty address (the null sender) stays
- * empty. */
+ * '@' (or all of it when there is none) quoted when needed, then '@' and
+ * the domain as quote_domain writes it. The empty address (the null
+ * sender) stays empty. */
 int quote_addr(sa *out, const char *s, size_t n);
 
 #endif

@@ -65,9 +65,9 @@ int rcpthosts_check(rcpthosts *r, const char *addr, size_t len)
   const char *h;
   int found;
 
-  if (r->flagrh != 1) return 1;
   at = byte_rchr(addr, len, '@');
   if (at == len) return 1;              /* no @: envnoathost will apply */
+  if (r->flagrh != 1) return 0;         /* no list: closed, not an open relay */
   hlen = len - at - 1;
   if (!sa_copyb(&r->host, addr + at + 1, hlen) || !sa_0(&r->host)) return -1;
   h = r->host.s;

@@ -4,7 +4,9 @@
  * on an error (errno set; a temporary failure). rcpthosts_check says whether
  * addr[0..len) may be accepted: 1 yes, 0 no, -1 on a read error of the cdb.
  * The decision looks only at the text after the last '@'; an address with
- * no '@' passes; a missing rcpthosts file lets every address pass.
+ * no '@' passes. A missing rcpthosts file (qmail let every address pass)
+ * refuses every address with an '@': flagrh is then 0, so the caller can
+ * log why.
  * Entries compare without regard to case; an entry ".dom" matches every
  * name ending in ".dom". rcpthosts_free releases everything. */
 #ifndef RCPTHOSTS_H
@@ -16,7 +18,7 @@
 #include "sa.h"
 
 typedef struct rcpthosts {
-  int flagrh;        /* 1 when control/rcpthosts exists */
+  int flagrh;        /* 1 when control/rcpthosts exists, else 0 */
   sa rh;             /* the lines, lower-cased, each ending in NUL */
   const char **sorted;
   size_t n;

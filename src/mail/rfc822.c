@@ -459,7 +459,9 @@ int rfc822_renderaddr(sa *out, const char *local, size_t ln, int at,
   if (!quote_cat(out, local, ln)) return 0;
   if (!at) return 1;
   if (!sa_append(out, '@')) return 0;
-  return sa_catb(out, domain, dn);
+  /* quoted unless a dot-atom or a literal: x@"a, evil@attacker.example"
+   * must not read back as two addresses */
+  return quote_domain(out, domain, dn);
 }
 
 /* item - one mailbox or group name as it is printed */
@@ -473,7 +475,10 @@ static int item(sa *out, const rfc822_list *l, const rfc822_item *x)
       return 0;
     if (!sa_append(out, '<')) return 0;
   }
-  if (!rfc822_renderaddr(out, t + x->local, x->locallen, x->at, t + x->domain, x->domainlen))
+  /* a bare "" is an address too: without its quotes it would vanish */
+  if (!x->angle && !x->locallen && !x->at) {
+    if (!sa_cats(out, "\"\"")) return 0;
+  } else if (!rfc822_renderaddr(out, t + x->local, x->locallen, x->at, t + x->domain, x->domainlen))
     return 0;
   if (x->angle && !sa_append(out, '>')) return 0;
   if (x->commentlen)

@@ -18,6 +18,7 @@
 #include "netroot.h"
 #include "bio.h"
 #include "control.h"
+#include "envaddr.h"
 #include "fmt.h"
 #include "netstring.h"
 #include "qmail.h"
@@ -94,7 +95,7 @@ static int address(size_t *budget, sa *a, int flagempty)
   }
   check(netstring_getdata(&in, budget, len, a));
   check(netstring_getcomma(&in, budget));
-  return !memchr(a->s, 0, a->len);
+  return !envaddr_bad(a->s, a->len);
 }
 
 /* norootnet - refuse to serve the network as root (netroot.h) */

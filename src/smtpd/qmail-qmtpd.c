@@ -21,11 +21,13 @@
 #include "netroot.h"
 #include "bio.h"
 #include "control.h"
+#include "envaddr.h"
 #include "fmt.h"
 #include "netstring.h"
 #include "qmail.h"
 #include "rcpthosts.h"
 #include "received.h"
+#include "say.h"
 #include "scan.h"
 #include "sig.h"
 
@@ -82,7 +84,8 @@ static void setup(void)
 }
 
 /* the answers of one package, as runs of equal status:
- * 0 the message result, 'D' rcpthosts, 'N' bad address, 'T' too many */
+ * 0 the message result, 'D' rcpthosts, 'N' bad address, 'C' CR, LF or
+ * NUL in it, 'T' too many */
 struct run { char status; unsigned long count; };
 static struct run *runs;
 static size_t nruns, aruns;
@@ -170,7 +173,7 @@ static int sender(void)
   if (alen >= ADDRMAX) { ok = 0; check(netstring_skip(&in, 0, alen)); addr.len = 0; }
   else {
     check(netstring_getdata(&in, 0, alen, &addr));
-    if (memchr(addr.s, 0, alen)) ok = 0;
+    if (envaddr_bad(addr.s, addr.len)) ok = 0;
   }
   check(netstring_getcomma(&in, 0));
   qmail_fromb(&qq, addr.s ? addr.s : "", ok ? addr.len : 0);
@@ -200,12 +203,15 @@ static unsigned long recipients(void)
     }
     else {
       check(netstring_getdata(&in, &budget, alen, &addr));
-      if (memchr(addr.s, 0, addr.len)) addstatus('N');
+      if (envaddr_bad(addr.s, addr.len)) addstatus('C');
       else if (accepted >= maxrcpt) addstatus('T');
       else {
         if (relayclient) r = sa_cats(&addr, relayclient) ? 1 : -1;
         else r = rcpthosts_check(&rh, addr.s, addr.len);
         if (r == -1) resources();
+        if (!r && !rh.flagrh)   /* no control/rcpthosts: closed, and the log says why */
+          say(2, "qmail-qmtpd: relaying refused for ", peer.remoteip, ": control/rcpthosts is missing\n",
+              (char *)0);
         if (!r) addstatus('D');
         else { qmail_tob(&qq, addr.s, addr.len); ++accepted; addstatus(0); }
       }
@@ -228,6 +234,7 @@ static void answers(const char *qqx)
         case 0: answer(qqx); break;
         case 'D': answer("Dsorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"); break;
         case 'T': answer("Zsorry, too many recipients (#4.5.3)"); break;
+        case 'C': answer("Dsorry, an address may not contain CR, LF or NUL (#5.1.3)"); break;
         default: answer("Dsorry, I can't handle that recipient (#5.1.3)"); break;
       }
   if (!bio_flush(&out)) _exit(0);

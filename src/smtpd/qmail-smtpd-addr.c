@@ -7,7 +7,10 @@
 #include "qmail-smtpd.h"
 #include "ipaddr.h"
 #include "str.h"
+#include "envaddr.h"
 #include "ipme.h"
+
+const char *addr_err = "555 syntax error (#5.5.4)\r\n";
 
 /* the host's addresses, looked up the first time a literal shows up */
 static ipme me;
@@ -30,19 +33,45 @@ static int literal_is_me(const char *s, size_t n)
   return ipme_is(&me, &ip);
 }
 
+/* keyword - the length of "FROM:" or "TO:" (any case, blanks allowed
+ * before the colon) at the start of arg, or 0 when it is not there */
+static size_t keyword(const char *arg, size_t len)
+{
+  size_t k;
+
+  if (len >= 4 && !case_diffb(arg, 4, "from")) k = 4;
+  else if (len >= 2 && !case_diffb(arg, 2, "to")) k = 2;
+  else return 0;
+  while (k < len && arg[k] == ' ') ++k;
+  return k < len && arg[k] == ':' ? k + 1 : 0;
+}
+
 int addr_parse(sa *addr, const char *arg, size_t len, size_t *params, const sa *liphost)
 {
   size_t i, at;
   char term = '>';
   int flagesc = 0, flagquoted = 0;
 
-  if (memchr(arg, 0, len)) return 0;   /* would split an envelope record */
+  /* anywhere in the argument, quoted or not: the one check every
+   * receiver shares (a NUL splits an envelope record, a CR or LF would
+   * end a header line in Delivered-To) */
+  if (envaddr_bad(arg, len)) {
+    addr_err = "501 sorry, an address may not contain CR, LF or NUL (#5.5.4)\r\n";
+    return 0;
+  }
+  /* an address in brackets is taken wherever it stands, as qmail did
+   * (mail <addr> is how people type it); one without brackets must come
+   * after FROM: or TO:, so that MAIL FROM x is not a sender called FROM */
+  addr_err = "555 syntax error (#5.5.4)\r\n";
   i = byte_chr(arg, len, '<');
   if (i < len) ++i;
-  else {                               /* no brackets: after the colon */
+  else {
     term = ' ';
-    i = byte_chr(arg, len, ':');
-    if (i < len) ++i; else i = 0;
+    i = keyword(arg, len);
+    if (!i) {
+      addr_err = "501 syntax error, expected FROM:<address> or TO:<address> (#5.5.4)\r\n";
+      return 0;
+    }
     while (i < len && arg[i] == ' ') ++i;
   }
   if (i < len && arg[i] == '@') {      /* source route @a,@b:box@host */

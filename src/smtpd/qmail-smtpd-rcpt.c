@@ -35,7 +35,7 @@ int rcpt_setup(const char *me)
   const char *x;
   sa host = SA_ZERO;
 
-  if (control_readint(&u, "control/rcptcheck") == -1) return 0;
+  if (control_readnum(&u, "control/rcptcheck", control_warn2) == -1) return 0;
   x = getenv("RCPTCHECK");
   if (x && *x && x[scan_ulong(x, &v)] == 0) u = v;
   enabled = u != 0;

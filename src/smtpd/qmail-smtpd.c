@@ -17,6 +17,7 @@
 #include "netroot.h"
 #include "rcpthosts.h"
 #include "received.h"
+#include "say.h"
 #include "scan.h"
 #include "sig.h"
 #include "str.h"
@@ -251,7 +252,7 @@ static void smtp_mail(const char *arg, size_t len)
   if (!auth_mailok()) return;
   if (bdatopen) { out("503 sorry, a BDAT message is under way (#5.5.1)\r\n"); return; }
   if (!addr_parse(&addr, arg, len, &params, liphostok ? &liphost : 0)) {
-    out("555 syntax error (#5.5.4)\r\n");
+    out(addr_err);
     return;
   }
   utf8 = param_has(arg + params, len - params, "SMTPUTF8");
@@ -289,7 +290,7 @@ static void smtp_rcpt(const char *arg, size_t len)
   if (!seenmail) { out("503 MAIL first (#5.5.1)\r\n"); return; }
   if (bdatopen) { out("503 sorry, a BDAT message is under way (#5.5.1)\r\n"); return; }
   if (!addr_parse(&addr, arg, len, &params, liphostok ? &liphost : 0)) {
-    out("555 syntax error (#5.5.4)\r\n");
+    out(addr_err);
     return;
   }
   if (!utf8mailok(utf8mail, "recipient")) return;
@@ -306,6 +307,8 @@ static void smtp_rcpt(const char *arg, size_t len)
   else {
     r = rcpthosts_check(&rh, addr.s, addr.len);
     if (r == -1) die_control();
+    if (!r && !rh.flagrh)   /* no control/rcpthosts: closed, and the log says why */
+      say(2, "qmail-smtpd: relaying refused for ", peer.remoteip, ": control/rcpthosts is missing\n", (char *)0);
     if (!r) { out("553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n"); return; }
   }
   /* the address as it will be queued, checked as delivery would take it */

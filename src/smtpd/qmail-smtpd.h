@@ -43,12 +43,16 @@ void reply_cmd(const char *s, size_t n);
 
 /* addr_parse - take the address out of a MAIL/RCPT argument arg[0..len)
  * into addr (no NUL). The address is inside <...> or, for clients that
- * omit the brackets, after the ':' up to a space. A leading source route
- * (@a,@b:) is dropped; quotes and backslashes are taken off. *params is set
- * to the offset in arg just past the address (where ESMTP parameters
- * start). liphost (0 for none) replaces a literal [ip] of this host.
- * Returns 1, or 0 for a syntax error: a NUL byte, or an address longer
- * than SMTPD_ADDRMAX. */
+ * omit the brackets, after a leading FROM: or TO: (any case) up to a
+ * space. A leading source route (@a,@b:) is
+ * dropped; quotes and backslashes are taken off. *params is set to the
+ * offset in arg just past the address (where ESMTP parameters start).
+ * liphost (0 for none) replaces a literal [ip] of this host. Returns 1,
+ * or 0 with addr_err set to the whole reply to send: 501 for a CR, LF or
+ * NUL anywhere in arg (envaddr.h) or, without brackets, a missing
+ * FROM:/TO:, 555 for an
+ * address longer than SMTPD_ADDRMAX. */
+extern const char *addr_err;
 int addr_parse(sa *addr, const char *arg, size_t len, size_t *params, const sa *liphost);
 
 /* param_has - 1 when the ESMTP parameters p[0..len) hold the keyword kw

@@ -219,7 +219,8 @@ def test_empty_me_falls_back_and_warns(sched, queue, control):
     s = sched()
     host = os.uname().nodename
     s.wait_log(r"^warning: control/me is missing or empty; using the host name %s$" % re.escape(host))
-    inject("Subject: m\n\nx\n", "hsa@" + ME)
+    # qmail-inject qualifies nothing without me (issue 10): a full From
+    inject("From: hsa@%s\nSubject: m\n\nx\n" % ME, "hsa@" + ME)
     wait_mail("hsa")
     queue_empty(queue)
 

@@ -71,7 +71,7 @@ TEST(quote_addr_never_breaks_a_line)
   CHECK(is(&x, "\"a@b.example_Bcc: v\"@x.example"));
   x.len = 0;
   CHECK(quote_addr(&x, "a@b\r\nX-Evil: 1", 14) && !memchr(x.s, '\n', x.len) && !memchr(x.s, '\r', x.len));
-  CHECK(is(&x, "a@b__X-Evil: 1"));
+  CHECK(is(&x, "a@\"b__X-Evil: 1\""));
   sa_free(&x);
 }
 
@@ -89,4 +89,31 @@ TEST(quote_huge)
   CHECK(x.s[0] == '"' && x.s[x.len - 1] == '"' && x.s[2] == '\\');
   sa_free(&x);
   free(s);
+}
+
+/* the domain reads back as itself: dot-atoms and plain literals as they
+ * are, anything else quoted (issue 10, defect 7) */
+TEST(quote_addr_domain_from_a_quoted_string)
+{
+  sa x = SA_ZERO;
+  CHECK(quote_addr(&x, "x@a, evil@attacker.example", 26) && is(&x, "\"x@a, evil\"@attacker.example"));
+  x.len = 0;
+  CHECK(quote_domain(&x, "a, evil@attacker.example", 24) && is(&x, "\"a, evil@attacker.example\""));
+  x.len = 0;
+  CHECK(quote_domain(&x, "[127.0.0.1]", 11) && is(&x, "[127.0.0.1]"));
+  x.len = 0;
+  CHECK(quote_domain(&x, "[IPv6:::1]", 10) && is(&x, "[IPv6:::1]"));
+  x.len = 0;
+  CHECK(quote_domain(&x, "[a]b]", 5) && is(&x, "\"[a]b]\""));
+  x.len = 0;
+  CHECK(quote_domain(&x, "b\"c\\", 4) && is(&x, "\"b\\\"c\\\\\""));
+  x.len = 0;
+  CHECK(quote_domain(&x, "example.com", 11) && is(&x, "example.com"));
+  x.len = 0;
+  CHECK(quote_domain(&x, "", 0) && x.len == 0);
+  x.len = 0;
+  CHECK(quote_domain(&x, "b..c", 4) && is(&x, "\"b..c\""));
+  x.len = 0;
+  CHECK(quote_domain(&x, "b.", 2) && is(&x, "\"b.\""));
+  sa_free(&x);
 }

@@ -41,12 +41,28 @@ static void rh_write(const char *fn, const char *s)
 
 static int ok(rcpthosts *r, const char *a) { return rcpthosts_check(r, a, strlen(a)); }
 
-TEST(rcpthosts_missing_allows_all)
+/* qmail's open relay without control/rcpthosts is closed here (issue 10,
+ * defect 6): only a recipient without '@' passes; a morercpthosts.cdb
+ * alone opens nothing either, as in qmail */
+TEST(rcpthosts_missing_refuses_relay)
 {
+  struct cdb_make m;
   rcpthosts r;
+  int fd;
   CHECK(rh_enter());
   CHECK(rcpthosts_init(&r) == 0);
-  CHECK(ok(&r, "a@anywhere.example") == 1);
+  CHECK(r.flagrh == 0);
+  CHECK(ok(&r, "a@anywhere.example") == 0);
+  CHECK(ok(&r, "a@") == 0);
+  CHECK(ok(&r, "postmaster") == 1);
+  rcpthosts_free(&r);
+  fd = open("control/morercpthosts.cdb", O_RDWR | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd != -1 && cdb_make_start(&m, fd) == 0);
+  CHECK(cdb_make_add(&m, "more.example", 12, "", 0) == 0 && cdb_make_finish(&m) == 0);
+  close(fd);
+  CHECK(rcpthosts_init(&r) == 0);
+  CHECK(ok(&r, "a@more.example") == 0);
+  CHECK(ok(&r, "box") == 1);
   rcpthosts_free(&r);
   rh_leave();
 }
@@ -102,10 +118,11 @@ TEST(rcpthosts_more_cdb)
   CHECK(ok(&r, "u@other.example") == 0);
   CHECK(ok(&r, "u@example.com") == 1);
   rcpthosts_free(&r);
-  /* without rcpthosts the cdb alone does not restrict anything */
+  /* without rcpthosts the cdb alone opens nothing: every domain is refused */
   unlink("control/rcpthosts");
   CHECK(rcpthosts_init(&r) == 0);
-  CHECK(ok(&r, "u@other.example") == 1);
+  CHECK(ok(&r, "u@other.example") == 0);
+  CHECK(ok(&r, "u@more.example") == 0);
   rcpthosts_free(&r);
   rh_leave();
 }

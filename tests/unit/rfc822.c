@@ -189,3 +189,181 @@ TEST(rfc822_huge_input)
   rfc822_free(&l);
   sa_free(&out);
 }
+
+/* --- parse(render(x)) == x (issue 10, defect 7) ------------------------ */
+
+static unsigned long rnd_state = 12345;
+static unsigned rnd(unsigned n)
+{
+  rnd_state = rnd_state * 6364136223846793005UL + 1442695040888963407UL;
+  return (unsigned)(rnd_state >> 33) % n;
+}
+
+/* gen - append a random piece of address-list text: mostly well-formed
+ * pieces (atoms, quoted strings, literals, comments, addresses, groups)
+ * with hostile bytes and stray specials mixed in */
+static void gen(sa *s, int depth)
+{
+  static const char *const atoms[] = { "a", "bob", "x.y", "ex-ample", "com", "evil", "\xc3\xa9t\xc3\xa9",
+                                       "!#$%&'*+/=?^_`{|}~", "1", "a..b", ".lead", "trail." };
+  static const char pieces[] = " \t,:;<>@.()[]\"\\\r\n\x01\x7f\xff";
+  static const char qchars[] = "a ,;:<>@.()[]\\\"\t\x01\x7f\xe9";
+  unsigned k = rnd(depth > 3 ? 9 : 15), i, n;
+
+  switch (k) {
+    case 0: case 1: case 2:
+      sa_cats(s, atoms[rnd(sizeof atoms / sizeof atoms[0])]);
+      break;
+    case 3:                                   /* a quoted string */
+      sa_append(s, '"');
+      for (n = rnd(6), i = 0; i < n; ++i) {
+        char c = qchars[rnd(sizeof qchars - 1)];
+        if (c == '"' || c == '\\') sa_append(s, '\\');
+        sa_append(s, c);
+      }
+      sa_append(s, '"');
+      break;
+    case 4:                                   /* a domain literal */
+      sa_append(s, '[');
+      for (n = rnd(5), i = 0; i < n; ++i) {
+        char c = "1.2 :a,@\\]("[rnd(11)];
+        if (c == '\\' || c == ']') sa_append(s, '\\');
+        sa_append(s, c);
+      }
+      sa_append(s, ']');
+      break;
+    case 5:                                   /* a comment, maybe nested */
+      sa_append(s, '(');
+      for (n = rnd(4), i = 0; i < n; ++i) {
+        char c = "x ,@<\"\\()"[rnd(9)];
+        if (c == '\\' || c == '(' || c == ')' || c == '"') sa_append(s, '\\');
+        sa_append(s, c);
+      }
+      if (rnd(3) == 0) sa_cats(s, "(in)");
+      sa_append(s, ')');
+      break;
+    case 6: case 7:
+      sa_append(s, pieces[rnd(sizeof pieces - 1)]);
+      break;
+    case 8:
+      sa_append(s, ' ');
+      break;
+    case 9: case 10:                          /* local@domain */
+      gen(s, depth + 1);
+      sa_append(s, '@');
+      gen(s, depth + 1);
+      if (rnd(2)) { sa_append(s, '.'); gen(s, depth + 1); }
+      break;
+    case 11: case 12:                         /* phrase <addr> comment */
+      if (rnd(2)) gen(s, depth + 1);
+      sa_cats(s, " <");
+      if (rnd(4) == 0) sa_cats(s, "@route,@r2:");
+      gen(s, depth + 1);
+      sa_append(s, '>');
+      if (rnd(2)) gen(s, depth + 1);
+      break;
+    case 13:                                  /* group: list ; */
+      gen(s, depth + 1);
+      sa_append(s, ':');
+      gen(s, depth + 1);
+      sa_cats(s, ", ");
+      gen(s, depth + 1);
+      sa_append(s, ';');
+      break;
+    default:                                  /* a list */
+      gen(s, depth + 1);
+      sa_cats(s, rnd(2) ? ", " : " ");
+      gen(s, depth + 1);
+  }
+}
+
+static int field_eq(const rfc822_list *a, size_t ao, size_t an,
+                    const rfc822_list *b, size_t bo, size_t bn)
+{
+  return an == bn && (!an || !memcmp(a->text.s + ao, b->text.s + bo, an));
+}
+
+/* same - the two lists hold the same items */
+static int same(const rfc822_list *a, const rfc822_list *b)
+{
+  size_t k;
+  if (a->len != b->len) return 0;
+  for (k = 0; k < a->len; ++k) {
+    const rfc822_item *x = a->i + k, *y = b->i + k;
+    if (x->kind != y->kind || x->angle != y->angle || x->at != y->at) return 0;
+    if (!field_eq(a, x->phrase, x->phraselen, b, y->phrase, y->phraselen)) return 0;
+    if (!field_eq(a, x->local, x->locallen, b, y->local, y->locallen)) return 0;
+    if (!field_eq(a, x->domain, x->domainlen, b, y->domain, y->domainlen)) return 0;
+    if (!field_eq(a, x->comment, x->commentlen, b, y->comment, y->commentlen)) return 0;
+  }
+  return 1;
+}
+
+/* roundtrip - 1 when s does not parse, or parses and its rendering parses
+ * back to the same items with no line break but folding */
+static int roundtrip(const char *s, size_t n)
+{
+  rfc822_list a = RFC822_ZERO, b = RFC822_ZERO;
+  sa out = SA_ZERO;
+  size_t i;
+  int ok = 1, r = rfc822_addrlist(&a, s, n);
+
+  if (r == 1) {
+    ok = rfc822_render(&out, &a, 4) && rfc822_addrlist(&b, out.s, out.len) == 1 && same(&a, &b);
+    for (i = 0; ok && i < out.len; ++i) {
+      if (out.s[i] == '\r' || !out.s[i]) ok = 0;
+      if (out.s[i] == '\n' && (i + 2 >= out.len || out.s[i + 1] != ' ' || out.s[i + 2] != ' ')) ok = 0;
+    }
+  }
+  rfc822_free(&a);
+  rfc822_free(&b);
+  sa_free(&out);
+  return ok;
+}
+
+TEST(rfc822_quoted_domain_roundtrip)
+{
+  rfc822_list l = RFC822_ZERO;
+  sa out = SA_ZERO;
+  static const char *const cases[] = {
+    "x@\"a, evil@attacker.example\"", "x@\"a b\".c", "<x@\"\\\"q\\\\\">", "x@[1.2.3.4]", "x@[a\\]b]",
+    "x@\"[1.2.3.4]\"", "x@b..c", "x@.b", "x@b.", "x@", "\"a@b\"@c", "@c", "x@\"\"", "x@[]", "x@[a]b",
+  };
+  size_t i;
+
+  CHECK(parse(&l, &out, "x@\"a, evil@attacker.example\"") == 1);
+  CHECK(l.len == 1 && addr(&l, 0, "x@a, evil@attacker.example"));
+  CHECK(is(&out, "x@\"a, evil@attacker.example\""));
+  CHECK(parse(&l, &out, "Joe <joe@example.com>, x@[127.0.0.1]") == 1);
+  CHECK(is(&out, "Joe <joe@example.com>, x@[127.0.0.1]"));   /* plain ones stay plain */
+  for (i = 0; i < sizeof cases / sizeof cases[0]; ++i) CHECK(roundtrip(cases[i], strlen(cases[i])));
+  rfc822_free(&l);
+  sa_free(&out);
+}
+
+TEST(rfc822_roundtrip_property)
+{
+  sa s = SA_ZERO;
+  unsigned long n, parsed = 0, bad = 0;
+
+  for (n = 0; n < 200000; ++n) {
+    s.len = 0;
+    gen(&s, 0);
+    if (!s.s) continue;
+    {
+      rfc822_list l = RFC822_ZERO;
+      if (rfc822_addrlist(&l, s.s, s.len) == 1) ++parsed;
+      rfc822_free(&l);
+    }
+    if (!roundtrip(s.s, s.len)) {
+      if (++bad <= 5) {                       /* show the first few */
+        harness_fail(__FILE__, __LINE__, "parse(render(x)) != x for:");
+        sa_0(&s);
+        harness_fail(__FILE__, __LINE__, s.s);
+      }
+    }
+  }
+  CHECK(bad == 0);
+  CHECK(parsed > 50000);                      /* the generator makes real lists */
+  sa_free(&s);
+}
