@@ -206,7 +206,7 @@ def test_openssl_s_client_starttls_and_versions(starttls, pki):
     r = s_client("-tls1_2", data=b"MAIL FROM:<a@example.org>\r\nQUIT\r\n")
     out = r.stdout.decode("latin-1")
     assert re.search(r"Cipher is ECDHE-ECDSA-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)", out), out
-    assert "250 ok" in out and "221 " in out
+    assert "250 2.1.0 ok" in out and "221 " in out
     r = s_client("-tls1_1")                   # refused: TLS 1.2 and 1.3 only
     assert r.returncode != 0 and b"221 " not in r.stdout
     r = s_client("-tls1_2", "-cipher", "AES128-SHA")   # no forward secrecy: refused
