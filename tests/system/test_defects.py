@@ -1,4 +1,5 @@
-"""Rows of ../shared/DEFECTS.md that had no test of their own elsewhere:
+"""Known qmail defects (the "Known defects" table of doc/conformance.md)
+that had no test of their own elsewhere:
 each test sends the triggering input (or a scaled equivalent) through the
 installed programs and checks the outcome. doc/conformance.md maps every
 row to its tests, here or in the other files."""

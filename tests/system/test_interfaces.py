@@ -1,4 +1,5 @@
-"""Interface items of ../shared/INTERFACES.md that no other test file
+"""Interface items (qmail's man pages; doc/conformance.md lists them)
+that no other test file
 covers, checked through the installed programs: the installed tree and
 its modes (hier), qmail-start's descriptors, environment and limits, the
 preprocessed queue records, cleanup of old files, lspawn's report

@@ -1,4 +1,4 @@
-"""The user's reference documents (../shared/seeds/, in Japanese), step by
+"""The user's reference documents (in Japanese; doc/seeds.md maps them), step by
 step, with this suite in place of qmail: every concrete thing an
 administrator or user does there is done here the same way, against the
 installed home with the real programs running (qmail-start and its
