@@ -549,7 +549,7 @@ int main(void)
     dmarc = "permerror";
     if (!sa_copys(&spfclause, "")) die_nomem();
   }
-  if (rejectmode && dmarcreject) refuse("DDMARC policy of the From domain says to reject this message (#5.7.1)");
+  if (rejectmode && dmarcreject) refuse("D550 DMARC policy of the From domain says to reject this message (#5.7.1)");
   if (rejectmode && dmarctemp) refuse("ZDMARC policy could not be looked up now (#4.7.0)");
   build();
 

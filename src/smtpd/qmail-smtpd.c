@@ -369,8 +369,12 @@ static void endmsg(unsigned long qp, unsigned long hops, int toobig)
   }
   if (hops >= MAXHOPS) { out("554 too many hops, this message is looping (#5.4.6)\r\n"); return; }
   if (toobig) { out("552 sorry, that message size exceeds my databytes limit (#5.3.4)\r\n"); return; }
-  out(*qqx == 'D' ? "554 " : "451 ");
-  out(qqx + 1);
+  /* a refusal that names its own reply code (a QMAILQUEUE filter's
+   * "D550 ..." on fd 6) keeps it, when its class matches D or Z */
+  if (qqx[1] == (*qqx == 'D' ? '5' : '4') && qqx[2] >= '0' && qqx[2] <= '9'
+      && qqx[3] >= '0' && qqx[3] <= '9' && qqx[4] == ' ')
+    out(qqx + 1);
+  else { out(*qqx == 'D' ? "554 " : "451 "); out(qqx + 1); }
   out("\r\n");
 }
 

@@ -401,7 +401,7 @@ def test_dmarc_reject_is_refused_only_when_configured(vdns, keys, control):
     control["dmarcpolicy"] = "reject\n"
     out, msgs = dkimverify(vdns, bad)
     assert msgs == []
-    assert "554 DMARC policy of the From domain says to reject this message (#5.7.1)\r\n" in out
+    assert "550 DMARC policy of the From domain says to reject this message (#5.7.1)\r\n" in out
     out, msgs = dkimverify(vdns, dkimpy_sign(keys, "r1", PLAIN))
     assert len(msgs) == 1                                  # a good signature still passes
 
