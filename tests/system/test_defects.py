@@ -120,12 +120,12 @@ def test_rcpt_verification_is_the_delivery_lookup(fakeqq, users):
     test_rcptcheck.py runs a whole table through both paths."""
     rcpts = ["hza@" + ME, "HZA@" + ME, "hza-ext@" + ME, "HZA-Ext@" + ME, "nosuchuser@" + ME, "NoSuchUser-x@" + ME]
     out = smtpd(smtp_script("HELO x", "MAIL FROM:<a@example.org>", *["RCPT TO:<%s>" % r for r in rcpts]),
-                env={"QMAILQUEUE": fakeqq.prog})
+                env={"QMAILQUEUE": fakeqq.prog, "RCPTCHECK": "1"})
     no = "550 sorry, no mailbox here by that name (#5.1.1)"
     assert out[3:3 + len(rcpts)] == ["250 ok", "250 ok", no, no, no, no], out
     write_file(os.path.join(users["hza"].pw_dir, ".qmail-ext"), "./Maildir/\n", "hza")
     out = smtpd(smtp_script("HELO x", "MAIL FROM:<a@example.org>", *["RCPT TO:<%s>" % r for r in rcpts]),
-                env={"QMAILQUEUE": fakeqq.prog})
+                env={"QMAILQUEUE": fakeqq.prog, "RCPTCHECK": "1"})
     assert out[3:3 + len(rcpts)] == ["250 ok", "250 ok", "250 ok", "250 ok", no, no], out
 
 

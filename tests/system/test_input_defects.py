@@ -67,8 +67,11 @@ def test_missing_rcpthosts_refuses_relay_and_logs_it(fakeqq, control):
     assert out[6].startswith("250 ok")
     (msg, env), = fakeqq.messages()
     assert env[1:] == [b"Tpostmaster"]
-    lines = [l for l in err.splitlines() if "rcpthosts" in l]
+    lines = [l for l in err.splitlines() if "rcpthosts is missing" in l]
     assert lines == ["qmail-smtpd: relaying refused for 192.0.2.77: control/rcpthosts is missing"] * 2
+    # and the reply layer logs each refusal it sent, with the client's address
+    refused = [l for l in err.splitlines() if l.startswith("qmail-smtpd: refused from 192.0.2.77")]
+    assert len(refused) == 2 and all(l.endswith("rcpthosts (#5.7.1)") for l in refused), err
 
 
 def test_missing_rcpthosts_relayclient_still_relays(fakeqq, control):
