@@ -28,6 +28,8 @@ NREMOTE = 1000       # remote: recipients
 NDOMAINS = 50        # remote: domains
 INJECTORS = 8        # local (a): parallel injectors
 SESSIONS = (1, 10, 50)
+NTLS = 400           # tls: messages, one per SMTPS session
+TLS_SESSIONS = (1, 50)
 QDOMAIN = "bench.test"       # our local domain
 PDOMAIN = "pf.bench.test"    # Postfix's local domain
 QUSER = "benchq"
@@ -174,6 +176,7 @@ class Side:
         self.user = user_pw.pw_name
         self.why = None      # set when this side cannot run
         self.smtp_port = None
+        self.tls_port = None
 
     def fresh(self):
         """Empty the Maildir once the previous job's mail has left the
@@ -291,6 +294,52 @@ def job_smtp(side, sessions):
     return accepted, e2e
 
 
+def job_tls(side, sessions):
+    """NTLS messages, one per SMTPS (TLS from the first byte, RFC 8314)
+    session, from `sessions` client threads (Python's ssl, the same client
+    for both). Returns (accepted, end-to-end)."""
+    import smtplib
+    import ssl
+    import threading
+    side.fresh()
+    addr = "%s@%s" % (side.user, side.domain)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    msg = message(addr).replace(b"\n", b"\r\n")   # smtplib sends bytes as they are
+    left = [NTLS]
+    errors = []
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if left[0] == 0 or errors:
+                    return
+                left[0] -= 1
+            try:
+                with smtplib.SMTP_SSL("127.0.0.1", side.tls_port, timeout=60, context=ctx,
+                                      local_hostname="client.test") as c:
+                    c.sendmail(SENDER, [addr], msg)
+            except (OSError, smtplib.SMTPException) as e:
+                with lock:
+                    errors.append(str(e)[:120])
+                return
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    acc_secs = time.monotonic() - start
+    if errors:
+        return (Result(status="failed", note=errors[0]),) * 2
+    accepted = Result(NTLS, acc_secs)
+    e2e = timed_count(start, side.delivered, NTLS, 120)
+    settle(side)
+    return accepted, e2e
+
+
 def job_remote(side, sink):
     """One message to NREMOTE recipients over NDOMAINS domains, all routed
     to smtp-sink; timed until the sink has seen every recipient."""
@@ -343,6 +392,10 @@ def lacc(n):
 
 def le2e(n):
     return "smtp %d sess end-to-end" % n
+
+
+def ltls(n, what):
+    return "smtps %d sess %s" % (n, what)
 
 
 def goals(rows):
@@ -427,6 +480,19 @@ def report(rates, rows, out):
 
 # --- setup ---
 
+def make_cert(work):
+    """A self-signed certificate both servers present (RSA 2048)."""
+    d = os.path.join(work, "tls")
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    if not (os.path.exists(cert) and os.path.exists(key)):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                        "-subj", "/CN=bench.test", "-keyout", key, "-out", cert],
+                       capture_output=True, check=True, timeout=60)
+    os.chmod(key, 0o644)    # Postfix's smtpd reads it after dropping root
+    return cert, key
+
+
 def setup_ours(home, work, sink_port):
     q = qm.Qmail(home, os.path.join(work, "logs"))
     why = q.missing()
@@ -456,6 +522,10 @@ def setup_ours(home, work, sink_port):
     side.smtp_port = free_port()
     if not q.start_smtpd(side.smtp_port, QDOMAIN):
         side.smtp_port = None
+    cert, key = make_cert(work)
+    side.tls_port = free_port()
+    if not q.start_smtps(side.tls_port, QDOMAIN, cert, key):
+        side.tls_port = None
     return side
 
 
@@ -464,8 +534,10 @@ def setup_postfix(work, sink_port):
     pw = make_user(PUSER, os.path.join(work, "users", PUSER))
     make_maildir(os.path.join(pw.pw_dir, "Maildir"), pw)
     routes = {"d%d.remote.test" % i: "[127.0.0.1]:%d" % sink_port for i in range(NDOMAINS)}
-    p = pfx.Postfix(os.path.join(work, "postfix"), PDOMAIN, free_port(), routes)
+    cert, key = make_cert(work)
+    p = pfx.Postfix(os.path.join(work, "postfix"), PDOMAIN, free_port(), routes, tls=(cert, key, free_port()))
     side = Theirs(p, pw)
+    side.tls_port = p.tls[2]
     if why:
         side.why = why
         return side
@@ -534,6 +606,11 @@ def run(which, build, home):
                     acc, e2e = zip(*both("smtp %d sessions" % n, lambda s: job_smtp(s, n), True, True))
                     rows.append((lacc(n),) + acc)
                     rows.append((le2e(n),) + e2e)
+            if "tls" in which:
+                for n in TLS_SESSIONS:
+                    acc, e2e = zip(*both("smtps %d sessions" % n, lambda s: job_tls(s, n), True, True))
+                    rows.append((ltls(n, "accepted"),) + acc)
+                    rows.append((ltls(n, "end-to-end"),) + e2e)
             if "remote" in which:
                 rows.append((LR,) +
                             tuple(both("remote", lambda s: job_remote(s, sink))))
@@ -561,9 +638,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True, help="the build directory (O)")
     ap.add_argument("--home", required=True, help="the qmail home the build was made for")
-    ap.add_argument("which", nargs="*", help="fsync local smtp remote (default: all)")
+    ap.add_argument("which", nargs="*", help="fsync local smtp tls remote (default: all)")
     a = ap.parse_args()
-    names = {"fsync", "local", "smtp", "remote"}
+    names = {"fsync", "local", "smtp", "tls", "remote"}
     which = set(a.which) or names
     if which - names:
         ap.error("unknown benchmark: %s" % " ".join(sorted(which - names)))

@@ -57,7 +57,7 @@ def available():
 
 
 class Postfix:
-    def __init__(self, base, hostname, port, routes=None):
+    def __init__(self, base, hostname, port, routes=None, tls=None):
         self.base = base
         self.conf = os.path.join(base, "conf")
         self.queue = os.path.join(base, "queue")
@@ -67,6 +67,7 @@ class Postfix:
         self.port = port
         self.routes = routes or {}
         self.master_pid = None
+        self.tls = tls          # (certfile, keyfile, smtps port) or None
 
     def setup(self):
         """Write a fresh config; the queue directory is emptied. A master
@@ -122,11 +123,16 @@ class Postfix:
             "transport_maps": "texthash:" + transport,
             "relayhost": "",
         }
+        if self.tls:
+            main.update({"smtpd_tls_cert_file": self.tls[0], "smtpd_tls_key_file": self.tls[1],
+                         "smtpd_tls_security_level": "may"})
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             for k, v in main.items():
                 f.write("%s = %s\n" % (k, v))
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write("127.0.0.1:%d inet n - n - - smtpd\n" % self.port)
+            if self.tls:
+                f.write("127.0.0.1:%d inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n" % self.tls[2])
             for row in MASTER:
                 f.write(" ".join(row) + "\n")
 

@@ -19,6 +19,7 @@ class Qmail:
         self.send = None
         self.helpers = []
         self.tcpserver = None
+        self.tlsserver = None
         self.logpath = os.path.join(logdir, "qmail-send.log")
         self.env = {"PATH": self.bin + ":/usr/bin:/bin"}
 
@@ -141,7 +142,34 @@ class Qmail:
         wait_until(lambda: not children(self.tcpserver.pid), 10, 0.02)
         return True
 
+    def start_smtps(self, port, localname, cert, key):
+        """qmail-smtpd behind ucspi-tlsd -i (SMTPS) under a second
+        tcpserver: the helper reads the key as root, then both drop to
+        qmaild/nofiles."""
+        uid = pwd.getpwnam(_user(1)).pw_uid
+        gid = grp.getgrnam(_group(1)).gr_gid
+        env = dict(self.env, CERTFILE=cert, KEYFILE=key, UID=str(uid), GID=str(gid))
+        cmd = ["tcpserver", "-q", "-R", "-H", "-l", localname, "-c", "200", "-b", "200", "127.0.0.1", str(port),
+               os.path.join(self.bin, "ucspi-tlsd"), "-i", os.path.join(self.bin, "qmail-smtpd")]
+        self.tlsserver = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        record(self.tlsserver.pid, "tcpserver")
+        if not wait_until(lambda: self.tlsserver.poll() is not None or listening(port), 10, 0.02) \
+           or self.tlsserver.poll() is not None:
+            return False
+        wait_until(lambda: not children(self.tlsserver.pid), 10, 0.02)
+        return True
+
     def stop_smtpd(self):
+        if getattr(self, "tlsserver", None) is not None:
+            if self.tlsserver.poll() is None:
+                self.tlsserver.terminate()
+                try:
+                    self.tlsserver.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.tlsserver.kill()
+                    self.tlsserver.wait(timeout=10)
+            self.tlsserver = None
         if self.tcpserver is None:
             return
         if self.tcpserver.poll() is None:
