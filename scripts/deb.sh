@@ -60,6 +60,7 @@ Architecture: $(dpkg --print-architecture)
 Maintainer: qmail-compat developers <postmaster@localhost>
 Installed-Size: $size
 Depends: ucspi-tcp | ucspi-tcp-ipv6, daemontools, adduser | passwd, libssl3
+Recommends: publicsuffix
 Provides: mail-transport-agent
 Conflicts: mail-transport-agent
 Replaces: mail-transport-agent

@@ -347,11 +347,72 @@ static const char *dmarc = "none";
 static char dmarcpol[16] = "";
 static int dmarcreject, dmarctemp;
 
-/* orgdomain - the last two labels: no Public Suffix List here */
+/* The Public Suffix List (RFC 7489 3.2: the organizational domain is the
+ * public suffix plus one label), from Debian's publicsuffix package; read
+ * once, at most PSLMAX bytes. Without it the last two labels are taken. */
+#define PSLFILE "/usr/share/publicsuffix/public_suffix_list.dat"
+#define PSLMAX (4 * 1024 * 1024)
+static sa psl = SA_ZERO;
+static int psltried;
+
+static void psl_load(void)
+{
+  char buf[8192];
+  ssize_t r;
+  int fd;
+
+  psltried = 1;
+  fd = open(PSLFILE, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) return;
+  while ((r = bio_rawread(fd, buf, sizeof buf, 0)) > 0)
+    if (psl.len + (size_t)r > PSLMAX || !sa_catb(&psl, buf, (size_t)r)) { psl.len = 0; break; }
+  close(fd);
+}
+
+static size_t labels(const char *s, size_t n)
+{
+  size_t i, k = n ? 1 : 0;
+  for (i = 0; i < n; ++i) if (s[i] == '.') ++k;
+  return k;
+}
+
+/* endswith - d[0..dn) is r[0..rn) or ends in "." r */
+static int endswith(const char *d, size_t dn, const char *r, size_t rn)
+{
+  if (rn > dn || case_diffb(d + dn - rn, rn, r)) return 0;
+  return rn == dn || d[dn - rn - 1] == '.';
+}
+
+/* suffixlabels - how many labels of d are its public suffix (PSL
+ * algorithm: an exception rule wins, else the matching rule with the most
+ * labels, else "*"); 0 when there is no list */
+static size_t suffixlabels(const char *d)
+{
+  size_t dn = strlen(d), dl = labels(d, dn), best = 1, pos, end, n;
+  if (!psltried) psl_load();
+  if (!psl.len) return 0;
+  for (pos = 0; pos < psl.len; pos = end + 1) {
+    const char *r = psl.s + pos;
+    end = pos + byte_chr(r, psl.len - pos, '\n');
+    for (n = 0; pos + n < end && r[n] != ' ' && r[n] != '\t' && r[n] != '\r'; ++n) ;
+    if (!n || (n >= 2 && r[0] == '/' && r[1] == '/')) continue;
+    if (r[0] == '!') {
+      if (endswith(d, dn, r + 1, n - 1)) return labels(r + 1, n - 1) - 1;
+    } else if (n > 2 && r[0] == '*' && r[1] == '.') {
+      size_t bl = labels(r + 2, n - 2);
+      if (dl > bl && endswith(d, dn, r + 2, n - 2) && bl + 1 > best) best = bl + 1;
+    } else if (endswith(d, dn, r, n) && labels(r, n) > best) best = labels(r, n);
+  }
+  return best;
+}
+
+/* orgdomain - the public suffix of d and one label more (d itself when it
+ * is no longer than that); the last two labels without the list */
 static const char *orgdomain(const char *d)
 {
-  size_t n = strlen(d), dots = 0;
-  while (n-- > 0) if (d[n] == '.' && ++dots == 2) return d + n + 1;
+  size_t n = strlen(d), want = suffixlabels(d), dots = 0;
+  if (!want) want = 1;
+  while (n-- > 0) if (d[n] == '.' && ++dots == want + 1) return d + n + 1;
   return d;
 }
 

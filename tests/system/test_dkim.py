@@ -444,3 +444,23 @@ def test_dkimverify_hostile_signatures_are_bounded(vdns, keys):
     sigs = b"".join(dkimpy_sign(keys, "r1", PLAIN)[:-len(PLAIN)] for _ in range(20)) + PLAIN
     out, msgs = dkimverify(vdns, sigs)
     assert ar_of(msgs[0]).count("dkim=pass") == 8         # checked at most 8
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/publicsuffix/public_suffix_list.dat"),
+                    reason="Debian's publicsuffix is not installed")
+@pytest.mark.parametrize("fromdom,mailfrom,want", [
+    # co.uk is a public suffix: victim.co.uk and evil.co.uk are two organizations
+    ("victim.co.uk", "bounces@evil.co.uk", "dmarc=fail (p=reject) header.from=victim.co.uk"),
+    ("news.victim.co.uk", "bounces@victim.co.uk", "dmarc=pass (p=reject) header.from=news.victim.co.uk"),
+])
+def test_dmarc_organizational_domain_from_the_public_suffix_list(dns, keys, control, fromdom, mailfrom, want):
+    """RFC 7489 3.2: relaxed alignment compares organizational domains,
+    the public suffix (Debian's list) plus one label, not the last two."""
+    spf = [["TXT", ["v=spf1 ip4:192.0.2.0/24 -all"]]]
+    dns.set_zone(zone_for(keys, extra={"victim.co.uk": spf, "evil.co.uk": spf,
+                                       "_dmarc.victim.co.uk": [["TXT", ["v=DMARC1; p=reject; aspf=r"]]]}))
+    control["spfpolicy"] = "report\n"
+    control["dmarcpolicy"] = None
+    msg = PLAIN.replace(b"joe@example.org", ("joe@" + fromdom).encode())
+    out, msgs = dkimverify(dns, msg, mailfrom=mailfrom)
+    assert want in ar_of(msgs[0]), ar_of(msgs[0])
