@@ -79,7 +79,7 @@ $(O)/unit: $(call obj,$(UNITSRC)) $(O)/mail.a $(O)/lib.a
 # fuzz harnesses: tests/fuzz/<target>.c with tests/fuzz/driver.c, into
 # $(O)/fuzz/<target> (FUZZEXTRA_<target>: program parts a harness links)
 FUZZSRC := $(filter-out tests/fuzz/driver.c,$(wildcard tests/fuzz/*.c))
-FUZZEXTRA_remote = src/remote/qmail-remote-smtp.c
+FUZZEXTRA_remote = src/remote/qmail-remote-smtp.c src/remote/qmail-remote-tls.c src/remote/qmail-remote-auth.c
 $(O)/obj/tests/fuzz/%.o: CFLAGS_ALL += -Isrc/remote
 define fuzz_rule
 $(O)/fuzz/$(notdir $(basename $(1))): $(call obj,$(1) tests/fuzz/driver.c $(FUZZEXTRA_$(notdir $(basename $(1))))) $(O)/mail.a $(O)/lib.a
