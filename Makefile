@@ -130,7 +130,8 @@ SANSKIP = -k 'not test_many_recipients_are_streamed and not test_large_message_i
   and not test_matchup_memory_does_not_grow_with_the_log and not test_matchup_memory_follows_messages_in_flight \
   and not test_body_is_streamed_in_bounded_memory and not test_qmtp_answers_of_a_huge_package_fit_in_bounded_memory \
   and not test_concurrencyremote_1000 and not test_long_command_line_bounded and not test_many_recipients_bounded \
-  and not test_memory_of_qmail_smtpd_with_tls and not test_only_the_helper_checkpassword_and_dkim_link_more_than_libc'
+  and not test_memory_of_qmail_smtpd_with_tls and not test_only_the_helper_checkpassword_and_dkim_link_more_than_libc \
+  and not test_long_header_line_bounded'
 
 sanitize:
 	sh scripts/test-deps.sh
