@@ -21,6 +21,7 @@ from util import (wait_until, free_port, listening, make_user, make_maildir,  # 
 import util  # noqa: E402
 import postfix as pfx  # noqa: E402
 import qmail as qm  # noqa: E402
+import scale  # noqa: E402
 
 NLOCAL = 2000        # local (a) and smtp: messages
 NEXT = 1000          # local (b): extension addresses
@@ -565,6 +566,7 @@ def run(which, build, home):
     rates = machine_rates(tools, os.path.join(work, "fsync-scratch"))
     rows = []
     sides = []
+    scaled = None
     sink = Sink(work)
     # a stray TERM/INT still stops everything we started
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(111))
@@ -614,6 +616,8 @@ def run(which, build, home):
             if "remote" in which:
                 rows.append((LR,) +
                             tuple(both("remote", lambda s: job_remote(s, sink))))
+            if "scale" in which and not ours.why:     # last: it restarts our side (bench/scale.py)
+                scaled = scale.run(ours.q, ours.pw, QDOMAIN, tools, work, rates)
     finally:
         sink.stop()
         for s in sides:
@@ -631,6 +635,10 @@ def run(which, build, home):
             if v is not None and (rates[k] is None or v > rates[k]):
                 rates[k] = v
     report(rates, rows, os.path.join(work, "results.txt"))
+    if scaled:
+        say(scaled)
+        with open(os.path.join(work, "results.txt"), "a") as f:
+            f.write("\n" + scaled)
     return 0
 
 
@@ -638,9 +646,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True, help="the build directory (O)")
     ap.add_argument("--home", required=True, help="the qmail home the build was made for")
-    ap.add_argument("which", nargs="*", help="fsync local smtp tls remote (default: all)")
+    ap.add_argument("which", nargs="*", help="fsync local smtp tls remote scale (default: all)")
     a = ap.parse_args()
-    names = {"fsync", "local", "smtp", "tls", "remote"}
+    names = {"fsync", "local", "smtp", "tls", "remote", "scale"}
     which = set(a.which) or names
     if which - names:
         ap.error("unknown benchmark: %s" % " ".join(sorted(which - names)))
