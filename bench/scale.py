@@ -61,6 +61,17 @@ def status_kb(pid, field):
     return None
 
 
+def cpu_secs(pid):
+    """User plus system CPU seconds pid has used so far."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        fields = st[st.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def pss_kb(pid):
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
@@ -212,14 +223,18 @@ def local_latency(q, user, domain, maildir, timeout=30.0):
 
 
 def timed(argv, env, runs=3):
-    """Median wall time of argv over runs, and its last stdout."""
-    times, out = [], b""
+    """Median wall time of argv over runs, its median CPU time (user plus
+    system), and its last stdout."""
+    times, cpu, out = [], [], b""
     for _ in range(runs):
         t0 = time.monotonic()
-        r = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=600)
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        out = p.stdout.read()
+        _, _, ru = os.wait4(p.pid, 0)
+        p.returncode = 0
         times.append(time.monotonic() - t0)
-        out = r.stdout
-    return statistics.median(times), out
+        cpu.append(ru.ru_utime + ru.ru_stime)
+    return statistics.median(times), statistics.median(cpu), out
 
 
 def inject(tools, q, n, prefix, file, par=INJECTORS):
@@ -259,6 +274,7 @@ def one_size(q, pw, domain, controls, tools, work, n, spawn):
         send = q.send.pid
         time.sleep(0.5)
         r["rss0"] = status_kb(send, "VmRSS")
+        cpu0 = cpu_secs(send)
         msgfile = os.path.join(work, "scale-message")
         with open(msgfile, "wb") as f:
             f.write(("From: %s\nTo: someone@%s\nSubject: scale\n\n%s\n" % (SENDER, RDOMAIN, "x" * 1000)).encode())
@@ -285,11 +301,13 @@ def one_size(q, pw, domain, controls, tools, work, n, spawn):
         r["during"] = during
         r["rss"] = status_kb(send, "VmRSS")
         r["hwm"] = status_kb(send, "VmHWM")
+        cpu1 = cpu_secs(send)
+        r["fill_cpu"] = cpu1 - cpu0
         r["after"] = [local_latency(q, pw.pw_name, domain, maildir) for _ in range(5)]
         qenv = dict(q.env)
-        r["qstat"], out = timed([os.path.join(q.bin, "qmail-qstat")], qenv)
+        r["qstat"], r["qstat_cpu"], out = timed([os.path.join(q.bin, "qmail-qstat")], qenv)
         r["qstat_out"] = out.decode(errors="replace").split("\n")[0]
-        r["qread"], out = timed([os.path.join(q.bin, "qmail-qread")], qenv)
+        r["qread"], r["qread_cpu"], out = timed([os.path.join(q.bin, "qmail-qread")], qenv)
         r["qread_lines"] = out.count(b"\n")
         # the peer recovers: point the route at the accepting peer, retry now
         q.control(dict(controls, smtproutes="%s:127.0.0.1:%d\n" % (RDOMAIN, accept.port)))
@@ -303,6 +321,7 @@ def one_size(q, pw, domain, controls, tools, work, n, spawn):
         wait_until(q.queue_empty, 60, 0.1)
         r["drain_empty"] = time.monotonic() - t1
         r["hwm_end"] = status_kb(send, "VmHWM")
+        r["drain_cpu"] = cpu_secs(send) - cpu1
         # the peer's own rate: a C client at the same concurrency, one
         # message a session as qmail-remote sends them
         m = min(n, 20000)
@@ -407,6 +426,19 @@ def table(results, fl):
             fmt(r.get("first_tries"), "%.1f"), fmt(r.get("rss"), "%d"), fmt(per, "%.1f"), fmt(r.get("hwm"), "%d"),
             fmt(r.get("qstat")), fmt(r.get("qread")), fmt(drain, "%.0f"), fmt(r.get("peer_rate"), "%.0f"),
             fmt(r["drain"] * 1e6 / n if r.get("drain") else None, "%.0f")))
+    w("")
+    w("CPU time per message, us (load-independent: the figure that shows a quadratic step)")
+    head = "%-8s %12s %12s %12s %12s %12s %12s" % ("N", "send fill", "send drain", "qstat", "qread",
+                                                    "qstat wall", "qread wall")
+    w(head)
+    w("-" * len(head))
+    for r in results:
+        n = r["n"]
+
+        def us(k):
+            return fmt(r[k] * 1e6 / n if r.get(k) is not None else None, "%.1f")
+        w("%-8d %12s %12s %12s %12s %12s %12s" % (n, us("fill_cpu"), us("drain_cpu"), us("qstat_cpu"),
+                                                 us("qread_cpu"), us("qstat"), us("qread")))
     for r in results:
         if "error" in r:
             w("  N=%d: %s" % (r["n"], r["error"]))
