@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "qmail-inject.h"
-#include "err.h"
+#include "errtemp.h"
 #include "say.h"
 #include "sig.h"
 #include "str.h"

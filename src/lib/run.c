@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "run.h"
-#include "err.h"
+#include "errtemp.h"
 #include "wait.h"
 
 void run_start(run *r, char *const *argv, int fdin)

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "bio.h"
-#include "err.h"
+#include "errtemp.h"
 #include "fmt.h"
 #include "lock.h"
 #include "open.h"

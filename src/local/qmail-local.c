@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "bio.h"
-#include "err.h"
+#include "errtemp.h"
 #include "fmt.h"
 #include "open.h"
 #include "sa.h"

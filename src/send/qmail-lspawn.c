@@ -31,7 +31,7 @@
 
 #include "assign.h"
 #include "auto.h"
-#include "err.h"
+#include "errtemp.h"
 #include "fd.h"
 #include "ids.h"
 #include "sa.h"

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "errtemp.h"
 #include "sa.h"
 #include "say.h"
 #include "str.h"
