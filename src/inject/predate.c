@@ -10,7 +10,7 @@
 #include "fd.h"
 #include "sig.h"
 #include "say.h"
-#include "wait.h"
+#include "waitchild.h"
 #include "date822.h"
 
 #define FATAL "predate: fatal: "

@@ -5,7 +5,7 @@
 
 #include "run.h"
 #include "errtemp.h"
-#include "wait.h"
+#include "waitchild.h"
 
 void run_start(run *r, char *const *argv, int fdin)
 {

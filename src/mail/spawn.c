@@ -15,7 +15,7 @@
 #include "sig.h"
 #include "spawnproto.h"
 #include "str.h"
-#include "wait.h"
+#include "waitchild.h"
 
 struct slot {
   int used;

@@ -38,7 +38,7 @@
 #include "sig.h"
 #include "spawn.h"
 #include "str.h"
-#include "wait.h"
+#include "waitchild.h"
 
 /* exit codes of a delivery child before qmail-local runs (qmail's qlx) */
 #define QLX_USAGE 112

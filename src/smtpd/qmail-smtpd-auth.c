@@ -22,7 +22,7 @@
 #include "say.h"
 #include "sig.h"
 #include "str.h"
-#include "wait.h"
+#include "waitchild.h"
 
 #define CHECKPW_MAX 512     /* the checkpassword interface's limit on fd 3 */
 #define RESPMAX 1024        /* one base64 line from the client, without CR LF */
