@@ -17,6 +17,7 @@
 #include "bio.h"
 #include "errtemp.h"
 #include "fmt.h"
+#include "grow.h"
 #include "lock.h"
 #include "open.h"
 #include "sa.h"
@@ -63,16 +64,10 @@ static const char *mdpath(const char *name)
 /* addmsg - remember one message to move */
 static void addmsg(time_t t, const char *sub, const char *name)
 {
-  size_t a, bytes;
   msg *n;
 
-  if (nmsgs == amsgs) {
-    if (!size_add(&a, amsgs, amsgs / 2 + 32) || !size_mul(&bytes, a, sizeof *msgs)) die_nomem();
-    n = realloc(msgs, bytes);
-    if (!n) die_nomem();
-    msgs = n;
-    amsgs = a;
-  }
+  if (!(n = grow(msgs, &amsgs, nmsgs + 1, sizeof *msgs))) die_nomem();
+  msgs = n;
   msgs[nmsgs].t = t;
   msgs[nmsgs].name = names.len;
   if (!sa_cats(&names, sub) || !sa_append(&names, '/') || !sa_cats(&names, name) || !sa_0(&names))

@@ -13,6 +13,7 @@
 
 #include "bio.h"
 #include "fmt.h"
+#include "grow.h"
 #include "open.h"
 #include "sa.h"
 #include "say.h"
@@ -53,17 +54,10 @@ typedef struct idlist {
 /* idlist_add - append id; 1, or 0 with errno set */
 static int idlist_add(idlist *l, unsigned long id)
 {
-  unsigned long *n;
-  size_t a, bytes;
+  unsigned long *n = grow(l->x, &l->a, l->len + 1, sizeof *n);
 
-  if (l->len == l->a) {
-    if (!size_add(&a, l->a, l->a / 2 + 64)) return 0;
-    if (!size_mul(&bytes, a, sizeof *l->x)) return 0;
-    n = realloc(l->x, bytes);
-    if (!n) { errno = ENOMEM; return 0; }
-    l->x = n;
-    l->a = a;
-  }
+  if (!n) return 0;
+  l->x = n;
   l->x[l->len++] = id;
   return 1;
 }

@@ -28,6 +28,7 @@
 #include "auto.h"
 #include "bio.h"
 #include "fd.h"
+#include "grow.h"
 #include "open.h"
 #include "retry.h"
 #include "rewrite.h"
@@ -139,8 +140,9 @@ struct pass {
   sa pool;              /* the window: recipients read, each with its NUL */
   struct ent *ent;
   size_t nent, enta;
-  size_t *ord;          /* entries grouped by domain */
+  size_t *ord, orda;    /* entries grouped by domain */
   struct grp *grp;
+  size_t grpa;
   size_t ngrp, nextgrp;
 };
 
@@ -286,11 +288,10 @@ static void del_start(int c, const struct grp *g)
 
   i = freeslot[c][--numfree[c]];
   x = &d[c][i];
-  if (x->ra < g->n) {
+  {
     struct drcpt *r;
-    while (!(r = realloc(x->r, g->n * sizeof *r))) nomem();   /* n <= SPAWNPROTO_MAXRCPT */
+    while (!(r = grow(x->r, &x->ra, g->n, sizeof *r))) nomem();
     x->r = r;
-    x->ra = g->n;
   }
   x->recips.len = 0;
   for (k = 0; k < g->n; ++k) {
@@ -573,10 +574,13 @@ static int byfirst(const void *a, const void *b)
 static void pass_group(int c)
 {
   struct pass *p = &pass[c];
-  size_t i, k;
+  size_t i, k, *o;
+  struct grp *gr;
 
-  while (!(p->ord = realloc(p->ord, (p->nent ? p->nent : 1) * sizeof *p->ord))) nomem();
-  while (!(p->grp = realloc(p->grp, (p->nent ? p->nent : 1) * sizeof *p->grp))) nomem();
+  while (!(o = grow(p->ord, &p->orda, p->nent, sizeof *o))) nomem();
+  p->ord = o;
+  while (!(gr = grow(p->grp, &p->grpa, p->nent, sizeof *gr))) nomem();
+  p->grp = gr;
   for (i = 0; i < p->nent; ++i) p->ord[i] = i;
   p->ngrp = p->nextgrp = 0;
   if (p->cap <= 1) {
@@ -628,12 +632,8 @@ static int pass_fill(int c)
     if (line.s[0] == 'T') {
       struct ent *e;
       size_t at;
-      if (p->nent == p->enta) {
-        size_t n = p->enta ? 2 * p->enta : 64;
-        while (!(e = realloc(p->ent, n * sizeof *e))) nomem();
-        p->ent = e;
-        p->enta = n;
-      }
+      while (!(e = grow(p->ent, &p->enta, p->nent + 1, sizeof *e))) nomem();
+      p->ent = e;
       e = &p->ent[p->nent++];
       e->off = p->pool.len;
       e->len = line.len - 2;

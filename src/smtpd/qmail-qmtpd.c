@@ -23,6 +23,7 @@
 #include "control.h"
 #include "envaddr.h"
 #include "fmt.h"
+#include "grow.h"
 #include "netstring.h"
 #include "qmail.h"
 #include "rcpthosts.h"
@@ -93,16 +94,11 @@ static size_t nruns, aruns;
 /* addstatus - record the answer of the next recipient */
 static void addstatus(char s)
 {
+  struct run *t;
+
   if (nruns && runs[nruns - 1].status == s) { ++runs[nruns - 1].count; return; }
-  if (nruns == aruns) {
-    size_t n, bytes;
-    struct run *t;
-    if (!size_mul(&n, aruns ? aruns : 8, 2) || !size_mul(&bytes, n, sizeof *runs)) resources();
-    t = realloc(runs, bytes);
-    if (!t) resources();
-    runs = t;
-    aruns = n;
-  }
+  if (!(t = grow(runs, &aruns, nruns + 1, sizeof *runs))) resources();
+  runs = t;
   runs[nruns].status = s;
   runs[nruns].count = 1;
   ++nruns;
