@@ -8,7 +8,6 @@
  * The only program of the suite that links libssl (ucspi-tlsd(8)). */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "ucspi-tlsd.h"
 #include "fd.h"
 #include "fmt.h"
+#include "priv.h"
 #include "say.h"
 #include "scan.h"
 #include "sig.h"
@@ -71,8 +71,7 @@ static int ids(const char *u, const char *g, uid_t *uid, gid_t *gid)
 
 static void become(uid_t uid, gid_t gid)
 {
-  if (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1) die_sys("drop privileges");
-  if (getuid() != uid || geteuid() != uid || getegid() != gid) die(111, "ucspi-tlsd: fatal: privileges were not dropped\n", (char *)0);
+  if (!priv_drop(uid, gid)) die_sys("drop privileges");
 }
 
 /* Started as root, the key is read first; then the TLS engine, which
