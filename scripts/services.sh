@@ -235,17 +235,15 @@ RUN
 fi
 ;; esac
 
-case ,$which, in *,submission,*)
-mkrules tcp.submission '# tcprules(1) input for the submission service: AUTH is required of everyone
+# authservice NAME PORT TLSOPT - the service qmail-NAME: AUTH required of
+# everyone (rules tcp.submission, shared by submission and smtps)
+authservice() {
+  mkrules tcp.submission '# tcprules(1) input for the submission service: AUTH is required of everyone
 :allow'
-smtprun qmail-submission "$subport" tcp.submission AUTHREQUIRED=1 "" | service qmail-submission submission
-;; esac
-
-case ,$which, in *,smtps,*)
-mkrules tcp.submission '# tcprules(1) input for the submission service: AUTH is required of everyone
-:allow'
-smtprun qmail-smtps "$smtpsport" tcp.submission AUTHREQUIRED=1 " -i" | service qmail-smtps smtps
-;; esac
+  smtprun "qmail-$1" "$2" tcp.submission AUTHREQUIRED=1 "$3" | service "qmail-$1" "$1"
+}
+case ,$which, in *,submission,*) authservice submission "$subport" "" ;; esac
+case ,$which, in *,smtps,*) authservice smtps "$smtpsport" " -i" ;; esac
 
 case ,$which, in *,pop3,*)
 mkrules tcp.pop3 '# tcprules(1) input for qmail-popup

@@ -107,45 +107,39 @@ chmod 755 "$try/run"
 
 # daemontools service directories
 qmaild=$(id -u qmaild) nofiles=$(getent group nofiles | cut -d: -f3)
-mkdir -p "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-smtpd6/log/main" "$svc/qmail-pop3d/log/main" \
-  "$svc/qmail-authd/log/main" "$svc/qmail-submission/log/main" "$svc/qmail-smtps/log/main"
+services="qmail-send qmail-smtpd qmail-smtpd6 qmail-pop3d qmail-authd qmail-submission qmail-smtps"
+for s in $services; do mkdir -p "$svc/$s/log/main"; done
 tlsenv="CERTFILE=$try/tls/cert.pem KEYFILE=$try/tls/key.pem UID=$qmaild GID=$nofiles"
 auth="$home/bin/qmail-authcheck $try/run/authd.sock true"
+# smtprun SERVICE ADDR PORT [ENV [-i]] - its run file: qmail-smtpd behind
+# ucspi-tlsd (STARTTLS, or TLS at once with -i) with AUTH through qmail-authd
+smtprun() {
+  cat > "$svc/$1/run" <<END
+#!/bin/sh
+exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv $4 tcpserver -v -R -H -l localhost $2 $3 ucspi-tlsd $5 $home/bin/qmail-smtpd $auth 2>&1
+END
+}
 cat > "$svc/qmail-send/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-start ./Maildir/ 2>&1
 END
-cat > "$svc/qmail-smtpd/run" <<END
-#!/bin/sh
-exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv tcpserver -v -R -H -l localhost 127.0.0.1 $port ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
-END
-# the same on IPv6 loopback (ucspi-tcp-ipv6's tcpserver)
-cat > "$svc/qmail-smtpd6/run" <<END
-#!/bin/sh
-exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv tcpserver -v -R -H -l localhost ::1 $port ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
-END
+smtprun qmail-smtpd 127.0.0.1 "$port"
+smtprun qmail-smtpd6 ::1 "$port"     # the same on IPv6 loopback (ucspi-tcp-ipv6's tcpserver)
+smtprun qmail-submission 127.0.0.1 "$subport" AUTHREQUIRED=1
+smtprun qmail-smtps 127.0.0.1 "$smtpsport" AUTHREQUIRED=1 -i
 cat > "$svc/qmail-authd/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-authd $try/run/authd.sock $home/bin/checkpassword true 2>&1
-END
-cat > "$svc/qmail-submission/run" <<END
-#!/bin/sh
-exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv AUTHREQUIRED=1 tcpserver -v -R -H -l localhost 127.0.0.1 $subport ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
-END
-cat > "$svc/qmail-smtps/run" <<END
-#!/bin/sh
-exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv AUTHREQUIRED=1 tcpserver -v -R -H -l localhost 127.0.0.1 $smtpsport ucspi-tlsd -i $home/bin/qmail-smtpd $auth 2>&1
 END
 cat > "$svc/qmail-pop3d/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost 127.0.0.1 $pop3port $home/bin/qmail-popup localhost $home/bin/checkpassword $home/bin/qmail-pop3d Maildir 2>&1
 END
-for s in qmail-send qmail-smtpd qmail-smtpd6 qmail-pop3d qmail-authd qmail-submission qmail-smtps; do
+for s in $services; do
   printf '#!/bin/sh\nexec multilog t ./main\n' > "$svc/$s/log/run"
   chmod 755 "$svc/$s/run" "$svc/$s/log/run"
+  chown -R qmaill "$svc/$s/log/main"
 done
-chown -R qmaill "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-smtpd6/log/main" "$svc/qmail-pop3d/log/main" \
-  "$svc/qmail-authd/log/main" "$svc/qmail-submission/log/main" "$svc/qmail-smtps/log/main"
 svscan "$svc" > "$try/svscan.log" 2>&1 &
 echo $! > "$try/svscan.pid"
 
