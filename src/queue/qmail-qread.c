@@ -18,6 +18,7 @@
 #include "sa.h"
 #include "say.h"
 #include "auto.h"
+#include "date822.h"
 #include "qfn.h"
 
 #define FATAL "qmail-qread: fatal: "
@@ -133,11 +134,6 @@ static void outsafe(const char *s, size_t n)
 
 static void outs(const char *s) { if (!bio_puts(&out, s)) die_write(); }
 
-static const char *const month[12] = {
-  "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
-
 /* putstats - "D Mon YYYY HH:MM:SS GMT  #id  size  <sender> " and a note */
 static void putstats(time_t t, unsigned long id, unsigned long size,
                      const char *sender, size_t slen, const char *note)
@@ -149,7 +145,7 @@ static void putstats(time_t t, unsigned long id, unsigned long size,
   if (!gmtime_r(&t, &tm)) memset(&tm, 0, sizeof tm);
   n += fmt_ulong(s + n, (unsigned long)tm.tm_mday);
   s[n++] = ' ';
-  n += fmt_str(s + n, month[tm.tm_mon >= 0 && tm.tm_mon < 12 ? tm.tm_mon : 0]);
+  n += fmt_str(s + n, date822_month(tm.tm_mon));
   s[n++] = ' ';
   n += fmt_ulong(s + n, (unsigned long)tm.tm_year + 1900UL);
   s[n++] = ' ';
