@@ -14,7 +14,7 @@
 #include "auto.h"
 #include "control.h"
 #include "fmt.h"
-#include "netroot.h"
+#include "netserve.h"
 #include "rcpthosts.h"
 #include "received.h"
 #include "say.h"
@@ -94,8 +94,6 @@ static int cmpstr(const void *a, const void *b)
 static void setup(void)
 {
   sa me = SA_ZERO;
-  unsigned long u;
-  const char *x;
   size_t i, k;
 
   if (chdir(auto_home) == -1) die_control();
@@ -103,9 +101,7 @@ static void setup(void)
   if (control_rldef(&greeting, "control/smtpgreeting", me.s) == -1) die_control();
   if (control_rldef(&liphost, "control/localiphost", me.s) == -1) die_control();
   liphostok = liphost.len > 0;
-  u = 1200;
-  if (control_readnum(&u, "control/timeoutsmtpd", control_warn2) == -1) die_control();
-  timeout = u ? (u > 86400 ? 86400 : (unsigned)u) : 1;
+  if (netserve_limits(&databytes, &timeout) == -1) die_control();
   if (rcpthosts_init(&rh) == -1) die_control();
   if (control_readfile(&bmf, "control/badmailfrom") == -1) die_control();
   case_lowerb(bmf.s, bmf.len);
@@ -114,9 +110,6 @@ static void setup(void)
   if (!bmfsorted) die_nomem();
   for (i = k = 0; i < bmf.len; i += strlen(bmf.s + i) + 1) bmfsorted[k++] = bmf.s + i;
   qsort(bmfsorted, nbmf, sizeof *bmfsorted, cmpstr);
-  if (control_readnum(&databytes, "control/databytes", control_warn2) == -1) die_control();
-  x = getenv("DATABYTES");
-  if (x && scan_ulong(x, &u)) databytes = u;
   if (control_readnum(&maxrcpt, "control/maxrcpt", control_warn2) == -1) die_control();
   if (!maxrcpt) maxrcpt = 1;
   if (spf_setup() == -1) die_control();
@@ -501,10 +494,7 @@ static noreturn void serve(void)
  * as 0): say why on stderr, 421 to the client, exit 111 */
 static void norootnet(void)
 {
-  sa why = SA_ZERO;
-  int r = netroot(&why, "qmail-smtpd");
-  if (r == 0) return;
-  if (r == 1) bio_writeall(2, why.s, why.len, 0);
+  if (netserve_noroot("qmail-smtpd")) return;
   out("421 this server is misconfigured to run as root (#4.3.0)\r\n");
   bye(111);
 }
