@@ -438,15 +438,12 @@ static const struct command {
   { "auth", smtp_authcmd }, { 0, smtp_unimpl }
 };
 
-/* getcmd - the next command line into line, without its CR LF.
- * 1, or 0 when it was longer than LINEMAX (it has been read and dropped) */
-static int getcmd(sa *line)
+ssize_t smtpd_getline(char *buf, size_t max, int wipe)
 {
   const char *p;
-  size_t n, k, take;
+  size_t n, k, take, len = 0;
   int toolong = 0;
 
-  line->len = 0;
   for (;;) {
     smtpd_feed();
     p = bio_peek(&smtpd_in);
@@ -454,16 +451,29 @@ static int getcmd(sa *line)
     k = byte_chr(p, n, '\n');
     take = k < n ? k + 1 : n;
     if (!toolong) {
-      if (take > LINEMAX + 2 - line->len) toolong = 1;
-      else if (!sa_catb(line, p, take)) die_nomem();
+      if (take > max + 2 - len) toolong = 1;
+      else { memcpy(buf + len, p, take); len += take; }
     }
+    if (wipe) explicit_bzero(bio_peek(&smtpd_in), take);
     bio_skip(&smtpd_in, take);
     if (k < n) break;
   }
-  if (toolong) return 0;
-  --line->len;                                     /* the LF */
-  if (line->len && line->s[line->len - 1] == '\r') --line->len;
-  return line->len <= LINEMAX;
+  if (!toolong) {
+    --len;                                         /* the LF */
+    if (len && buf[len - 1] == '\r') --len;
+    if (len <= max) return (ssize_t)len;
+  }
+  if (wipe) explicit_bzero(buf, len);
+  return -1;
+}
+
+/* getcmd - the next command line into line, without its CR LF.
+ * 1, or 0 when it was longer than LINEMAX (it has been read and dropped) */
+static int getcmd(sa *line)
+{
+  ssize_t r = smtpd_getline(line->s, LINEMAX, 0);
+  line->len = r < 0 ? 0 : (size_t)r;
+  return r >= 0;
 }
 
 /* serve - read commands and run them until the session ends */
