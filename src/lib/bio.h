@@ -41,7 +41,6 @@ int bio_putulong(bio *b, unsigned long u);
 
 /* reading */
 ssize_t bio_feed(bio *b);                 /* bytes buffered; 0 EOF; -1 error */
-ssize_t bio_get(bio *b, char *s, size_t n); /* like read() */
 int bio_getc(bio *b, char *c);            /* 1 byte, 0 EOF, -1 error */
 #define bio_peek(b) ((b)->buf + (b)->pos)
 #define bio_avail(b) ((b)->len - (b)->pos)

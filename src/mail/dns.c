@@ -479,13 +479,6 @@ int dns_list_add(dns_list *l, const struct ipaddr *ip, unsigned long pref)
   return 1;
 }
 
-void dns_list_free(dns_list *l)
-{
-  free(l->x);
-  l->x = 0;
-  l->len = l->a = 0;
-}
-
 int dns_literal(struct ipaddr *ip, const char *name)
 {
   size_t n = strlen(name);
