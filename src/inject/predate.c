@@ -43,7 +43,7 @@ int main(int argc, char **argv)
   /* a child that stops reading early is its own business: its exit code
    * decides, so write errors here are ignored */
   r = bio_put(&out, date.s, date.len) ? bio_copy(&out, &in) : -2;
-  if (r == 0) bio_flush(&out);
+  if (r == 1) bio_flush(&out);
   close(pi[1]);
   if (wait_pid(pid, &status) == -1) die(111, FATAL, "wait failed: ", say_errno(), "\n", (char *)0);
   if (r == -1) die(111, FATAL, "unable to read input: ", say_errno(), "\n", (char *)0);

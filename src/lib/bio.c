@@ -161,7 +161,7 @@ int bio_copy(bio *out, bio *in)
   for (;;) {
     r = bio_feed(in);
     if (r < 0) return -1;
-    if (r == 0) return 0;
+    if (r == 0) return 1;
     if (!bio_put(out, bio_peek(in), (size_t)r)) return -2;
     bio_skip(in, (size_t)r);
   }
