@@ -200,7 +200,7 @@ static unsigned long recipients(void)
         if (r == -1) resources();
         if (!r && !rh.flagrh)   /* no control/rcpthosts: closed, and the log says why */
           say(2, "qmail-qmtpd: relaying refused for ", peer.remoteip, ": control/rcpthosts is missing\n",
-              (char *)0);
+              NULL);
         if (!r) addstatus('D');
         else { qmail_tob(&qq, addr.s, addr.len); ++accepted; addstatus(0); }
       }

@@ -301,7 +301,7 @@ static void smtp_rcpt(const char *arg, size_t len)
     r = rcpthosts_check(&rh, addr.s, addr.len);
     if (r == -1) die_control();
     if (!r && !rh.flagrh)   /* no control/rcpthosts: closed, and the log says why */
-      say(2, "qmail-smtpd: relaying refused for ", peer.remoteip, ": control/rcpthosts is missing\n", (char *)0);
+      say(2, "qmail-smtpd: relaying refused for ", peer.remoteip, ": control/rcpthosts is missing\n", NULL);
     if (!r) { out("553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n"); return; }
   }
   /* the address as it will be queued, checked as delivery would take it */
