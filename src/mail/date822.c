@@ -13,6 +13,16 @@ const char *date822_month(int mon)
   return months[mon >= 0 && mon < 12 ? mon : 0];
 }
 
+size_t date822_hms(char *s, const struct tm *tm)
+{
+  size_t n = fmt_ulong0(s, (unsigned long)tm->tm_hour, 2);
+  s[n++] = ':';
+  n += fmt_ulong0(s + n, (unsigned long)tm->tm_min, 2);
+  s[n++] = ':';
+  n += fmt_ulong0(s + n, (unsigned long)tm->tm_sec, 2);
+  return n;
+}
+
 /* fmt - append the date of tm with the zone offset off (seconds) */
 static int fmt(sa *out, const struct tm *tm, long off)
 {
@@ -30,11 +40,7 @@ static int fmt(sa *out, const struct tm *tm, long off)
   buf[n++] = ' ';
   n += fmt_ulong(buf + n, (unsigned long)tm->tm_year + 1900);
   buf[n++] = ' ';
-  n += fmt_ulong0(buf + n, (unsigned long)tm->tm_hour, 2);
-  buf[n++] = ':';
-  n += fmt_ulong0(buf + n, (unsigned long)tm->tm_min, 2);
-  buf[n++] = ':';
-  n += fmt_ulong0(buf + n, (unsigned long)tm->tm_sec, 2);
+  n += date822_hms(buf + n, tm);
   buf[n++] = ' ';
   buf[n++] = off < 0 ? '-' : '+';
   a = (unsigned long)(off < 0 ? -off : off) / 60;
@@ -76,11 +82,7 @@ int date822_asctime(sa *out, time_t t)
   if (tm.tm_mday < 10) buf[n++] = ' ';
   n += fmt_ulong(buf + n, (unsigned long)tm.tm_mday);
   buf[n++] = ' ';
-  n += fmt_ulong0(buf + n, (unsigned long)tm.tm_hour, 2);
-  buf[n++] = ':';
-  n += fmt_ulong0(buf + n, (unsigned long)tm.tm_min, 2);
-  buf[n++] = ':';
-  n += fmt_ulong0(buf + n, (unsigned long)tm.tm_sec, 2);
+  n += date822_hms(buf + n, &tm);
   buf[n++] = ' ';
   n += fmt_ulong(buf + n, (unsigned long)tm.tm_year + 1900UL);
   return sa_catb(out, buf, n);

@@ -149,11 +149,7 @@ static void putstats(time_t t, unsigned long id, unsigned long size,
   s[n++] = ' ';
   n += fmt_ulong(s + n, (unsigned long)tm.tm_year + 1900UL);
   s[n++] = ' ';
-  n += fmt_ulong0(s + n, (unsigned long)tm.tm_hour, 2);
-  s[n++] = ':';
-  n += fmt_ulong0(s + n, (unsigned long)tm.tm_min, 2);
-  s[n++] = ':';
-  n += fmt_ulong0(s + n, (unsigned long)tm.tm_sec, 2);
+  n += date822_hms(s + n, &tm);
   n += fmt_str(s + n, " GMT  #");
   n += fmt_ulong(s + n, id);
   n += fmt_str(s + n, "  ");
