@@ -16,6 +16,7 @@
 #include "sa.h"
 #include "say.h"
 #include "auto.h"
+#include "date822.h"
 #include "qfn.h"
 #include "qids.h"
 
@@ -90,11 +91,6 @@ static void outsafe(const char *s, size_t n)
 
 static void outs(const char *s) { if (!bio_puts(&out, s)) die_write(); }
 
-static const char *const month[12] = {
-  "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
-
 /* putstats - "D Mon YYYY HH:MM:SS GMT  #id  size  <sender> " and a note */
 static void putstats(time_t t, unsigned long id, unsigned long size,
                      const char *sender, size_t slen, const char *note)
@@ -106,15 +102,11 @@ static void putstats(time_t t, unsigned long id, unsigned long size,
   if (!gmtime_r(&t, &tm)) memset(&tm, 0, sizeof tm);
   n += fmt_ulong(s + n, (unsigned long)tm.tm_mday);
   s[n++] = ' ';
-  n += fmt_str(s + n, month[tm.tm_mon >= 0 && tm.tm_mon < 12 ? tm.tm_mon : 0]);
+  n += fmt_str(s + n, date822_month(tm.tm_mon));
   s[n++] = ' ';
   n += fmt_ulong(s + n, (unsigned long)tm.tm_year + 1900UL);
   s[n++] = ' ';
-  n += fmt_ulong0(s + n, (unsigned long)tm.tm_hour, 2);
-  s[n++] = ':';
-  n += fmt_ulong0(s + n, (unsigned long)tm.tm_min, 2);
-  s[n++] = ':';
-  n += fmt_ulong0(s + n, (unsigned long)tm.tm_sec, 2);
+  n += date822_hms(s + n, &tm);
   n += fmt_str(s + n, " GMT  #");
   n += fmt_ulong(s + n, id);
   n += fmt_str(s + n, "  ");

@@ -17,9 +17,10 @@
 #include "say.h"
 #include "str.h"
 #include "timeoutconn.h"
+#include "tcp-env.h"
 
-static noreturn void usage(void) { die(100, "tcp-env: usage: tcp-env [ -rR ] [ -ttimeout ] program [ arg ... ]\n", (char *)0); }
-static noreturn void die_nomem(void) { die(111, "tcp-env: fatal: out of memory\n", (char *)0); }
+static noreturn void usage(void) { die(100, "tcp-env: usage: tcp-env [ -rR ] [ -ttimeout ] program [ arg ... ]\n", NULL); }
+static noreturn void die_nomem(void) { die(111, "tcp-env: fatal: out of memory\n", NULL); }
 
 static void setenv_or_die(const char *name, const char *value)
 {
@@ -51,7 +52,7 @@ static void describe(const char *pre, const struct sockaddr_storage *ss, socklen
   unsigned port;
   size_t n = strlen(pre);
 
-  if (!split(ss, ip, sizeof ip, &port)) die(111, "tcp-env: fatal: not a TCP/IP connection\n", (char *)0);
+  if (!split(ss, ip, sizeof ip, &port)) die(111, "tcp-env: fatal: not a TCP/IP connection\n", NULL);
   memcpy(var, pre, n);
   strcpy(var + n, "IP"); setenv_or_die(var, ip);
   num[fmt_ulong(num, port)] = 0;
@@ -65,19 +66,18 @@ static void describe(const char *pre, const struct sockaddr_storage *ss, socklen
 }
 
 /* ident - ask the remote host's RFC 1413 server who owns the connection;
- * the answer goes into info (NUL-terminated), or 0 is returned */
+ * the user it names goes into info (NUL-terminated, tcp-env-ident.c), or 0
+ * is returned */
 static int ident(const struct sockaddr_storage *local, const struct sockaddr_storage *remote,
                  socklen_t len, unsigned timeout, char *info, size_t infomax)
 {
   struct sockaddr_storage la = *local, ra = *remote;
   char query[2 * FMT_ULONG + 8], reply[1024], ip[INET6_ADDRSTRLEN];
-  unsigned lport, rport, p1, p2;
-  unsigned long u;
-  size_t n = 0, i, k;
+  unsigned lport, rport;
+  size_t n = 0, k;
   time_t deadline = time(0) + timeout;
   struct pollfd pf;
   ssize_t r;
-  char *f[4];
   int fd, ok = 0;
 
   if (!split(local, ip, sizeof ip, &lport) || !split(remote, ip, sizeof ip, &rport)) return 0;
@@ -103,33 +103,7 @@ static int ident(const struct sockaddr_storage *local, const struct sockaddr_sto
     if (r <= 0) break;
     n += (size_t)r;
   }
-  reply[n] = 0;
-  n = byte_chr(reply, n, '\n');
-  reply[n] = 0;
-  if (n && reply[n - 1] == '\r') reply[--n] = 0;
-  /* "rport , lport : USERID : opsys : user" */
-  f[0] = reply;
-  for (i = 1; i < 4; ++i) {
-    f[i] = strchr(f[i - 1], ':');
-    if (!f[i]) goto done;
-    *f[i]++ = 0;
-  }
-  for (i = 0; f[0][i] == ' '; ++i) ;
-  k = scan_ulong(f[0] + i, &u); p1 = (unsigned)u;
-  if (!k) goto done;
-  i += k;
-  while (f[0][i] == ' ') ++i;
-  if (f[0][i++] != ',') goto done;
-  while (f[0][i] == ' ') ++i;
-  if (!scan_ulong(f[0] + i, &u)) goto done;
-  p2 = (unsigned)u;
-  if (p1 != rport || p2 != lport) goto done;
-  while (*f[1] == ' ') ++f[1];
-  if (strncmp(f[1], "USERID", 6)) goto done;
-  while (*f[3] == ' ') ++f[3];
-  if (!*f[3] || strlen(f[3]) >= infomax) goto done;
-  strcpy(info, f[3]);
-  ok = 1;
+  ok = ident_parse(reply, n, rport, lport, info, infomax);
 done:
   close(fd);
   return ok;
@@ -155,9 +129,9 @@ int main(int argc, char **argv)
   if (!*argv) usage();
   if (!proto || strcmp(proto, "TCP")) {
     if (getsockname(0, (struct sockaddr *)&local, &llen) == -1)
-      die(111, "tcp-env: fatal: unable to get local address: ", say_errno(), "\n", (char *)0);
+      die(111, "tcp-env: fatal: unable to get local address: ", say_errno(), "\n", NULL);
     if (getpeername(0, (struct sockaddr *)&remote, &rlen) == -1)
-      die(111, "tcp-env: fatal: unable to get remote address: ", say_errno(), "\n", (char *)0);
+      die(111, "tcp-env: fatal: unable to get remote address: ", say_errno(), "\n", NULL);
     setenv_or_die("PROTO", "TCP");
     describe("TCPLOCAL", &local, llen);
     describe("TCPREMOTE", &remote, rlen);
@@ -166,5 +140,5 @@ int main(int argc, char **argv)
       setenv_or_die("TCPREMOTEINFO", info);
   }
   execvp(argv[0], argv);
-  die(111, "tcp-env: fatal: unable to run ", argv[0], ": ", say_errno(), "\n", (char *)0);
+  die(111, "tcp-env: fatal: unable to run ", argv[0], ": ", say_errno(), "\n", NULL);
 }

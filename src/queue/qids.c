@@ -2,23 +2,16 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "grow.h"
 #include "qfn.h"
 #include "qids.h"
-#include "sa.h"
 
 int qids_add(qids *l, unsigned long id)
 {
-  unsigned long *n;
-  size_t a, bytes;
+  unsigned long *n = grow(l->x, &l->a, l->len + 1, sizeof *n);
 
-  if (l->len == l->a) {
-    if (!size_add(&a, l->a, l->a / 2 + 64)) return 0;
-    if (!size_mul(&bytes, a, sizeof *l->x)) return 0;
-    n = realloc(l->x, bytes);
-    if (!n) { errno = ENOMEM; return 0; }
-    l->x = n;
-    l->a = a;
-  }
+  if (!n) return 0;
+  l->x = n;
   l->x[l->len++] = id;
   return 1;
 }
