@@ -209,6 +209,8 @@ def ndir(path):
 
 # --- one local message, timed ---
 
+INJECT_SECS = []     # how long qmail-inject itself took, each time
+
 def local_latency(q, user, domain, maildir, timeout=30.0):
     """Seconds from the start of qmail-inject until the message is in
     the Maildir, or None."""
@@ -217,6 +219,7 @@ def local_latency(q, user, domain, maildir, timeout=30.0):
     t0 = time.monotonic()
     if not q.inject(["%s@%s" % (user, domain)], msg, SENDER):
         return None
+    INJECT_SECS.append(time.monotonic() - t0)
     if not wait_until(lambda: count_new(maildir) > before, timeout, 0.002):
         return None
     return time.monotonic() - t0
@@ -283,6 +286,7 @@ def one_size(q, pw, domain, controls, tools, work, n, spawn):
         proc = inject(tools, q, n, "r", msgfile)
         # local mail while the queue fills up and todo/ has a backlog
         during = []
+        del INJECT_SECS[:]
         while proc.poll() is None:
             during.append(local_latency(q, pw.pw_name, domain, maildir))
             time.sleep(1.0)
@@ -299,6 +303,7 @@ def one_size(q, pw, domain, controls, tools, work, n, spawn):
             r["error"] = "%d of %d first attempts deferred after %.0f s" % (deferrals(), n, r["first_tries"])
             return r
         r["during"] = during
+        r["during_inject"] = list(INJECT_SECS)
         r["rss"] = status_kb(send, "VmRSS")
         r["hwm"] = status_kb(send, "VmHWM")
         cpu1 = cpu_secs(send)
@@ -451,6 +456,10 @@ def table(results, fl):
                   len(dur), len(r.get("during", [])), r.get("todo_left", "-"),
                   fmt(max(aft) if aft else None), fmt(statistics.median(aft) if aft else None),
                   len(aft), len(r.get("after", []))))
+        inj = r.get("during_inject")
+        if inj:
+            w("  N=%d   of which qmail-inject itself (qmail-queue's fsyncs on the busy disk): max %s s median %s s" % (
+                r["n"], fmt(max(inj)), fmt(statistics.median(inj))))
         if "qstat_out" in r:
             w("  N=%d qmail-qstat: %s; qmail-qread: %d lines; queue empty %s s after ALRM" % (
                 r["n"], r["qstat_out"], r.get("qread_lines", 0), fmt(r.get("drain_empty"), "%.1f")))
@@ -490,7 +499,7 @@ def run(q, pw, domain, tools, work, rates):
     for n in sizes():
         say("bench: scale %d ..." % n)
         r = one_size(q, pw, domain, controls, tools, work, n, rates.get("spawn"))
-        say("bench: scale %d: %s" % (n, {k: v for k, v in r.items() if k not in ("during", "after")}))
+        say("bench: scale %d: %s" % (n, {k: v for k, v in r.items() if k not in ("during", "after", "during_inject")}))
         results.append(r)
     say("bench: scale: %d in flight ..." % NINFLIGHT)
     fl = inflight(q, controls, tools, work)
