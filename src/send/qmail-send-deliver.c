@@ -10,12 +10,10 @@
  * stays while its deliveries run, and its last reference gives the
  * message back to the scheduler: to retry, or finished. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <utime.h>
 
 #include "auto.h"
 #include "bio.h"
