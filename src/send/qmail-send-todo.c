@@ -84,8 +84,10 @@ void todo_poll(struct pollfd *p, nfds_t *n, time_t *wakeup)
  * they were preprocessed, so the oldest is due first, and a hash set of
  * the messages by id. An id taken out of the middle of the ring leaves a
  * hole (0: no message has id 0). */
-static unsigned long ring[PENDMAX];
-static long ringdue[PENDMAX];
+static struct pend {
+  unsigned long id;             /* 0: a hole */
+  long due;                     /* send_ms() of its commit */
+} ring[PENDMAX];
 static size_t ringhead, ringlen;
 static todo_msg *hset[HSETSIZE];      /* open addressing */
 static size_t numpend;
@@ -184,9 +186,9 @@ static void forget(todo_msg *m)
   hset_del(m->id);
   for (n = 0; n < ringlen; ++n) {
     k = (ringhead + n) % PENDMAX;
-    if (ring[k] == m->id) { ring[k] = 0; break; }
+    if (ring[k].id == m->id) { ring[k].id = 0; break; }
   }
-  while (ringlen && !ring[ringhead]) { ringhead = (ringhead + 1) % PENDMAX; --ringlen; }
+  while (ringlen && !ring[ringhead].id) { ringhead = (ringhead + 1) % PENDMAX; --ringlen; }
   mem_free(m);
 }
 
@@ -280,9 +282,9 @@ static int read_todo(unsigned long id)
   }
   /* the ring has room: todo_do checked */
   r = (int)((ringhead + ringlen) % PENDMAX);
-  ring[r] = id;
+  ring[r].id = id;
   /* too much held in memory: to the files with it at the next commit */
-  ringdue[r] = membytes > MEMMAX ? 0 : send_ms() + COMMIT_DELAY;
+  ring[r].due = membytes > MEMMAX ? 0 : send_ms() + COMMIT_DELAY;
   ++ringlen;
   hset_add(m);
   sched_new(id, m->has);
@@ -404,14 +406,14 @@ static void commit_msgs(todo_msg **ms, size_t n)
     }
     /* still pending: due again later (at exit: next time qmail-send runs) */
     for (slot = 0; slot < ringlen; ++slot)
-      if (ring[(ringhead + slot) % PENDMAX] == m->id) {
-        ringdue[(ringhead + slot) % PENDMAX] = send_ms() + COMMIT_RETRY;
+      if (ring[(ringhead + slot) % PENDMAX].id == m->id) {
+        ring[(ringhead + slot) % PENDMAX].due = send_ms() + COMMIT_RETRY;
         break;
       }
     if (slot == ringlen && ringlen < PENDMAX) {
       slot = (ringhead + ringlen++) % PENDMAX;
-      ring[slot] = m->id;
-      ringdue[slot] = send_ms() + COMMIT_RETRY;
+      ring[slot].id = m->id;
+      ring[slot].due = send_ms() + COMMIT_RETRY;
     }
   }
 }
@@ -427,10 +429,10 @@ static void commit(int all, size_t max)
 
   for (; ringlen && n < COMMIT_BATCH && max; --max) {
     size_t h = ringhead;
-    if (!ring[h]) { ringhead = (h + 1) % PENDMAX; --ringlen; continue; }
-    if (!all && ringdue[h] > now && ringlen + TODO_BATCH <= PENDMAX) break;
+    if (!ring[h].id) { ringhead = (h + 1) % PENDMAX; --ringlen; continue; }
+    if (!all && ring[h].due > now && ringlen + TODO_BATCH <= PENDMAX) break;
     /* out of the ring; commit_msgs puts back what it cannot commit */
-    ms[n] = todo_find(ring[h]);
+    ms[n] = todo_find(ring[h].id);
     ringhead = (h + 1) % PENDMAX;
     --ringlen;
     if (ms[n]) ++n;
@@ -459,9 +461,9 @@ void todo_timeout(long *ms)
 {
   long left;
   size_t h = ringhead, n;
-  for (n = 0; n < ringlen && !ring[h]; ++n) h = (h + 1) % PENDMAX;
+  for (n = 0; n < ringlen && !ring[h].id; ++n) h = (h + 1) % PENDMAX;
   if (n == ringlen) return;
-  left = ringdue[h] - send_ms();
+  left = ring[h].due - send_ms();
   if (left < 0) left = 0;
   if (left < *ms) *ms = left;
 }
