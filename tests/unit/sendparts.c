@@ -151,6 +151,36 @@ static int writefile(const char *f, const char *s, size_t n)
   return ok;
 }
 
+/* a queue of one message in a new directory, made the current one */
+struct tmpq {
+  char dir[32], old[4096], sub[FMT_ULONG + 8];
+  unsigned long id;
+};
+
+static int tmpq_make(struct tmpq *q, unsigned long id, const char *mess, const char *env, size_t n)
+{
+  char f[QFN_SIZE];
+  strcpy(q->dir, "/tmp/sendparts.XXXXXX");
+  q->id = id;
+  if (!getcwd(q->old, sizeof q->old) || !mkdtemp(q->dir) || chdir(q->dir) == -1) return 0;
+  if (mkdir("todo", 0700) == -1 || mkdir("mess", 0700) == -1) return 0;
+  strcpy(q->sub, "mess/");
+  log_ul(q->sub + 5, id % auto_split);
+  return mkdir(q->sub, 0700) == 0 && writefile(queue_fn(f, "mess", id), mess, strlen(mess))
+      && writefile(queue_fn(f, "todo", id), env, n);
+}
+
+static int tmpq_remove(struct tmpq *q)
+{
+  char f[QFN_SIZE];
+  unlink(queue_fn(f, "todo", q->id));
+  unlink(queue_fn(f, "mess", q->id));
+  rmdir(q->sub);
+  rmdir("mess");
+  rmdir("todo");
+  return chdir(q->old) == 0 && rmdir(q->dir) == 0;
+}
+
 static int eqsa(const sa *x, const char *s, size_t n)
 {
   return x->len == n && !memcmp(x->s, s, n);
@@ -160,7 +190,8 @@ TEST(todo_preprocesses_into_two_lists)
 {
   static const char env[] = "u1000\0p77\0Fbob@else.example\0Tann\0Tx@remote.example\0"
                             "Tjoe@here.example\0Ty@Remote.example\0";
-  char dir[] = "/tmp/sendparts.XXXXXX", old[4096], buf[4096], f[QFN_SIZE], sub[FMT_ULONG + 8];
+  struct tmpq q;
+  char buf[4096];
   struct pollfd p[POLLMAX];
   nfds_t n = 0;
   time_t w = now + SLEEP_FOREVER, birth;
@@ -174,13 +205,7 @@ TEST(todo_preprocesses_into_two_lists)
   CHECK(cmap_init(&ctl.vdoms, "", 0, 1));
   CHECK(sa_copys(&ctl.envnoathost, "here.example") && sa_0(&ctl.envnoathost));
   --ctl.envnoathost.len;
-  CHECK(getcwd(old, sizeof old) && mkdtemp(dir) && chdir(dir) == 0);
-  CHECK(mkdir("todo", 0700) == 0 && mkdir("mess", 0700) == 0 && mkdir("lock", 0700) == 0);
-  strcpy(sub, "mess/");
-  log_ul(sub + 5, id % auto_split);
-  CHECK(mkdir(sub, 0700) == 0);
-  CHECK(writefile(queue_fn(f, "mess", id), "Subject: x\n\nhi\n", 15));
-  CHECK(writefile(queue_fn(f, "todo", id), env, sizeof env - 1));
+  CHECK(tmpq_make(&q, id, "Subject: x\n\nhi\n", env, sizeof env - 1));
 
   CHECK(logto());
   todo_init();
@@ -220,33 +245,21 @@ TEST(todo_preprocesses_into_two_lists)
   CHECK(logdone(buf, sizeof buf) == 0);
   CHECK(take(0) == 0 && take(1) == 0);
 
-  unlink(queue_fn(f, "todo", id));
-  unlink(queue_fn(f, "mess", id));
-  rmdir(sub);
-  rmdir("mess");
-  rmdir("todo");
-  rmdir("lock");
-  CHECK(chdir(old) == 0);
-  CHECK(rmdir(dir) == 0);
+  CHECK(tmpq_remove(&q));
   sa_free(&s);
 }
 
 TEST(todo_refuses_unknown_records)
 {
   static const char env[] = "Fbob@else.example\0Xwhat\0Tann\0";
-  char dir[] = "/tmp/sendparts.XXXXXX", old[4096], buf[4096], f[QFN_SIZE], sub[FMT_ULONG + 8];
+  struct tmpq q;
+  char buf[4096];
   struct pollfd p[POLLMAX];
   nfds_t n = 0;
   time_t w = now + SLEEP_FOREVER;
   unsigned long id = 28;
 
-  CHECK(getcwd(old, sizeof old) && mkdtemp(dir) && chdir(dir) == 0);
-  CHECK(mkdir("todo", 0700) == 0 && mkdir("mess", 0700) == 0);
-  strcpy(sub, "mess/");
-  log_ul(sub + 5, id % auto_split);
-  CHECK(mkdir(sub, 0700) == 0);
-  CHECK(writefile(queue_fn(f, "mess", id), "x\n", 2));
-  CHECK(writefile(queue_fn(f, "todo", id), env, sizeof env - 1));
+  CHECK(tmpq_make(&q, id, "x\n", env, sizeof env - 1));
   CHECK(logto());
   todo_init();
   todo_poll(p, &n, &w);
@@ -256,11 +269,5 @@ TEST(todo_refuses_unknown_records)
                      "warning: unknown record type in todo/28\n"));
   /* left for later, not in memory, nothing scheduled */
   CHECK(!todo_find(id) && take(0) == 0 && take(1) == 0);
-  unlink(queue_fn(f, "todo", id));
-  unlink(queue_fn(f, "mess", id));
-  rmdir(sub);
-  rmdir("mess");
-  rmdir("todo");
-  CHECK(chdir(old) == 0);
-  CHECK(rmdir(dir) == 0);
+  CHECK(tmpq_remove(&q));
 }
