@@ -41,7 +41,7 @@ void bounce_add(unsigned long id, const char *recip, const char *report, size_t 
       /* a partial paragraph would repeat; qmail accepts that too */
       close(fd);
     }
-    log_line("alert: unable to append to bounce message; HELP! sleeping...\n", (char *)0);
+    log_line("alert: unable to append to bounce message; HELP! sleeping...\n", NULL);
     sleep(10);
   }
 }
@@ -79,11 +79,11 @@ int bounce_inject(unsigned long id)
    * that was never committed may have lost its contents) */
   if (stat(queue_fn(bf, "bounce", id), &st) == -1) {
     if (errno == ENOENT) return 1;
-    log_line("warning: unable to stat ", bf, "\n", (char *)0);
+    log_line("warning: unable to stat ", bf, "\n", NULL);
     return 0;
   }
   if (!queue_info(id, &sender, &birth)) {
-    log_line("warning: trouble reading ", queue_fn(f, "info", id), "; will try again later\n", (char *)0);
+    log_line("warning: trouble reading ", queue_fn(f, "info", id), "; will try again later\n", NULL);
     return 0;
   }
   /* owner-@host-@[] -> owner-@host: the bounce goes to the list owner */
@@ -94,10 +94,10 @@ int bounce_inject(unsigned long id)
     sender.len = slen + 1;
   }
   if (!strcmp(sender.s, "#@[]"))
-    log_line("triple bounce: discarding ", bf, "\n", (char *)0);
+    log_line("triple bounce: discarding ", bf, "\n", NULL);
   else {
     if (qmail_open(&q) == -1) {
-      log_line("warning: unable to start qmail-queue, will try later\n", (char *)0);
+      log_line("warning: unable to start qmail-queue, will try later\n", NULL);
       return 0;
     }
     if (*sender.s) { bsender = ""; brecip = sender.s; }
@@ -132,13 +132,13 @@ int bounce_inject(unsigned long id)
     qmail_from(&q, bsender);
     qmail_to(&q, brecip);
     if (*qmail_close(&q)) {
-      log_line("warning: trouble injecting bounce message, will try later\n", (char *)0);
+      log_line("warning: trouble injecting bounce message, will try later\n", NULL);
       return 0;
     }
-    log_line("bounce msg ", log_ul(num, id), " qp ", log_ul(num2, qmail_qp(&q)), "\n", (char *)0);
+    log_line("bounce msg ", log_ul(num, id), " qp ", log_ul(num2, qmail_qp(&q)), "\n", NULL);
   }
   if (unlink(bf) == -1) {
-    log_line("warning: unable to unlink ", bf, "\n", (char *)0);
+    log_line("warning: unable to unlink ", bf, "\n", NULL);
     return 0;
   }
   return 1;

@@ -17,7 +17,7 @@ static int pollidx = -1;
 static void lost(void)
 {
   if (!flagalive) return;
-  log_line("alert: oh no! lost qmail-clean connection! dying...\n", (char *)0);
+  log_line("alert: oh no! lost qmail-clean connection! dying...\n", NULL);
   flagalive = 0;
   send_exit();
 }
@@ -49,7 +49,7 @@ int clean_cmd(const char *dir, unsigned long id)
   r = command(dir, id);
   if (r == '+') return 1;
   if (!r) lost();
-  else log_line("warning: qmail-clean unable to clean up ", queue_fn(f, dir, id), "\n", (char *)0);
+  else log_line("warning: qmail-clean unable to clean up ", queue_fn(f, dir, id), "\n", NULL);
   return 0;
 }
 
@@ -118,7 +118,7 @@ void clean_sweep_do(void)
     if (queue_unlocked(id, &st) != 1) continue;
     if (stat(queue_fn(f, "todo", id), &st) == 0 || errno != ENOENT) continue;
     if (stat(queue_fn(f, "info", id), &st) == 0 || errno != ENOENT) continue;
-    log_line("warning: removing ", queue_fn(f, "mess", id), ", abandoned by qmail-queue\n", (char *)0);
+    log_line("warning: removing ", queue_fn(f, "mess", id), ", abandoned by qmail-queue\n", NULL);
     if (!clean_cmd("foop", id)) return;
   }
 }

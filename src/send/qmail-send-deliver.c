@@ -18,6 +18,7 @@
 #include "auto.h"
 #include "bio.h"
 #include "fd.h"
+#include "grow.h"
 #include "open.h"
 #include "retry.h"
 #include "rewrite.h"
@@ -87,8 +88,9 @@ struct pass {
   sa pool;              /* the window: recipients read, each with its NUL */
   struct ent *ent;
   size_t nent, enta;
-  size_t *ord;          /* entries grouped by domain */
+  size_t *ord, orda;    /* entries grouped by domain */
   struct grp *grp;
+  size_t grpa;
   size_t ngrp, nextgrp;
 };
 
@@ -126,7 +128,7 @@ static sa verp = SA_ZERO;
 
 static void spawndied(struct chan *ch)
 {
-  log_line("alert: oh no! lost spawn connection! dying...\n", (char *)0);
+  log_line("alert: oh no! lost spawn connection! dying...\n", NULL);
   ch->alive = 0;
   send_exit();
 }
@@ -169,7 +171,7 @@ static void job_close(struct chan *ch, size_t j)
     }
     mark_drop(ch->c, job->id);
     if (unlink(queue_fn(f, queue_chan(ch->c), job->id)) == -1) {
-      log_line("warning: unable to unlink ", f, "; will try again later\n", (char *)0);
+      log_line("warning: unable to unlink ", f, "; will try again later\n", NULL);
       when = time(0) + SLEEP_SYSFAIL;
     }
     else {
@@ -177,7 +179,7 @@ static void job_close(struct chan *ch, size_t j)
         if (other == ch->c) continue;
         if (stat(queue_fn(f, queue_chan(other), job->id), &st) == 0) return;  /* still going there */
         if (errno != ENOENT) {
-          log_line("warning: unable to stat ", f, "\n", (char *)0);
+          log_line("warning: unable to stat ", f, "\n", NULL);
           break;   /* the scheduler checks again */
         }
       }
@@ -234,7 +236,7 @@ void del_status(void)
   const struct chan *l = &chans[0], *r = &chans[1];
   log_line("status:", l->status, log_ul(a, l->used), "/", log_ul(b, l->concurrency),
            r->status, log_ul(x, r->used), "/", log_ul(y, r->concurrency),
-           send_exiting() ? " exitasap" : "", "\n", (char *)0);
+           send_exiting() ? " exitasap" : "", "\n", NULL);
 }
 
 int del_canexit(void)
@@ -262,11 +264,10 @@ static void del_start(struct chan *ch, const struct grp *g)
 
   i = ch->freeslot[--ch->numfree];
   x = &ch->dels[i];
-  if (x->ra < g->n) {
+  {
     struct drcpt *r;
-    while (!(r = realloc(x->r, g->n * sizeof *r))) log_nomem();   /* n <= SPAWNPROTO_MAXRCPT */
+    while (!(r = grow(x->r, &x->ra, g->n, sizeof *r))) log_nomem();
     x->r = r;
-    x->ra = g->n;
   }
   x->recips.len = 0;
   for (k = 0; k < g->n; ++k) {
@@ -292,7 +293,7 @@ static void del_start(struct chan *ch, const struct grp *g)
                          x->recips.s, x->recips.len, g->n)) log_nomem();
   for (k = 0; k < g->n; ++k)
     log_line("starting delivery ", log_ul(num, x->r[k].delid), ": msg ", log_ul(num2, id), ch->to,
-             LOG_SAFE, x->recips.s + x->r[k].off, "\n", (char *)0);
+             LOG_SAFE, x->recips.s + x->r[k].off, "\n", NULL);
   del_status();
 }
 
@@ -311,7 +312,7 @@ void del_committed(unsigned long id)
     if (p->fd != -1 && lseek(p->fd, p->mpos, SEEK_SET) == -1) { close(p->fd); p->fd = -1; }
     if (p->fd == -1) {
       /* the pass ends here; the rest waits for the retry */
-      log_line("warning: trouble reading ", f, "; will try again later\n", (char *)0);
+      log_line("warning: trouble reading ", f, "; will try again later\n", NULL);
       p->eof = 0;
       p->nextgrp = p->ngrp;
       pass_close(ch);
@@ -337,7 +338,7 @@ static void del_report(struct chan *ch)
 
   if (ch->rd.nomem || !spawnproto_num(&ch->rd.f[0], &n) || n >= ch->slots || !ch->dels[n].used
       || !spawnproto_num(&ch->rd.f[1], &k) || k >= ch->dels[n].n || ch->dels[n].r[k].done) {
-    log_line("warning: internal error: delivery report out of range\n", (char *)0);
+    log_line("warning: internal error: delivery report out of range\n", NULL);
     return;
   }
   x = &ch->dels[n];
@@ -356,7 +357,7 @@ static void del_report(struct chan *ch)
   }
   switch (len ? rep->s[0] : 0) {
     case 'K':
-      log_line("delivery ", num, ": success: ", LOG_SAFE, rep->s + 1, "\n", (char *)0);
+      log_line("delivery ", num, ": success: ", LOG_SAFE, rep->s + 1, "\n", NULL);
       mark_done(ch->c, job->id, r->mpos);
       --job->numtodo;
       break;
@@ -364,17 +365,17 @@ static void del_report(struct chan *ch)
       /* the message stays in the queue: into its files with it now */
       m = todo_find(job->id);
       if (m) todo_commit(m);
-      log_line("delivery ", num, ": deferral: ", LOG_SAFE, rep->s + 1, "\n", (char *)0);
+      log_line("delivery ", num, ": deferral: ", LOG_SAFE, rep->s + 1, "\n", NULL);
       break;
     case 'D':
-      log_line("delivery ", num, ": failure: ", LOG_SAFE, rep->s + 1, "\n", (char *)0);
+      log_line("delivery ", num, ": failure: ", LOG_SAFE, rep->s + 1, "\n", NULL);
       /* the bounce text is on disk before the mark */
       bounce_add(job->id, recip, rep->s + 1, len - 1);
       mark_done(ch->c, job->id, r->mpos);
       --job->numtodo;
       break;
     default:
-      log_line("delivery ", num, ": report mangled, will defer\n", (char *)0);
+      log_line("delivery ", num, ": report mangled, will defer\n", NULL);
   }
   if (--x->left) return;
   /* the last report of the delivery frees its slot */
@@ -462,10 +463,13 @@ static int byfirst(const void *a, const void *b)
 static void pass_group(struct chan *ch)
 {
   struct pass *p = &ch->pass;
-  size_t i, k;
+  size_t i, k, *o;
+  struct grp *gr;
 
-  while (!(p->ord = realloc(p->ord, (p->nent ? p->nent : 1) * sizeof *p->ord))) log_nomem();
-  while (!(p->grp = realloc(p->grp, (p->nent ? p->nent : 1) * sizeof *p->grp))) log_nomem();
+  while (!(o = grow(p->ord, &p->orda, p->nent, sizeof *o))) log_nomem();
+  p->ord = o;
+  while (!(gr = grow(p->grp, &p->grpa, p->nent, sizeof *gr))) log_nomem();
+  p->grp = gr;
   for (i = 0; i < p->nent; ++i) p->ord[i] = i;
   p->ngrp = p->nextgrp = 0;
   if (p->cap <= 1) {
@@ -512,19 +516,15 @@ static int pass_fill(struct chan *ch)
     }
     if (r < 0) {
       log_line("warning: trouble reading ", queue_fn(f, queue_chan(ch->c), p->id),
-               "; will try again later\n", (char *)0);
+               "; will try again later\n", NULL);
       return 0;
     }
     if (r == 0) { p->eof = 1; break; }
     if (line.s[0] == 'T') {
       struct ent *e;
       size_t at;
-      if (p->nent == p->enta) {
-        size_t n = p->enta ? 2 * p->enta : 64;
-        while (!(e = realloc(p->ent, n * sizeof *e))) log_nomem();
-        p->ent = e;
-        p->enta = n;
-      }
+      while (!(e = grow(p->ent, &p->enta, p->nent + 1, sizeof *e))) log_nomem();
+      p->ent = e;
       e = &p->ent[p->nent++];
       e->off = p->pool.len;
       e->len = line.len - 2;
@@ -535,7 +535,7 @@ static int pass_fill(struct chan *ch)
       ++ch->jobs[p->j].numtodo;
     }
     else if (line.s[0] != 'D') {
-      log_line("warning: unknown record type in ", queue_fn(f, queue_chan(ch->c), p->id), "!\n", (char *)0);
+      log_line("warning: unknown record type in ", queue_fn(f, queue_chan(ch->c), p->id), "!\n", NULL);
       return 0;
     }
     p->mpos += (off_t)line.len;
@@ -582,7 +582,7 @@ static int pass_step(struct chan *ch)
     }
     if (!p->mem && p->fd == -1) {
       log_line("warning: trouble opening ", queue_fn(f, queue_chan(ch->c), id),
-               "; will try again later\n", (char *)0);
+               "; will try again later\n", NULL);
       sched_retry(ch->c, id, now + SLEEP_SYSFAIL);
       return 1;
     }

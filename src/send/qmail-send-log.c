@@ -36,13 +36,13 @@ void log_line(const char *s, ...)
 
 void log_nomem(void)
 {
-  log_line("alert: out of memory, sleeping...\n", (char *)0);
+  log_line("alert: out of memory, sleeping...\n", NULL);
   sleep(10);
 }
 
 void log_pausedir(const char *dir)
 {
-  log_line("alert: unable to opendir ", dir, ", sleeping...\n", (char *)0);
+  log_line("alert: unable to opendir ", dir, ", sleeping...\n", NULL);
   sleep(10);
 }
 

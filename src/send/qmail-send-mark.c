@@ -29,7 +29,7 @@ static void trouble(int c, unsigned long id)
 {
   char f[QFN_SIZE];
   log_line("warning: trouble marking ", queue_fn(f, queue_chan(c), id),
-           "; message will be delivered twice!\n", (char *)0);
+           "; message will be delivered twice!\n", NULL);
 }
 
 void mark_flush(int force)

@@ -113,7 +113,7 @@ static void stale(unsigned long id)
   size_t i;
   for (i = 0; i < sizeof dirs / sizeof *dirs; ++i)
     if (unlink(queue_fn(f, dirs[i], id)) == -1 && errno != ENOENT)
-      log_line("warning: unable to unlink ", f, "\n", (char *)0);
+      log_line("warning: unable to unlink ", f, "\n", NULL);
 }
 
 /* add - put a message found in info/ where it belongs */
@@ -152,7 +152,7 @@ static void add(unsigned long id)
   if (!any) insert(&done, id, time(0));
   return;
 fail:
-  log_line("warning: unable to stat ", f, "; will try again later\n", (char *)0);
+  log_line("warning: unable to stat ", f, "; will try again later\n", NULL);
   insert(&fail, id, time(0) + SLEEP_SYSFAIL);
 }
 
@@ -190,7 +190,7 @@ void sched_finish(void)
       prioq_delmin(&ch[c].retry);
       ut.actime = ut.modtime = pe.dt;
       if (utime(queue_fn(f, queue_chan(c), pe.id), &ut) == -1)
-        log_line("warning: unable to utime ", f, "; message will be retried too soon\n", (char *)0);
+        log_line("warning: unable to utime ", f, "; message will be retried too soon\n", NULL);
     }
 }
 
@@ -209,30 +209,30 @@ static void finish(unsigned long id)
     /* the bounce is queued before todo/ goes: a crash before this point
      * preprocesses the message again, never forgets the bounce */
     if (!todo_release(m)) goto fail;
-    log_line("end msg ", log_ul(num, id), "\n", (char *)0);
+    log_line("end msg ", log_ul(num, id), "\n", NULL);
     return;
   }
   for (c = 0; c < CHANNELS; ++c) {
     if (stat(queue_fn(f, queue_chan(c), id), &st) == 0) return;   /* still in progress */
     if (errno != ENOENT) {
-      log_line("warning: unable to stat ", f, "; will try again later\n", (char *)0);
+      log_line("warning: unable to stat ", f, "; will try again later\n", NULL);
       goto fail;
     }
   }
   if (stat(queue_fn(f, "todo", id), &st) == 0) return;
   if (errno != ENOENT) {
-    log_line("warning: unable to stat ", f, "; will try again later\n", (char *)0);
+    log_line("warning: unable to stat ", f, "; will try again later\n", NULL);
     goto fail;
   }
   if (stat(queue_fn(f, "info", id), &st) == -1) {
     if (errno == ENOENT) return;
-    log_line("warning: unable to stat ", f, "; will try again later\n", (char *)0);
+    log_line("warning: unable to stat ", f, "; will try again later\n", NULL);
     goto fail;
   }
   if (!bounce_inject(id)) goto fail;   /* it logged why */
-  log_line("end msg ", log_ul(num, id), "\n", (char *)0);
+  log_line("end msg ", log_ul(num, id), "\n", NULL);
   if (unlink(queue_fn(f, "info", id)) == -1) {
-    log_line("warning: unable to unlink ", f, "; will try again later\n", (char *)0);
+    log_line("warning: unable to unlink ", f, "; will try again later\n", NULL);
     goto fail;
   }
   /* info is gone: from here the message is only garbage for qmail-clean */

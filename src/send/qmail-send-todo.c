@@ -209,7 +209,7 @@ static int read_todo(unsigned long id)
   fd = open_read(queue_fn(tf, "todo", id));
   if (fd == -1) {
     /* a stale entry of a scan: the message finished meanwhile */
-    if (errno != ENOENT) log_line("warning: unable to open ", tf, "\n", (char *)0);
+    if (errno != ENOENT) log_line("warning: unable to open ", tf, "\n", NULL);
     return 0;
   }
   /* qmail-queue still holds the message: it may yet undo todo/id, and
@@ -218,7 +218,7 @@ static int read_todo(unsigned long id)
     case 0: close(fd); return 0;
     case -1:
       if (errno != ENOENT || stat(tf, &st) == 0)
-        log_line("warning: unable to stat ", queue_fn(f, "mess", id), "\n", (char *)0);
+        log_line("warning: unable to stat ", queue_fn(f, "mess", id), "\n", NULL);
       close(fd);
       return 0;
   }
@@ -230,11 +230,11 @@ static int read_todo(unsigned long id)
   if (!m) { log_nomem(); close(fd); return 0; }
   m->id = id;
   m->birth = send_now();
-  log_line("new msg ", log_ul(num, id), "\n", (char *)0);
+  log_line("new msg ", log_ul(num, id), "\n", NULL);
   /* queued a while before we saw it (qmail-send was down): say when, so
    * that log analysis reports its real delay (qmail-log(5)) */
   if (st.st_mtime + 2 <= m->birth)
-    log_line("birth msg ", log_ul(num, id), ": ", log_ul(num2, (unsigned long)st.st_mtime), "\n", (char *)0);
+    log_line("birth msg ", log_ul(num, id), ": ", log_ul(num2, (unsigned long)st.st_mtime), "\n", NULL);
 
   rc.envnoathost = ctl->envnoathost.s;
   rc.percenthack = &ctl->percenthack;
@@ -245,7 +245,7 @@ static int read_todo(unsigned long id)
     rec.len = 0;
     r = bio_getln(&in, &rec, 0, RECORDMAX);
     if (r == -1 || r == -2 || (r == 0 && rec.len)) {
-      log_line("warning: trouble reading ", tf, "\n", (char *)0);
+      log_line("warning: trouble reading ", tf, "\n", NULL);
       goto fail;
     }
     if (r == 0) break;
@@ -256,7 +256,7 @@ static int read_todo(unsigned long id)
         if (!sa_copyb(&m->sender, rec.s + 1, rec.len - 1)) { log_nomem(); goto fail; }
         log_line("info msg ", log_ul(num, id), ": bytes ", log_ul(num2, (unsigned long)st.st_size),
              " from <", LOG_SAFE, rec.s + 1, "> qp ", log_ul(num3, pid), " uid ",
-             log_ul(num4, uid), "\n", (char *)0);
+             log_ul(num4, uid), "\n", NULL);
         break;
       case 'T':
         r = rewrite_rcpt(&addr, rec.s + 1, rec.len - 2, &rc);
@@ -270,13 +270,13 @@ static int read_todo(unsigned long id)
         m->has[c] = 1;
         break;
       default:
-        log_line("warning: unknown record type in ", tf, "\n", (char *)0);
+        log_line("warning: unknown record type in ", tf, "\n", NULL);
         goto fail;
     }
   }
   close(fd);
   if (!m->sender.s) {
-    log_line("warning: trouble reading ", tf, "\n", (char *)0);
+    log_line("warning: trouble reading ", tf, "\n", NULL);
     mem_free(m);
     return 0;
   }
@@ -303,11 +303,11 @@ static int create(const char *f, const char *s, size_t len)
   /* a leftover: while todo/ names the message, only memory counts */
   if (fd == -1 && errno == EEXIST && unlink(f) == 0) fd = open_excl_mode(f, 0600);
   if (fd == -1) {
-    log_line("warning: unable to create ", f, "\n", (char *)0);
+    log_line("warning: unable to create ", f, "\n", NULL);
     return -1;
   }
   if (!bio_writeall(fd, s, len, 0)) {
-    log_line("warning: trouble writing to ", f, "\n", (char *)0);
+    log_line("warning: trouble writing to ", f, "\n", NULL);
     close(fd);
     unlink(f);
     return -1;
@@ -373,13 +373,13 @@ static void commit_msgs(todo_msg **ms, size_t n)
     for (c = 0; c <= CHANNELS; ++c)
       if (fds[k][c] != -1 && fsync(fds[k][c]) == -1) {
         log_line("warning: trouble fsyncing ", queue_fn(f, c ? queue_chan(c - 1) : "info", ms[k]->id),
-                 "\n", (char *)0);
+                 "\n", NULL);
         ok[k] = 0;
       }
     /* the mark comes last: a final info promises the lists are there */
     if (ok[k] && !alive &&
         (fchmod(fds[k][0], INFO_FINAL) == -1 || fsync(fds[k][0]) == -1)) {
-      log_line("warning: trouble fsyncing ", queue_fn(f, "info", ms[k]->id), "\n", (char *)0);
+      log_line("warning: trouble fsyncing ", queue_fn(f, "info", ms[k]->id), "\n", NULL);
       ok[k] = 0;
     }
     for (c = 0; c <= CHANNELS; ++c) if (fds[k][c] != -1) close(fds[k][c]);

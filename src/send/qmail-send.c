@@ -74,7 +74,7 @@ static int readmaps(cmap *locals, cmap *pct, cmap *vd)
  * with the default */
 static void badnum(const char *f, const char *value)
 {
-  log_line("warning: ", f, " holds `", LOG_SAFE, value, "', which is not a number; using the default\n", (char *)0);
+  log_line("warning: ", f, " holds `", LOG_SAFE, value, "', which is not a number; using the default\n", NULL);
 }
 
 /* readconcurrency - concurrencylocal, concurrencyremote and remotebatch */
@@ -122,16 +122,16 @@ static void reread(void)
   unsigned long c[CHANNELS], batch;
 
   if (chdir(auto_home) == -1) {
-    log_line("alert: unable to reread controls: unable to switch to home directory\n", (char *)0);
+    log_line("alert: unable to reread controls: unable to switch to home directory\n", NULL);
     return;
   }
-  if (!readmaps(&l, &p, &v)) log_line("alert: unable to reread control/locals\n", (char *)0);
+  if (!readmaps(&l, &p, &v)) log_line("alert: unable to reread control/locals\n", NULL);
   else {
     cmap_free(&ctl.locals); ctl.locals = l;
     cmap_free(&ctl.percenthack); ctl.percenthack = p;
     cmap_free(&ctl.vdoms); ctl.vdoms = v;
   }
-  if (!readconcurrency(c, &batch)) log_line("alert: unable to reread control/concurrencylocal\n", (char *)0);
+  if (!readconcurrency(c, &batch)) log_line("alert: unable to reread control/concurrencylocal\n", NULL);
   else {
     ctl.concurrency[0] = c[0];
     ctl.concurrency[1] = c[1];
@@ -139,7 +139,7 @@ static void reread(void)
     del_setconcurrency(c);
   }
   while (chdir("queue") == -1) {
-    log_line("alert: unable to switch back to queue directory; HELP! sleeping...\n", (char *)0);
+    log_line("alert: unable to switch back to queue directory; HELP! sleeping...\n", NULL);
     sleep(10);
   }
   del_status();
@@ -195,7 +195,7 @@ static void loop(void)
     mark_timeout(&ms);
     todo_timeout(&ms);
     if (poll(p, n, (int)ms) == -1) {
-      if (errno != EINTR) log_line("warning: trouble in select\n", (char *)0);
+      if (errno != EINTR) log_line("warning: trouble in select\n", NULL);
       continue;
     }
     recent = time(0);
@@ -214,19 +214,19 @@ int main(void)
   int fd, c;
 
   if (chdir(auto_home) == -1) {
-    log_line("alert: cannot start: unable to switch to home directory\n", (char *)0);
+    log_line("alert: cannot start: unable to switch to home directory\n", NULL);
     _exit(111);
   }
   if (!getcontrols()) {
-    log_line("alert: cannot start: unable to read controls\n", (char *)0);
+    log_line("alert: cannot start: unable to read controls\n", NULL);
     _exit(111);
   }
   if (chdir("queue") == -1) {
-    log_line("alert: cannot start: unable to switch to queue directory\n", (char *)0);
+    log_line("alert: cannot start: unable to switch to queue directory\n", NULL);
     _exit(111);
   }
   if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-    log_line("alert: cannot start: unable to create pipe\n", (char *)0);
+    log_line("alert: cannot start: unable to create pipe\n", NULL);
     _exit(111);
   }
   sig_ignore(SIGPIPE);
@@ -240,20 +240,20 @@ int main(void)
 
   fd = open("lock/sendmutex", O_WRONLY | O_CLOEXEC);
   if (fd == -1) {
-    log_line("alert: cannot start: unable to open mutex\n", (char *)0);
+    log_line("alert: cannot start: unable to open mutex\n", NULL);
     _exit(111);
   }
   if (lock_exnb(fd) == -1) {
-    log_line("alert: cannot start: qmail-send is already running\n", (char *)0);
+    log_line("alert: cannot start: qmail-send is already running\n", NULL);
     _exit(111);
   }
   for (c = 0; c < CHANNELS; ++c)
     if (!hello(2 + 2 * c, &spawnlimit[c])) {
-      log_line("alert: cannot start: hath the daemon spawn no fire?\n", (char *)0);
+      log_line("alert: cannot start: hath the daemon spawn no fire?\n", NULL);
       _exit(111);
     }
   if (flagmefallback)
-    log_line("warning: control/me is missing or empty; using the host name ", LOG_SAFE, me.s, "\n", (char *)0);
+    log_line("warning: control/me is missing or empty; using the host name ", LOG_SAFE, me.s, "\n", NULL);
 
   recent = time(0);
   sched_start();
@@ -264,6 +264,6 @@ int main(void)
   mark_flush(1);
   todo_exit();
   sched_finish();
-  log_line("status: exiting\n", (char *)0);
+  log_line("status: exiting\n", NULL);
   _exit(0);
 }

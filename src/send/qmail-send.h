@@ -68,7 +68,7 @@ void send_exit(void);                   /* finish what runs, then exit */
  * pointer) as one line in one write to fd 0; the piece after LOG_SAFE is
  * sanitised. A failed write is dropped. */
 #define LOG_SAFE "\001"
-void log_line(const char *s, ...);
+void log_line(const char *s, ...) __attribute__((sentinel));
 void log_nomem(void);                   /* logs, sleeps 10 s */
 void log_pausedir(const char *dir);     /* logs, sleeps 10 s */
 const char *log_ul(char *buf, unsigned long u);  /* buf of FMT_ULONG */

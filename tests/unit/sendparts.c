@@ -134,9 +134,9 @@ TEST(log_line_is_one_line_with_data_made_safe)
   char buf[256], num[FMT_ULONG];
 
   CHECK(logto());
-  log_line("delivery ", log_ul(num, 42), ": success: ", LOG_SAFE, "a b\nc%d\001", "/did_0_\n", (char *)0);
+  log_line("delivery ", log_ul(num, 42), ": success: ", LOG_SAFE, "a b\nc%d\001", "/did_0_\n", NULL);
   /* a data piece that looks like the marker is still data */
-  log_line("x ", LOG_SAFE, LOG_SAFE, " y\n", (char *)0);
+  log_line("x ", LOG_SAFE, LOG_SAFE, " y\n", NULL);
   logdone(buf, sizeof buf);
   CHECK(!strcmp(buf, "delivery 42: success: a_b/c_d_/did_0_\nx _ y\n"));
 }
