@@ -27,7 +27,7 @@ import statistics
 import subprocess
 import time
 
-from util import wait_until, free_port, listening, record, clear_maildir, count_new
+from util import wait_until, free_port, listening, record, clear_maildir, count_new, appended, stop_proc
 
 SIZES = (10000, 50000, 100000)
 INJECTORS = 8
@@ -132,25 +132,12 @@ class Peer:
             and self.proc.poll() is None
 
     def transactions(self):
-        try:
-            with open(self.dump, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except OSError:
-            return self.seen
-        cut = data.rfind(b"\n") + 1
-        self.seen += data[:cut].count(b"\nX-Mail-Args: ") + data[:cut].startswith(b"X-Mail-Args: ")
-        self.offset += cut
+        data, self.offset = appended(self.dump, self.offset)
+        self.seen += data.count(b"\nX-Mail-Args: ") + data.startswith(b"X-Mail-Args: ")
         return self.seen
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_proc(self.proc)
         self.proc = None
         if os.path.exists(self.dir):
             shutil.rmtree(self.dir)
@@ -165,15 +152,8 @@ class LogCount:
         self.n, self.offset = 0, 0
 
     def __call__(self):
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except OSError:
-            return self.n
-        cut = data.rfind(b"\n") + 1
-        self.n += data[:cut].count(self.pattern)
-        self.offset += cut
+        data, self.offset = appended(self.path, self.offset)
+        self.n += data.count(self.pattern)
         return self.n
 
 
