@@ -313,6 +313,57 @@ def test_timer_expiry_exits_52_and_cleans_up(queue):
     assert_empty(queue)
 
 
+def reading_fd0(pid):
+    """pid is blocked in read(2) on fd 0 (/proc/PID/syscall: number, args)"""
+    nr = {"x86_64": "0", "aarch64": "63"}.get(os.uname().machine)
+    if nr is None:
+        pytest.skip("read(2)'s number on this machine is not known here")
+    with open("/proc/%d/syscall" % pid) as f:
+        return f.read().startswith(nr + " 0x0 ")
+
+
+def test_no_file_until_the_message_begins(queue):
+    """Started ahead of time (as qmail-smtpd does at MAIL), qmail-queue waits
+    for its input holding no file; the first bytes make the message file."""
+    r, w = os.pipe()
+    er, ew = os.pipe()
+    proc = subprocess.Popen([QQ], stdin=r, stdout=er, env={})
+    os.close(r)
+    os.close(er)
+    try:
+        wait_for(lambda: reading_fd0(proc.pid), what="qmail-queue waiting on fd 0")
+        assert queue.all_files() == []
+        os.write(w, MSG)
+        wait_for(lambda: queue.files("mess"), what="mess file")
+        os.close(w)
+        w = None
+        os.write(ew, env(b"a@example.org", b"b@example.org"))
+        os.close(ew)
+        ew = None
+        assert proc.wait(timeout=20) == 0
+    finally:
+        for fd in (w, ew):
+            if fd is not None:
+                os.close(fd)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    check_queued(queue, MSG, b"Fa@example.org\0Tb@example.org\0", 0, b"by uid 0")
+
+
+def test_idle_then_closed_exits_54_and_leaves_nothing(queue):
+    r, w = os.pipe()
+    er, ew = os.pipe()
+    proc = subprocess.Popen([QQ], stdin=r, stdout=er, env={})
+    os.close(r)
+    os.close(er)
+    wait_for(lambda: reading_fd0(proc.pid), what="qmail-queue waiting on fd 0")
+    os.close(w)
+    os.close(ew)
+    assert proc.wait(timeout=20) == 54
+    assert_empty(queue)
+
+
 def test_caller_interrupt_is_ignored_then_eof_cleans_up(queue):
     r, w = os.pipe()
     er, ew = os.pipe()
