@@ -33,18 +33,31 @@ static unsigned timeout = 1200;
 
 static qmail qq;
 static int qqopen;   /* qq has a running qmail-queue (idle from MAIL until DATA) */
+static int qqidle;   /* ... and nothing has been written to it */
+
+/* qq_stop - end an unfinished qmail-queue so that nothing is queued. An
+ * idle one holds no file yet (it waits for its input), so it is simply
+ * terminated: at end of file it would make its files only to remove them. */
+static void qq_stop(void)
+{
+  if (!qqopen) return;
+  if (qqidle) kill(qq.pid, SIGTERM);
+  qmail_fail(&qq);
+  qmail_close(&qq);
+  qqopen = qqidle = 0;
+}
 
 static noreturn void bye(int code)
 {
   reply_flush();
-  if (qqopen) { qmail_fail(&qq); qmail_close(&qq); }
+  qq_stop();
   _exit(code);
 }
 
 /* die_write - the client is gone or stuck: nothing half-received is queued */
 noreturn void die_write(void)
 {
-  if (qqopen) { qmail_fail(&qq); qmail_close(&qq); }
+  qq_stop();
   _exit(111);
 }
 
@@ -254,7 +267,7 @@ static void qq_early(void)
 {
   const char *x = getenv("QMAILQUEUE");
   if (qqopen || (x && *x)) return;
-  if (qmail_open(&qq) == 0) qqopen = 1;
+  if (qmail_open(&qq) == 0) qqopen = qqidle = 1;
 }
 
 /* smtp_mail - MAIL: check the sender and start a transaction */
@@ -343,6 +356,7 @@ static int startmsg(unsigned long *qp)
     if (qmail_open(&qq) == -1) return 0;
     qqopen = 1;
   }
+  qqidle = 0;
   *qp = qmail_qp(&qq);
   /* RFC 3848 and RFC 6531: SMTP, ESMTPS, ESMTPSA ..., UTF8SMTP, UTF8SMTPSA ... */
   if (!sa_copys(&proto, tls_proto()) || !auth_proto(&proto)) die_nomem();
