@@ -94,7 +94,7 @@ def test_command_replies(smtpd):
 def test_qmail_queue_waits_from_mail_and_leaves_nothing(servers, queue, control):
     """qmail-queue is started when MAIL is accepted; idle, it holds no file,
     serves the next MAIL after RSET, and goes with the session."""
-    from proc_util import descendants, gone
+    from proc_util import comm, descendants, gone
     s = servers()
     c = Client(s.port)
     assert c.reply()[0] == 220
@@ -111,14 +111,6 @@ def test_qmail_queue_waits_from_mail_and_leaves_nothing(servers, queue, control)
     c.close()
     wait_for(lambda: gone(qq[0]), timeout=10, what="the idle qmail-queue to go")
     assert queue.all_files() == []
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 def test_message_lands_in_queue(servers, queue, control):
