@@ -12,20 +12,12 @@ import time
 import pytest
 
 from conftest import HOME, bin_path, run, wait_for
-from proc_util import alive, descendants
+from proc_util import alive, comm, descendants
 from send_util import ME, feed, messages, send_fixtures, user_maildir, write_file
 
 users, sched = send_fixtures(["fltuser"], prefix="faults-")
 
 QUEUE = os.path.join(HOME, "queue")
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 def queue_with(prefix, message, sender, recipients, stdin_hold=None):
