@@ -264,6 +264,21 @@ def test_program_environment(pw):
     assert os.stat(os.path.join(pw.pw_dir, "progin")).st_uid == pw.pw_uid
 
 
+def test_ufline_after_a_maildir_line(pw):
+    """UFLINE is made when a program or an mbox first needs it, after a
+    maildir line too: the program sees it, and the mbox's From_ line is
+    the same line."""
+    maildir(pw)
+    write(pw, ".qmail", "./Maildir/\n|env -0 > envdump\n./Mailbox\n")
+    r = qlocal(pw)
+    assert r.returncode == 0, r
+    assert r.stdout == b"did 2+0+1\n"
+    e = readenv(os.path.join(pw.pw_dir, "envdump"))
+    assert re.fullmatch(r"From snd@example\.org \w\w\w \w\w\w [ \d]\d \d\d:\d\d:\d\d \d{4}\n", e["UFLINE"])
+    box = open(os.path.join(pw.pw_dir, "Mailbox"), "rb").read()
+    assert box.startswith(e["UFLINE"].encode()), box[:80]
+
+
 def test_host_without_dots_and_no_default(pw):
     write(pw, ".qmail", "|env -0 > envdump\n")
     r = qlocal(pw, domain="localhost")
