@@ -6,6 +6,15 @@
 # up users or hosts through NSS (exec is about a fifth cheaper).
 # Generated files go to $(O).
 #
+# Libraries, linked in this order: a program's own parts; $(O)/<stage>.a,
+# the modules of its stage (every other .c file of src/<stage>: neither a
+# program nor a program's part); $(O)/mail.a (src/mail, what two stages
+# share); $(O)/lib.a (src/lib, nothing of mail). Each program's parts are
+# also archived as $(O)/part/<program>.a, so that the unit runner and the
+# fuzz harnesses link every stage and part library and take only the
+# members they call (their stubs stand in for the program's main file);
+# their objects see every stage directory on the include path.
+#
 #   make                 build everything into $(O) (default build/)
 #   make setup check     install into conf-home (or QMAILHOME=...) and check it
 #   make test            install test dependencies, build a hermetic home, run
@@ -33,6 +42,13 @@ UNITSRC := $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 parts = $(filter-out $(PROGSRC),$(wildcard $(basename $(1))-*.c))
+STAGES := $(filter-out lib mail,$(notdir $(wildcard src/*)))
+ALLPARTS := $(foreach p,$(PROGSRC),$(call parts,$(p)))
+stagesrc = $(filter-out $(PROGSRC) $(ALLPARTS),$(wildcard src/$(1)/*.c))
+STAGEA := $(foreach s,$(STAGES),$(if $(call stagesrc,$(s)),$(O)/$(s).a))
+stagea = $(filter $(O)/$(word 2,$(subst /, ,$(1))).a,$(STAGEA))
+PARTPROGS := $(foreach p,$(PROGSRC),$(if $(call parts,$(p)),$(p)))
+PARTA := $(patsubst %,$(O)/part/%.a,$(notdir $(basename $(PARTPROGS))))
 
 all: $(addprefix $(O)/bin/,$(PROGS)) $(O)/unit
 
@@ -58,8 +74,23 @@ $(O)/lib.a: $(call obj,$(LIBSRC))
 $(O)/mail.a: $(call obj,$(MAILSRC)) $(O)/obj/gen/auto.o
 	rm -f $@ && ar rcs $@ $^
 
+define stage_rule
+$(O)/$(1).a: $(call obj,$(call stagesrc,$(1)))
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach s,$(STAGES),$(if $(call stagesrc,$(s)),$(eval $(call stage_rule,$(s)))))
+
+define part_rule
+$(O)/part/$(notdir $(basename $(1))).a: $(call obj,$(call parts,$(1)))
+	@mkdir -p $(O)/part
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach p,$(PARTPROGS),$(eval $(call part_rule,$(p))))
+
+$(O)/obj/tests/%.o: CFLAGS_ALL += $(addprefix -Isrc/,$(STAGES))
+
 define prog_rule
-$(O)/bin/$(notdir $(basename $(1))): $(call obj,$(1) $(call parts,$(1))) $(O)/mail.a $(O)/lib.a $(wildcard $(basename $(1)).libs)
+$(O)/bin/$(notdir $(basename $(1))): $(call obj,$(1) $(call parts,$(1))) $(call stagea,$(1)) $(O)/mail.a $(O)/lib.a $(wildcard $(basename $(1)).libs)
 	@mkdir -p $(O)/bin
 	$(LD) -o $$@ $$(filter %.o %.a,$$^) $(filter-out $(NOLIBS),$(shell cat $(basename $(1)).libs 2>/dev/null))
 endef
@@ -73,16 +104,15 @@ $(O)/bin/$(notdir $(basename $(1))): $(1) $(O)/gen/home conf-break conf-split
 endef
 $(foreach p,$(SCRIPTSRC),$(eval $(call script_rule,$(p))))
 
-$(O)/unit: $(call obj,$(UNITSRC)) $(O)/mail.a $(O)/lib.a
+$(O)/unit: $(call obj,$(UNITSRC)) $(PARTA) $(STAGEA) $(O)/mail.a $(O)/lib.a
 	$(LD) -o $@ $^
 
 # fuzz harnesses: tests/fuzz/<target>.c with tests/fuzz/driver.c, into
-# $(O)/fuzz/<target> (FUZZEXTRA_<target>: program parts a harness links)
+# $(O)/fuzz/<target>, linked with the part and stage libraries as the unit
+# runner is
 FUZZSRC := $(filter-out tests/fuzz/driver.c,$(wildcard tests/fuzz/*.c))
-FUZZEXTRA_remote = src/remote/qmail-remote-smtp.c src/remote/qmail-remote-tls.c src/remote/qmail-remote-auth.c
-$(O)/obj/tests/fuzz/%.o: CFLAGS_ALL += -Isrc/remote
 define fuzz_rule
-$(O)/fuzz/$(notdir $(basename $(1))): $(call obj,$(1) tests/fuzz/driver.c $(FUZZEXTRA_$(notdir $(basename $(1))))) $(O)/mail.a $(O)/lib.a
+$(O)/fuzz/$(notdir $(basename $(1))): $(call obj,$(1) tests/fuzz/driver.c) $(PARTA) $(STAGEA) $(O)/mail.a $(O)/lib.a
 	@mkdir -p $(O)/fuzz
 	$(LD) -o $$@ $$^
 endef

@@ -125,22 +125,27 @@ class Qmail:
 
     # --- qmail-smtpd under tcpserver ---
 
+    def _tcpserver(self, port, localname, opts, argv, env):
+        """tcpserver on 127.0.0.1:port running argv, or None when it does
+        not come up (then it is stopped)"""
+        cmd = ["tcpserver", "-q", "-R", "-H", "-l", localname, "-c", "200", "-b", "200"] + opts + \
+              ["127.0.0.1", str(port)] + argv
+        p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        record(p.pid, "tcpserver")
+        if not wait_until(lambda: p.poll() is not None or listening(port), 10, 0.02) or p.poll() is not None:
+            _stop_tcpserver(p)
+            return None
+        # let the probe connection's qmail-smtpd finish before timing
+        wait_until(lambda: not children(p.pid), 10, 0.02)
+        return p
+
     def start_smtpd(self, port, localname):
         uid = pwd.getpwnam(_user(1)).pw_uid
         gid = grp.getgrnam(_group(1)).gr_gid
-        cmd = ["tcpserver", "-q", "-R", "-H", "-l", localname, "-c", "200", "-b", "200",
-               "-u", str(uid), "-g", str(gid), "127.0.0.1", str(port),
-               os.path.join(self.bin, "qmail-smtpd")]
-        self.tcpserver = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        record(self.tcpserver.pid, "tcpserver")
-        if not wait_until(lambda: self.tcpserver.poll() is not None or listening(port), 10, 0.02) \
-           or self.tcpserver.poll() is not None:
-            self.stop_smtpd()
-            return False
-        # let the probe connection's qmail-smtpd finish before timing
-        wait_until(lambda: not children(self.tcpserver.pid), 10, 0.02)
-        return True
+        self.tcpserver = self._tcpserver(port, localname, ["-u", str(uid), "-g", str(gid)],
+                                         [os.path.join(self.bin, "qmail-smtpd")], self.env)
+        return self.tcpserver is not None
 
     def start_smtps(self, port, localname, cert, key):
         """qmail-smtpd behind ucspi-tlsd -i (SMTPS) under a second
@@ -149,44 +154,35 @@ class Qmail:
         uid = pwd.getpwnam(_user(1)).pw_uid
         gid = grp.getgrnam(_group(1)).gr_gid
         env = dict(self.env, CERTFILE=cert, KEYFILE=key, UID=str(uid), GID=str(gid))
-        cmd = ["tcpserver", "-q", "-R", "-H", "-l", localname, "-c", "200", "-b", "200", "127.0.0.1", str(port),
-               os.path.join(self.bin, "ucspi-tlsd"), "-i", os.path.join(self.bin, "qmail-smtpd")]
-        self.tlsserver = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        record(self.tlsserver.pid, "tcpserver")
-        if not wait_until(lambda: self.tlsserver.poll() is not None or listening(port), 10, 0.02) \
-           or self.tlsserver.poll() is not None:
-            return False
-        wait_until(lambda: not children(self.tlsserver.pid), 10, 0.02)
-        return True
+        self.tlsserver = self._tcpserver(port, localname, [],
+                                         [os.path.join(self.bin, "ucspi-tlsd"), "-i",
+                                          os.path.join(self.bin, "qmail-smtpd")], env)
+        return self.tlsserver is not None
 
     def stop_smtpd(self):
-        if getattr(self, "tlsserver", None) is not None:
-            if self.tlsserver.poll() is None:
-                self.tlsserver.terminate()
-                try:
-                    self.tlsserver.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.tlsserver.kill()
-                    self.tlsserver.wait(timeout=10)
-            self.tlsserver = None
-        if self.tcpserver is None:
-            return
-        if self.tcpserver.poll() is None:
-            kids = children(self.tcpserver.pid)
-            self.tcpserver.terminate()
+        for p in (self.tlsserver, self.tcpserver):
+            if p is not None:
+                _stop_tcpserver(p)
+        self.tlsserver = self.tcpserver = None
+
+
+def _stop_tcpserver(p):
+    """Stop tcpserver p, then (bounded) the sessions it was running."""
+    if p.poll() is not None:
+        return
+    kids = children(p.pid)
+    p.terminate()
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=10)
+    for pid in kids:
+        if not wait_until(lambda: not pid_alive(pid), 10, 0.02):
             try:
-                self.tcpserver.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.tcpserver.kill()
-                self.tcpserver.wait(timeout=10)
-            for pid in kids:
-                if not wait_until(lambda: not pid_alive(pid), 10, 0.02):
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-        self.tcpserver = None
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _conf(name, n):

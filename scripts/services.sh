@@ -174,14 +174,11 @@ exec env - PATH="$path" qmail-start "\$dd"
 RUN
 ;; esac
 
-# smtprun NAME PORT RULES ENV TLSFLAG - the run script of an SMTP service
-# with TLS and AUTH: tcpserver as root, ucspi-tlsd reads the key and then
-# runs TLS and qmail-smtpd as $qmaild; logins go to qmail-authd
-smtprun() {
+# smtphead NAME - what every SMTP run script does first: its log on
+# stdout, the uid of $qmaild and the gid of $nofiles, the connections at
+# once (control/concurrencyincoming, else 20), the local name (control/me)
+smtphead() {
   cat <<RUN
-#!/bin/sh
-# $1: qmail-smtpd on $addr:$2 behind ucspi-tlsd$5 (TLS), AUTH through
-# qmail-authcheck and qmail-authd on $authsock. Rules: $rules/$3.cdb.
 exec 2>&1
 uid=\$(id -u $qmaild) || exit 111
 gid=\$(getent group $nofiles | cut -d: -f3)
@@ -190,6 +187,20 @@ max=\$(sed -n 1p $home/control/concurrencyincoming 2>/dev/null)
 [ -n "\$max" ] || max=20
 local=\$(sed -n 1p $home/control/me 2>/dev/null)
 [ -n "\$local" ] || { echo "$1: $home/control/me is missing; run config-fast"; exit 111; }
+RUN
+}
+
+# smtprun NAME PORT RULES ENV TLSFLAG - the run script of an SMTP service
+# with TLS and AUTH: tcpserver as root, ucspi-tlsd reads the key and then
+# runs TLS and qmail-smtpd as $qmaild; logins go to qmail-authd
+smtprun() {
+  cat <<RUN
+#!/bin/sh
+# $1: qmail-smtpd on $addr:$2 behind ucspi-tlsd$5 (TLS), AUTH through
+# qmail-authcheck and qmail-authd on $authsock. Rules: $rules/$3.cdb.
+RUN
+  smtphead "$1"
+  cat <<RUN
 exec env - PATH="$path" CERTFILE=$cert KEYFILE=$key UID="\$uid" GID="\$gid" $4 \\
   softlimit -m $mem \\
   tcpserver -v -R -l "\$local" -x $rules/$3.cdb -c "\$max" $addr $2 \\
@@ -215,37 +226,32 @@ mkrules tcp.smtp '# tcprules(1) input for qmail-smtpd: this host may relay, othe
 if [ -n "$cert" ]; then
   smtprun qmail-smtpd "$port" tcp.smtp "" "" | service qmail-smtpd smtpd
 else
-service qmail-smtpd smtpd <<RUN
+{
+cat <<RUN
 #!/bin/sh
 # qmail-smtpd under tcpserver as $qmaild/$nofiles on $addr:$port. Rules:
 # $rules/tcp.smtp.cdb (qmailctl cdb rebuilds it). Connections at once:
 # control/concurrencyincoming, else 20.
-exec 2>&1
-uid=\$(id -u $qmaild) || exit 111
-gid=\$(getent group $nofiles | cut -d: -f3)
-[ -n "\$gid" ] || exit 111
-max=\$(sed -n 1p $home/control/concurrencyincoming 2>/dev/null)
-[ -n "\$max" ] || max=20
-local=\$(sed -n 1p $home/control/me 2>/dev/null)
-[ -n "\$local" ] || { echo "qmail-smtpd: $home/control/me is missing; run config-fast"; exit 111; }
+RUN
+smtphead qmail-smtpd
+cat <<RUN
 exec env - PATH="$path" softlimit -m $mem \\
   tcpserver -v -R -l "\$local" -x $rules/tcp.smtp.cdb -c "\$max" \\
     -u "\$uid" -g "\$gid" $addr $port $home/bin/qmail-smtpd
 RUN
+} | service qmail-smtpd smtpd
 fi
 ;; esac
 
-case ,$which, in *,submission,*)
-mkrules tcp.submission '# tcprules(1) input for the submission service: AUTH is required of everyone
+# authservice NAME PORT TLSOPT - the service qmail-NAME: AUTH required of
+# everyone (rules tcp.submission, shared by submission and smtps)
+authservice() {
+  mkrules tcp.submission '# tcprules(1) input for the submission service: AUTH is required of everyone
 :allow'
-smtprun qmail-submission "$subport" tcp.submission AUTHREQUIRED=1 "" | service qmail-submission submission
-;; esac
-
-case ,$which, in *,smtps,*)
-mkrules tcp.submission '# tcprules(1) input for the submission service: AUTH is required of everyone
-:allow'
-smtprun qmail-smtps "$smtpsport" tcp.submission AUTHREQUIRED=1 " -i" | service qmail-smtps smtps
-;; esac
+  smtprun "qmail-$1" "$2" tcp.submission AUTHREQUIRED=1 "$3" | service "qmail-$1" "$1"
+}
+case ,$which, in *,submission,*) authservice submission "$subport" "" ;; esac
+case ,$which, in *,smtps,*) authservice smtps "$smtpsport" " -i" ;; esac
 
 case ,$which, in *,pop3,*)
 mkrules tcp.pop3 '# tcprules(1) input for qmail-popup

@@ -107,89 +107,78 @@ chmod 755 "$try/run"
 
 # daemontools service directories
 qmaild=$(id -u qmaild) nofiles=$(getent group nofiles | cut -d: -f3)
-mkdir -p "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-smtpd6/log/main" "$svc/qmail-pop3d/log/main" \
-  "$svc/qmail-authd/log/main" "$svc/qmail-submission/log/main" "$svc/qmail-smtps/log/main"
+services="qmail-send qmail-smtpd qmail-smtpd6 qmail-pop3d qmail-authd qmail-submission qmail-smtps"
+for s in $services; do mkdir -p "$svc/$s/log/main"; done
 tlsenv="CERTFILE=$try/tls/cert.pem KEYFILE=$try/tls/key.pem UID=$qmaild GID=$nofiles"
 auth="$home/bin/qmail-authcheck $try/run/authd.sock true"
+# smtprun SERVICE ADDR PORT [ENV [-i]] - its run file: qmail-smtpd behind
+# ucspi-tlsd (STARTTLS, or TLS at once with -i) with AUTH through qmail-authd
+smtprun() {
+  cat > "$svc/$1/run" <<END
+#!/bin/sh
+exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv $4 tcpserver -v -R -H -l localhost $2 $3 ucspi-tlsd $5 $home/bin/qmail-smtpd $auth 2>&1
+END
+}
 cat > "$svc/qmail-send/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-start ./Maildir/ 2>&1
 END
-cat > "$svc/qmail-smtpd/run" <<END
-#!/bin/sh
-exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv tcpserver -v -R -H -l localhost 127.0.0.1 $port ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
-END
-# the same on IPv6 loopback (ucspi-tcp-ipv6's tcpserver)
-cat > "$svc/qmail-smtpd6/run" <<END
-#!/bin/sh
-exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv tcpserver -v -R -H -l localhost ::1 $port ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
-END
+smtprun qmail-smtpd 127.0.0.1 "$port"
+smtprun qmail-smtpd6 ::1 "$port"     # the same on IPv6 loopback (ucspi-tcp-ipv6's tcpserver)
+smtprun qmail-submission 127.0.0.1 "$subport" AUTHREQUIRED=1
+smtprun qmail-smtps 127.0.0.1 "$smtpsport" AUTHREQUIRED=1 -i
 cat > "$svc/qmail-authd/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" $home/bin/qmail-authd $try/run/authd.sock $home/bin/checkpassword true 2>&1
-END
-cat > "$svc/qmail-submission/run" <<END
-#!/bin/sh
-exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv AUTHREQUIRED=1 tcpserver -v -R -H -l localhost 127.0.0.1 $subport ucspi-tlsd $home/bin/qmail-smtpd $auth 2>&1
-END
-cat > "$svc/qmail-smtps/run" <<END
-#!/bin/sh
-exec env - PATH="$home/bin:/usr/bin:/bin" $tlsenv AUTHREQUIRED=1 tcpserver -v -R -H -l localhost 127.0.0.1 $smtpsport ucspi-tlsd -i $home/bin/qmail-smtpd $auth 2>&1
 END
 cat > "$svc/qmail-pop3d/run" <<END
 #!/bin/sh
 exec env - PATH="$home/bin:/usr/bin:/bin" tcpserver -v -R -H -l localhost 127.0.0.1 $pop3port $home/bin/qmail-popup localhost $home/bin/checkpassword $home/bin/qmail-pop3d Maildir 2>&1
 END
-for s in qmail-send qmail-smtpd qmail-smtpd6 qmail-pop3d qmail-authd qmail-submission qmail-smtps; do
+for s in $services; do
   printf '#!/bin/sh\nexec multilog t ./main\n' > "$svc/$s/log/run"
   chmod 755 "$svc/$s/run" "$svc/$s/log/run"
+  chown -R qmaill "$svc/$s/log/main"
 done
-chown -R qmaill "$svc/qmail-send/log/main" "$svc/qmail-smtpd/log/main" "$svc/qmail-smtpd6/log/main" "$svc/qmail-pop3d/log/main" \
-  "$svc/qmail-authd/log/main" "$svc/qmail-submission/log/main" "$svc/qmail-smtps/log/main"
 svscan "$svc" > "$try/svscan.log" 2>&1 &
 echo $! > "$try/svscan.pid"
 
 # wait for the SMTP port, then send a test message through it
-i=0
-until swaks --server 127.0.0.1 --port "$port" --quit-after CONNECT >/dev/null 2>&1; do
-  i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd did not start; see $svc/qmail-smtpd/log/main/current" >&2; exit 111; }
-  sleep 0.1
-done
-i=0
-until swaks --server ::1 --port "$port" --quit-after CONNECT >/dev/null 2>&1; do
-  i=$((i + 1)); [ $i -lt 100 ] || { echo "try: qmail-smtpd on ::1 did not start; see $svc/qmail-smtpd6/log/main/current" >&2; exit 111; }
-  sleep 0.1
-done
+# waitfor WHY COMMAND... - COMMAND, every 0.1 s until it succeeds; after
+# 100 tries "try: WHY" and exit 111
+waitfor() {
+  why=$1; shift
+  i=0
+  until "$@"; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "try: $why" >&2; exit 111; }
+    sleep 0.1
+  done
+}
+# listens HOST PORT [SWAKS-TLS-OPTION] - does an SMTP server answer there?
+listens() { swaks --server "$1" --port "$2" $3 --quit-after CONNECT >/dev/null 2>&1; }
 count() { ls "$mbox/Maildir/new" "$mbox/Maildir/cur" 2>/dev/null | grep -v -e '^$' -e ':$' | wc -l; }
+# more N - does the mailbox hold more than N messages?
+more() { [ "$(count)" -gt "$1" ]; }
+waitfor "qmail-smtpd did not start; see $svc/qmail-smtpd/log/main/current" listens 127.0.0.1 "$port"
+waitfor "qmail-smtpd on ::1 did not start; see $svc/qmail-smtpd6/log/main/current" listens ::1 "$port"
 before=$(count)
 swaks --server 127.0.0.1 --port "$port" --to try@localhost --from you@localhost \
   --header 'Subject: make try' --body 'Hello from make try.' >"$try/swaks.log" 2>&1 ||
   { echo "try: swaks failed, see $try/swaks.log" >&2; exit 111; }
-i=0
-until [ "$(count)" -gt "$before" ]; do
-  i=$((i + 1)); [ $i -lt 100 ] || { echo "try: the test message was not delivered; see $svc/qmail-send/log/main/current" >&2; exit 111; }
-  sleep 0.1
-done
+waitfor "the test message was not delivered; see $svc/qmail-send/log/main/current" more "$before"
 landed=$(ls -d "$mbox/Maildir/new"/* | tail -n 1)
 # the header qmail-remote would put on it (before POP3 moves it to cur/)
 signed=$(runuser -u qmailr -- "$home/bin/qmail-dkimsign" < "$landed" | head -n 1 | tr -d "\r")
 # submit as a mail client would: STARTTLS + AUTH on submission, AUTH on SMTPS
 for p in "$subport --tls" "$smtpsport --tlsc"; do
-  i=0
-  until [ -S "$try/run/authd.sock" ] && swaks --server 127.0.0.1 --port ${p%% *} ${p#* } --quit-after CONNECT >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -lt 100 ] || { echo "try: submission or smtps did not start; see $svc/*/log/main/current" >&2; exit 111; }
-    sleep 0.1
-  done
+  waitfor "submission or smtps did not start; see $svc/*/log/main/current" test -S "$try/run/authd.sock"
+  waitfor "submission or smtps did not start; see $svc/*/log/main/current" listens 127.0.0.1 ${p%% *} ${p#* }
   before=$(count)
   swaks --server 127.0.0.1 --port ${p%% *} ${p#* } --auth PLAIN --auth-user "$tryuser" \
     --auth-password "$(cat "$try/password")" --to try@localhost --from trymail@localhost \
     --header 'Subject: make try submission' --body 'Submitted with TLS and AUTH.' >"$try/swaks-submit.log" 2>&1 ||
     { echo "try: submission on port ${p%% *} failed, see $try/swaks-submit.log" >&2; exit 111; }
-  i=0
-  until [ "$(count)" -gt "$before" ]; do
-    i=$((i + 1)); [ $i -lt 100 ] || { echo "try: the submitted message was not delivered; see $svc/qmail-send/log/main/current" >&2; exit 111; }
-    sleep 0.1
-  done
+  waitfor "the submitted message was not delivered; see $svc/qmail-send/log/main/current" more "$before"
 done
 # read the mailbox back over POP3 (without deleting anything; qmail-pop3d
 # moves what it has seen from new/ to cur/)

@@ -116,16 +116,6 @@ void control_warn2(const char *fn, const char *value)
   say(2, "warning: ", fn, " holds `", value, "', which is not a number; using the default\n", NULL);
 }
 
-int control_readint(unsigned long *u, const char *fn)
-{
-  sa line = SA_ZERO;
-  int r = number(u, fn, &line);
-
-  sa_free(&line);
-  if (r == 2) { errno = EINVAL; return -1; }
-  return r;
-}
-
 int control_readfile(sa *out, const char *fn)
 {
   return readlines(fn, out, 0);

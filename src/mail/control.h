@@ -33,10 +33,6 @@ int control_readnum(unsigned long *u, const char *fn, control_warnfn *warn);
  * using the default" */
 void control_warn2(const char *fn, const char *value);
 
-/* control_readint - the same, but a value that is not a number is an
- * error (-1, EINVAL); for callers that must not guess. */
-int control_readint(unsigned long *u, const char *fn);
-
 /* control_readfile - all lines, each ending in NUL; blank lines and lines
  * beginning with # are dropped. 1 read, 0 missing (out empty), -1 error. */
 int control_readfile(sa *out, const char *fn);

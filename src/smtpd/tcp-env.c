@@ -17,6 +17,7 @@
 #include "say.h"
 #include "str.h"
 #include "timeoutconn.h"
+#include "tcp-env.h"
 
 static noreturn void usage(void) { die(100, "tcp-env: usage: tcp-env [ -rR ] [ -ttimeout ] program [ arg ... ]\n", (char *)0); }
 static noreturn void die_nomem(void) { die(111, "tcp-env: fatal: out of memory\n", (char *)0); }
@@ -65,19 +66,18 @@ static void describe(const char *pre, const struct sockaddr_storage *ss, socklen
 }
 
 /* ident - ask the remote host's RFC 1413 server who owns the connection;
- * the answer goes into info (NUL-terminated), or 0 is returned */
+ * the user it names goes into info (NUL-terminated, tcp-env-ident.c), or 0
+ * is returned */
 static int ident(const struct sockaddr_storage *local, const struct sockaddr_storage *remote,
                  socklen_t len, unsigned timeout, char *info, size_t infomax)
 {
   struct sockaddr_storage la = *local, ra = *remote;
   char query[2 * FMT_ULONG + 8], reply[1024], ip[INET6_ADDRSTRLEN];
-  unsigned lport, rport, p1, p2;
-  unsigned long u;
-  size_t n = 0, i, k;
+  unsigned lport, rport;
+  size_t n = 0, k;
   time_t deadline = time(0) + timeout;
   struct pollfd pf;
   ssize_t r;
-  char *f[4];
   int fd, ok = 0;
 
   if (!split(local, ip, sizeof ip, &lport) || !split(remote, ip, sizeof ip, &rport)) return 0;
@@ -103,33 +103,7 @@ static int ident(const struct sockaddr_storage *local, const struct sockaddr_sto
     if (r <= 0) break;
     n += (size_t)r;
   }
-  reply[n] = 0;
-  n = byte_chr(reply, n, '\n');
-  reply[n] = 0;
-  if (n && reply[n - 1] == '\r') reply[--n] = 0;
-  /* "rport , lport : USERID : opsys : user" */
-  f[0] = reply;
-  for (i = 1; i < 4; ++i) {
-    f[i] = strchr(f[i - 1], ':');
-    if (!f[i]) goto done;
-    *f[i]++ = 0;
-  }
-  for (i = 0; f[0][i] == ' '; ++i) ;
-  k = scan_ulong(f[0] + i, &u); p1 = (unsigned)u;
-  if (!k) goto done;
-  i += k;
-  while (f[0][i] == ' ') ++i;
-  if (f[0][i++] != ',') goto done;
-  while (f[0][i] == ' ') ++i;
-  if (!scan_ulong(f[0] + i, &u)) goto done;
-  p2 = (unsigned)u;
-  if (p1 != rport || p2 != lport) goto done;
-  while (*f[1] == ' ') ++f[1];
-  if (strncmp(f[1], "USERID", 6)) goto done;
-  while (*f[3] == ' ') ++f[3];
-  if (!*f[3] || strlen(f[3]) >= infomax) goto done;
-  strcpy(info, f[3]);
-  ok = 1;
+  ok = ident_parse(reply, n, rport, lport, info, infomax);
 done:
   close(fd);
   return ok;

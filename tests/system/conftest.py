@@ -149,6 +149,36 @@ def control():
     c.restore()
 
 
+# the SMTP tests' fixtures (smtpd_util imports this module, hence the late
+# imports)
+@pytest.fixture
+def fakeqq():
+    """A qmail-queue stand-in (smtpd_util.FakeQueue), removed afterwards."""
+    from smtpd_util import FakeQueue
+    q = FakeQueue()
+    yield q
+    q.cleanup()
+
+
+@pytest.fixture
+def servers():
+    """start(argv=None, **kw): a smtpd_util.Server (tcpserver as qmaild)
+    running argv, by default qmail-smtpd; every server started, and what
+    it still runs, is stopped afterwards."""
+    from proc_util import descendants, term_all
+    from smtpd_util import Server
+    started = []
+
+    def start(argv=None, **kw):
+        s = Server(list(argv) if argv else [bin_path("qmail-smtpd")], **kw)
+        started.append(s)
+        return s
+    yield start
+    for s in started:
+        term_all(descendants(s.proc.pid))
+        s.stop()
+
+
 # accounts this run created, removed again when the run ends
 CREATED_USERS = []
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import bin_path, run, wait_for
 from pop3_util import pop_user
 from proc_util import stop_process
-from smtpd_util import Client, FakeQueue, Server
+from smtpd_util import Client
 
 USER = "hdauth"
 PASS = "s3cret-Pass.word"
@@ -31,13 +31,6 @@ def b64(s):
 @pytest.fixture(scope="module")
 def account():
     return pop_user(USER, PASS)
-
-
-@pytest.fixture
-def fakeqq():
-    q = FakeQueue()
-    yield q
-    q.cleanup()
 
 
 class AuthD:
@@ -66,19 +59,6 @@ def authd():
     a = AuthD()
     yield a
     a.stop()
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(argv, env=None, **kw):
-        s = Server(argv, env=env, **kw)
-        started.append(s)
-        return s
-    yield start
-    for s in started:
-        s.stop()
 
 
 def checker(authd):

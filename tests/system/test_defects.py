@@ -17,19 +17,11 @@ from conftest import BUILD, HOME, bin_path, run
 from remote_util import SmtpPeer, wire_data
 from send_util import (ME, fake_remote, messages, queue as qq, queue_empty, send_fixtures, user_maildir as mdir,
                        wait_mail, write_file)
-from smtpd_util import FakeQueue
 
 
 users, sched = send_fixtures(["hza", "hzb"], prefix="hzd-",
                              clear=("doublebounceto", "virtualdomains", "queuelifetime", "percenthack", "bouncehost",
                                     "bouncefrom", "smtproutes", "concurrencylocal", "concurrencyremote"))
-
-
-@pytest.fixture
-def fakeqq():
-    q = FakeQueue()
-    yield q
-    q.cleanup()
 
 
 def smtp_script(*lines):

@@ -26,26 +26,6 @@ EHLO_LINES = ["PIPELINING", "8BITMIME", "SIZE", "ENHANCEDSTATUSCODES", "SMTPUTF8
 
 
 @pytest.fixture
-def fakeqq():
-    q = FakeQueue()
-    yield q
-    q.cleanup()
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(**kw):
-        s = Server([bin_path("qmail-smtpd")], **kw)
-        started.append(s)
-        return s
-    yield start
-    for s in started:
-        s.stop()
-
-
-@pytest.fixture
 def smtpd(servers, fakeqq, control):
     return servers(env={"QMAILQUEUE": fakeqq.prog})
 

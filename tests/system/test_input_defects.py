@@ -11,16 +11,8 @@ import pytest
 
 from conftest import HOME, bin_path, run
 from send_util import ME, send_fixtures, write_file
-from smtpd_util import FakeQueue
 
 users, sched = send_fixtures(["hia"], prefix="hid-")
-
-
-@pytest.fixture
-def fakeqq():
-    q = FakeQueue()
-    yield q
-    q.cleanup()
 
 
 def smtp(lines, fakeqq, env=None, raw=b""):

@@ -16,7 +16,6 @@ import pytest
 
 from conftest import HOME, bin_path, make_user
 from send_util import ALIASDIR, ME, Send, maildir, queue as qq, remove_users, setup_users, write_file
-from smtpd_util import Server
 
 VIRT = "virt.example"
 SENDER = "#@[]"           # a bounce of it is dropped: one delivery per message
@@ -109,16 +108,9 @@ def site(queue, control):
 
 
 @pytest.fixture
-def smtpd():
-    started = []
-
-    def start(env=None):
-        s = Server([bin_path("qmail-smtpd")], env=env, rcptcheck=True)
-        started.append(s)
-        return s
-    yield start
-    for s in started:
-        s.stop()
+def smtpd(servers):
+    """start(env=None): qmail-smtpd with its recipient check on"""
+    return lambda env=None: servers(env=env, rcptcheck=True)
 
 
 def rcpt_verdicts(port, addrs):

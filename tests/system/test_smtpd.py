@@ -16,34 +16,10 @@ import time
 import pytest
 
 from conftest import HOME, bin_path, run, wait_for
-from smtpd_util import Client, FakeQueue, Server, cdb_write, vmhwm_kb
+from smtpd_util import Client, FakeQueue, cdb_write, vmhwm_kb
 
 SMTPD = bin_path("qmail-smtpd")
 LF_REPLY = "See https://cr.yp.to/docs/smtplf.html."
-
-
-@pytest.fixture
-def fakeqq():
-    q = FakeQueue()
-    yield q
-    q.cleanup()
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(argv=("qmail-smtpd",), **kw):
-        # these tests drive the protocol with made-up local users and a
-        # stand-in queue; the RCPT check, on by default, is turned off here
-        # and tested in test_rcptcheck.py
-        kw["env"] = dict({"RCPTCHECK": "0"}, **(kw.get("env") or {}))
-        s = Server([bin_path(argv[0])] + list(argv[1:]), **kw)
-        started.append(s)
-        return s
-    yield start
-    for s in started:
-        s.stop()
 
 
 @pytest.fixture
@@ -690,7 +666,7 @@ def test_qmqpd_bad_address(fakeqq):
 def test_qmqpc_through_qmqpd(servers, fakeqq, control):
     control["qmqpservers"] = "127.0.0.3\n127.0.0.1\n"
     try:
-        s = servers(("qmail-qmqpd",), env={"QMAILQUEUE": fakeqq.prog}, port=628)
+        s = servers([bin_path("qmail-qmqpd")], env={"QMAILQUEUE": fakeqq.prog}, port=628)
     except AssertionError:
         pytest.skip("port 628 is taken")
     msg = b"Subject: via qmqp\n\n" + b"line\n" * 10000

@@ -31,7 +31,7 @@ from postfix_util import Postfix, missing as postfix_missing
 from proc_util import descendants, free_port, gone, term_all
 from remote_util import SmtpPeer
 from server_util import TcpServer
-from smtpd_util import Client, FakeQueue, Server, ids, vmhwm_kb
+from smtpd_util import Client, Server, ids, vmhwm_kb
 
 WORK = os.path.join(BUILD or os.path.dirname(HOME), "tls-test")
 TLSD = bin_path("ucspi-tlsd")
@@ -80,27 +80,6 @@ def client_ctx(pki):
 
 
 # ------------------------------------------------------------ servers
-
-@pytest.fixture
-def fakeqq():
-    q = FakeQueue()
-    yield q
-    q.cleanup()
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(argv, **kw):
-        s = Server(argv, **kw)
-        started.append(s)
-        return s
-    yield start
-    for s in started:
-        term_all(descendants(s.proc.pid))
-        s.stop()
-
 
 def tls_env(pki, fakeqq, **more):
     e = {"CERTFILE": pki["cert.pem"], "KEYFILE": pki["key.pem"], "QMAILQUEUE": fakeqq.prog}

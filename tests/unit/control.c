@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,11 +61,9 @@ TEST(control_crlf_comments)
   CHECK(control_me(&out) == 2 && out.len > 0);
   CHECK(control_rldef(&out, "control/bouncefrom", "MAILER-DAEMON") == 0);
   CHECK(out.len == 13);
-  CHECK(control_readint(&u, "control/missing") == 0 && u == 7);
+  CHECK(control_readnum(&u, "control/missing", 0) == 0 && u == 7);
   put("control/n", "42\r\n");
-  CHECK(control_readint(&u, "control/n") == 1 && u == 42);
-  put("control/n", "4x2\n");
-  CHECK(control_readint(&u, "control/n") == -1 && errno == EINVAL && u == 42);
+  CHECK(control_readnum(&u, "control/n", 0) == 1 && u == 42);
   put("control/n", "garbage\n");
   CHECK(control_readnum(&u, "control/n", warned) == 2 && u == 42);
   CHECK(nwarned == 1 && strcmp(warnedval, "garbage") == 0 && strcmp(warnedfn, "control/n") == 0);

@@ -1,4 +1,4 @@
-/* unit tests for src/mail/envaddr */
+/* unit tests for src/smtpd/envaddr */
 #include <string.h>
 
 #include "harness.h"

@@ -1,4 +1,4 @@
-/* unit tests for src/mail/rcpthosts, in a scratch directory */
+/* unit tests for src/smtpd/rcpthosts, in a scratch directory */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>

@@ -1,16 +1,13 @@
-/* qmail-smtpd's reply layer (src/smtpd/qmail-smtpd-reply.c), built into
- * the unit runner on its own: replies written qmail's way go into a pipe
- * and come out as RFC 2034 asks after EHLO, as written after HELO. */
+/* qmail-smtpd's reply layer (src/smtpd/qmail-smtpd-reply.c, from its part
+ * library; tests/unit/smtpd.c stands in for qmail-smtpd.c): replies
+ * written qmail's way go into a pipe and come out as RFC 2034 asks after
+ * EHLO, as written after HELO. */
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "harness.h"
-#include "../../src/smtpd/qmail-smtpd-reply.c"
-
-noreturn void die_nomem(void) { abort(); }
-noreturn void die_write(void) { abort(); }
+#include "qmail-smtpd.h"
 
 static int fds[2];
 

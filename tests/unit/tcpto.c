@@ -1,4 +1,4 @@
-/* Unit tests for src/mail/tcpto.c: the table layout and qmail's rules. */
+/* Unit tests for src/remote/tcpto.c: the table layout and qmail's rules. */
 #include <netinet/in.h>
 #include <string.h>
 
