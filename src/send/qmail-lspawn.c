@@ -36,7 +36,6 @@
 #include "sa.h"
 #include "sig.h"
 #include "spawn.h"
-#include "str.h"
 #include "wait.h"
 
 /* exit codes of a delivery child before qmail-local runs (qmail's qlx) */
@@ -197,7 +196,7 @@ static int srv_ask(const char *local, size_t klen)
   return pi[0];
 }
 
-/* the answer being read: ans[0..anslen) of the pipe ansfd */
+/* the server's answer read so far; a forked child goes on from here */
 static char ans[GETPWMAX];
 static size_t anslen;
 
@@ -427,7 +426,8 @@ int main(int argc, char **argv)
   if (argc < 2 || !defaultdelivery) _exit(100);
   if (!ids_uid(auto_userp, &uidp) || !ids_uid(auto_userq, &uidq) ||
       !ids_gid(auto_groupn, &gidn) || !ids_gid(auto_groupq, &g)) _exit(111);
-  if (strlen(auto_home) + sizeof "/bin/qmail-local" > sizeof qlocal) _exit(111);
+  if (strlen(auto_home) + sizeof "/bin/qmail-local" > sizeof qlocal ||
+      strlen(auto_home) + sizeof "/users/cdb" > sizeof cdbfn) _exit(111);
   strcpy(qlocal, auto_home);
   strcat(qlocal, "/bin/qmail-local");
   strcpy(cdbfn, auto_home);
