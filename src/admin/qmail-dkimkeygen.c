@@ -24,9 +24,9 @@
 #include "dkim.h"
 #include "auto.h"
 
-static noreturn void die_usage(void) { die(100, "usage: qmail-dkimkeygen [-t rsa|ed25519] [-b bits] domain selector keyfile\n", (char *)0); }
-static noreturn void die_nomem(void) { die(111, "qmail-dkimkeygen: fatal: out of memory\n", (char *)0); }
-static noreturn void die_key(void) { die(111, "qmail-dkimkeygen: fatal: unable to make the key\n", (char *)0); }
+static noreturn void die_usage(void) { die(100, "usage: qmail-dkimkeygen [-t rsa|ed25519] [-b bits] domain selector keyfile\n", NULL); }
+static noreturn void die_nomem(void) { die(111, "qmail-dkimkeygen: fatal: out of memory\n", NULL); }
+static noreturn void die_key(void) { die(111, "qmail-dkimkeygen: fatal: unable to make the key\n", NULL); }
 
 static int label_ok(const char *s)
 {
@@ -55,12 +55,12 @@ static void writekey(EVP_PKEY *k, const char *fn)
   FILE *f;
   int fd = open(fn, O_WRONLY | O_CREAT | O_EXCL, 0600);
 
-  if (fd == -1) die(111, "qmail-dkimkeygen: fatal: unable to create ", fn, ": ", say_errno(), "\n", (char *)0);
+  if (fd == -1) die(111, "qmail-dkimkeygen: fatal: unable to create ", fn, ": ", say_errno(), "\n", NULL);
   if (getuid() == 0 && (pw = getpwnam(auto_userr)) && fchown(fd, pw->pw_uid, pw->pw_gid) == -1)
-    die(111, "qmail-dkimkeygen: fatal: unable to chown ", fn, ": ", say_errno(), "\n", (char *)0);
+    die(111, "qmail-dkimkeygen: fatal: unable to chown ", fn, ": ", say_errno(), "\n", NULL);
   f = fdopen(fd, "w");
   if (!f || !PEM_write_PrivateKey(f, k, 0, 0, 0, 0, 0) || fflush(f) || fsync(fd) == -1 || fclose(f))
-    die(111, "qmail-dkimkeygen: fatal: unable to write ", fn, "\n", (char *)0);
+    die(111, "qmail-dkimkeygen: fatal: unable to write ", fn, "\n", NULL);
 }
 
 /* pubkey - p= : the SubjectPublicKeyInfo for RSA, the raw key for Ed25519 (RFC 8463) */

@@ -24,14 +24,14 @@
 
 static noreturn void die_read(void)
 {
-  die(111, FATAL, "unable to read control/morercpthosts: ", say_errno(), "\n", (char *)0);
+  die(111, FATAL, "unable to read control/morercpthosts: ", say_errno(), "\n", NULL);
 }
 
 static noreturn void die_write(void)
 {
   const char *e = say_errno();
   unlink(TMP);
-  die(111, FATAL, "unable to write to " TMP ": ", e, "\n", (char *)0);
+  die(111, FATAL, "unable to write to " TMP ": ", e, "\n", NULL);
 }
 
 static struct cdb_make cm;
@@ -46,7 +46,7 @@ int main(void)
 
   umask(033);
   if (chdir(auto_home) == -1)
-    die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", (char *)0);
+    die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", NULL);
   fdin = open_read("control/morercpthosts");
   if (fdin == -1) die_read();
   bio_init(&in, fdin, inbuf, sizeof inbuf);
@@ -60,7 +60,7 @@ int main(void)
     if (r == -1) die_read();
     if (r == -2) {
       unlink(TMP);
-      die(111, FATAL, "line too long in control/morercpthosts\n", (char *)0);
+      die(111, FATAL, "line too long in control/morercpthosts\n", NULL);
     }
     while (line.len) {
       c = line.s[line.len - 1];
@@ -81,7 +81,7 @@ int main(void)
   if (rename(TMP, "control/morercpthosts.cdb") == -1) {
     const char *e = say_errno();
     unlink(TMP);
-    die(111, FATAL, "unable to move " TMP " to control/morercpthosts.cdb: ", e, "\n", (char *)0);
+    die(111, FATAL, "unable to move " TMP " to control/morercpthosts.cdb: ", e, "\n", NULL);
   }
   /* make the rename itself durable; a failure here changes nothing seen */
   if (syncdir("control") == -1) {}

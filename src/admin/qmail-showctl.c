@@ -11,6 +11,7 @@
 
 #include "bio.h"
 #include "fmt.h"
+#include "grow.h"
 #include "sa.h"
 #include "say.h"
 #include "scan.h"
@@ -222,7 +223,7 @@ static void show_others(void)
   DIR *d;
   struct dirent *e;
   char **names = 0, **n;
-  size_t len = 0, i, bytes;
+  size_t len = 0, a = 0, i;
 
   d = opendir("control");
   if (!d) { puts_("\nOops! Unable to list control: "); puts_(say_errno()); puts_(".\n"); flagtrouble = 1; return; }
@@ -230,10 +231,10 @@ static void show_others(void)
     if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
     for (i = 0; i < NCTLS; ++i) if (!strcmp(e->d_name, ctls[i].name)) break;
     if (i < NCTLS) continue;
-    if (!size_add(&bytes, len, 1) || !size_mul(&bytes, bytes, sizeof *names)
-        || !(n = realloc(names, bytes)) || !(n[len] = strdup(e->d_name)))
+    if (!(n = grow(names, &a, len + 1, sizeof *names)))
       die(111, "qmail-showctl: fatal: out of memory\n", NULL);
     names = n;
+    if (!(names[len] = strdup(e->d_name))) die(111, "qmail-showctl: fatal: out of memory\n", NULL);
     ++len;
   }
   closedir(d);

@@ -15,7 +15,7 @@
 #include "dns.h"
 #include "spf.h"
 
-static noreturn void die_usage(void) { die(100, "usage: qmail-spfcheck [-t ms] [-r receiver] ip sender helo\n", (char *)0); }
+static noreturn void die_usage(void) { die(100, "usage: qmail-spfcheck [-t ms] [-r receiver] ip sender helo\n", NULL); }
 
 int main(int argc, char **argv)
 {
@@ -39,11 +39,11 @@ int main(int argc, char **argv)
   if (!ipaddr_scan(&q.ip, argv[optind], strlen(argv[optind]))) die_usage();
   q.sender = argv[optind + 1];
   q.helo = argv[optind + 2];
-  if (dns_init(&conf, 0) == -1) die(111, "qmail-spfcheck: fatal: unable to read /etc/resolv.conf\n", (char *)0);
+  if (dns_init(&conf, 0) == -1) die(111, "qmail-spfcheck: fatal: unable to read /etc/resolv.conf\n", NULL);
   if (t) conf.timeout_ms = (unsigned)t;
   q.dns = &conf;
   r = spf_check(&q, &exp, &why);
-  if (r == SPF_TEMPERROR && str_equal(why, "out of memory")) die(111, "qmail-spfcheck: fatal: out of memory\n", (char *)0);
+  if (r == SPF_TEMPERROR && str_equal(why, "out of memory")) die(111, "qmail-spfcheck: fatal: out of memory\n", NULL);
   for (size_t i = 0; i < exp.len; ++i) if ((unsigned char)exp.s[i] < 32) exp.s[i] = '?';
   if (!bio_puts(&ob, spf_name(r)) || !bio_puts(&ob, "\n") || (exp.len && !bio_put(&ob, exp.s, exp.len)) ||
       !bio_puts(&ob, "\n") || !bio_puts(&ob, why) || !bio_puts(&ob, "\n") || !bio_flush(&ob))

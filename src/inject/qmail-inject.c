@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "qmail-inject.h"
-#include "err.h"
+#include "errtemp.h"
 #include "say.h"
 #include "sig.h"
 #include "str.h"
@@ -38,7 +38,7 @@ static void abort_queue(void)
   qmail_close(&qq);
 }
 
-noreturn void die_nomem(void) { abort_queue(); die(111, FATAL, "out of memory\n", (char *)0); }
+noreturn void die_nomem(void) { abort_queue(); die(111, FATAL, "out of memory\n", NULL); }
 
 noreturn void die_read(void)
 {
@@ -46,18 +46,18 @@ noreturn void die_read(void)
   const char *e = say_errno();
   if (nomem) die_nomem();
   abort_queue();
-  die(111, FATAL, "unable to read input: ", e, "\n", (char *)0);
+  die(111, FATAL, "unable to read input: ", e, "\n", NULL);
 }
 
 static noreturn void die_write(void)
 {
-  die(111, FATAL, "unable to write output: ", say_errno(), "\n", (char *)0);
+  die(111, FATAL, "unable to write output: ", say_errno(), "\n", NULL);
 }
 
 static noreturn void die_usage(void)
 {
   die(100, "qmail-inject: usage: qmail-inject [ -nNaAhH ] [ -fsender ] [ recip ... ]\n",
-      (char *)0);
+      NULL);
 }
 
 /* die_perm - a bad message: say why, and show the field (at most 200 bytes) */
@@ -67,12 +67,12 @@ noreturn void die_perm(const char *why, const char *what, size_t n)
   size_t i;
 
   abort_queue();
-  if (!what) die(100, FATAL, why, "\n", (char *)0);
+  if (!what) die(100, FATAL, why, "\n", NULL);
   if (n > 200) n = 200;
   for (i = 0; i < n; ++i) buf[i] = what[i] ? what[i] : '?';
   if (n && buf[n - 1] == '\n') --n;
   buf[n] = 0;
-  die(100, FATAL, why, " in this field:\n", buf, "\n", (char *)0);
+  die(100, FATAL, why, " in this field:\n", buf, "\n", NULL);
 }
 
 noreturn void die_noname(const char *fn, const sa *local)
@@ -81,12 +81,12 @@ noreturn void die_noname(const char *fn, const sa *local)
   if (!sa_copy(&l, local) || !sa_0(&l)) die_nomem();
   abort_queue();
   die(111, FATAL, "unable to qualify ", l.len > 1 ? l.s : "the address",
-      ": control/me is empty or missing and control/", fn, " is not set\n", (char *)0);
+      ": control/me is empty or missing and control/", fn, " is not set\n", NULL);
 }
 
 static noreturn void die_control(const char *fn)
 {
-  die(111, FATAL, "unable to read control/", fn, ": ", say_errno(), "\n", (char *)0);
+  die(111, FATAL, "unable to read control/", fn, ": ", say_errno(), "\n", NULL);
 }
 
 static void put(const char *s, size_t n)
@@ -150,16 +150,16 @@ static void setup(void)
   if (strpbrk(inj.mailuser, "\r\n") || strpbrk(inj.mailruser, "\r\n") ||
       (inj.mailhost && strpbrk(inj.mailhost, "\r\n")) ||
       (inj.mailrhost && strpbrk(inj.mailrhost, "\r\n")))
-    die(100, FATAL, "line break in a user or host name from the environment\n", (char *)0);
+    die(100, FATAL, "line break in a user or host name from the environment\n", NULL);
 
   /* the list file is named relative to where we were started */
   if (mftfile) {
     int r = control_readfile(&inj.mft, mftfile);
-    if (r == -1) die(111, FATAL, "unable to read ", mftfile, ": ", say_errno(), "\n", (char *)0);
+    if (r == -1) die(111, FATAL, "unable to read ", mftfile, ": ", say_errno(), "\n", NULL);
     inj.flagmft = r == 1;
   }
   if (chdir(auto_home) == -1)
-    die(111, FATAL, "unable to switch to ", auto_home, ": ", say_errno(), "\n", (char *)0);
+    die(111, FATAL, "unable to switch to ", auto_home, ": ", say_errno(), "\n", NULL);
   inj.havedefaultdomain = control(&inj.defaultdomain, "defaultdomain", "QMAILDEFAULTDOMAIN");
   inj.havedefaulthost = control(&inj.defaulthost, "defaulthost", "QMAILDEFAULTHOST");
   inj.haveplusdomain = control(&inj.plusdomain, "plusdomain", "QMAILPLUSDOMAIN");
@@ -177,15 +177,15 @@ static void address(sa *o, const char *s, const char *what)
   size_t n = strlen(s), k, box = 0, nbox = 0;
   int flagat, r;
 
-  if (strpbrk(s, "\r\n")) die(100, FATAL, "line break in an address\n", (char *)0);
+  if (strpbrk(s, "\r\n")) die(100, FATAL, "line break in an address\n", NULL);
   r = rfc822_addrlist(&l, s, n);
   if (r == -1) die_nomem();
-  if (r == 0) die(100, FATAL, "unable to parse ", what, " ", s, ": ", l.err, "\n", (char *)0);
+  if (r == 0) die(100, FATAL, "unable to parse ", what, " ", s, ": ", l.err, "\n", NULL);
   for (k = 0; k < l.len; ++k)
     if (l.i[k].kind != RFC822_MAILBOX) nbox = 2;
     else { box = k; ++nbox; }
   if (!l.len && n) nbox = 2;   /* only comments, commas or blanks */
-  if (nbox > 1) die(100, FATAL, "unable to parse ", what, " ", s, ": not one address\n", (char *)0);
+  if (nbox > 1) die(100, FATAL, "unable to parse ", what, " ", s, ": not one address\n", NULL);
   local.len = domain.len = 0;
   flagat = 0;
   if (nbox) {
@@ -194,14 +194,14 @@ static void address(sa *o, const char *s, const char *what)
     if (!sa_copyb(&local, l.text.s + x->local, x->locallen)) die_nomem();
     if (!sa_copyb(&domain, l.text.s + x->domain, x->domainlen)) die_nomem();
     if (flagat && byte_chr(domain.s, domain.len, '@') < domain.len)
-      die(100, FATAL, "unable to parse ", what, " ", s, ": '@' in the domain\n", (char *)0);
+      die(100, FATAL, "unable to parse ", what, " ", s, ": '@' in the domain\n", NULL);
   }
   if (!local.s && !sa_copyb(&local, "", 0)) die_nomem();
   if (!domain.s && !sa_copyb(&domain, "", 0)) die_nomem();
   qualify(&local, &flagat, &domain);
   if (!sa_copy(o, &local)) die_nomem();
   if (flagat && (!sa_append(o, '@') || !sa_cat(o, &domain))) die_nomem();
-  if (o->len > ADDR_MAX) die(100, FATAL, "address too long (over 1000 bytes)\n", (char *)0);
+  if (o->len > ADDR_MAX) die(100, FATAL, "address too long (over 1000 bytes)\n", NULL);
 }
 
 /* body - copy the rest of fd 0, line ends CRLF made LF, ending in LF */
@@ -250,7 +250,7 @@ static void finish(const sa *firstline)
 
   if (inj.flagqueue) {
     if (qmail_open(&qq) == -1)
-      die(111, FATAL, "unable to run qmail-queue: ", say_errno(), "\n", (char *)0);
+      die(111, FATAL, "unable to run qmail-queue: ", say_errno(), "\n", NULL);
     qqopen = 1;
   } else {
     static sa rp = SA_ZERO;
@@ -274,7 +274,7 @@ static void finish(const sa *firstline)
   }
   qqopen = 0;
   x = qmail_close(&qq);
-  if (*x) die(*x == 'D' ? 100 : 111, FATAL, x + 1, "\n", (char *)0);
+  if (*x) die(*x == 'D' ? 100 : 111, FATAL, x + 1, "\n", NULL);
   _exit(0);
 }
 
@@ -314,16 +314,16 @@ static int options(int argc, char **argv, int *first)
 /* checklimits - refuse a message qmail-queue would refuse for its addresses */
 static void checklimits(void)
 {
-  if (inj.sender.len > ADDR_MAX) die(100, FATAL, "envelope sender too long\n", (char *)0);
+  if (inj.sender.len > ADDR_MAX) die(100, FATAL, "envelope sender too long\n", NULL);
   if (inj.flagqueue && !inj.nargs &&
       !(inj.flagrh && (inj.flagresent ? inj.nhrr : inj.nhr)))
-    die(100, FATAL, "no recipients\n", (char *)0);
+    die(100, FATAL, "no recipients\n", NULL);
   if (inj.flagrh) {
     const sa *l = inj.flagresent ? &inj.hrr : &inj.hr;
     size_t i, n;
     for (i = 0; i < l->len; i += n + 1)
       if ((n = strlen(l->s + i)) > ADDR_MAX)
-        die(100, FATAL, "recipient address too long\n", (char *)0);
+        die(100, FATAL, "recipient address too long\n", NULL);
   }
 }
 
@@ -341,7 +341,7 @@ int main(int argc, char **argv)
   strategy = options(argc, argv, &i);
   if (strategy != R_HEADER)
     for (; i < argc; ++i) {
-      if (!argv[i][0]) die(100, FATAL, "empty recipient address\n", (char *)0);
+      if (!argv[i][0]) die(100, FATAL, "empty recipient address\n", NULL);
       address(&a, argv[i], "recipient");
       addlist(&inj.args, &inj.nargs, a.s, a.len);
     }

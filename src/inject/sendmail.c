@@ -18,10 +18,10 @@
 static noreturn void die_usage(void)
 {
   die(100, "sendmail: usage: sendmail [ -t ] [ -fsender ] [ -Fname ] [ -bp ] [ -bs ] [ arg ... ]\n",
-      (char *)0);
+      NULL);
 }
 
-static noreturn void die_nomem(void) { die(111, FATAL, "out of memory\n", (char *)0); }
+static noreturn void die_nomem(void) { die(111, FATAL, "out of memory\n", NULL); }
 
 /* newaliases - nothing to rebuild: say where aliases live, and succeed,
  * so package scripts that run newaliases after an install go on */
@@ -29,7 +29,7 @@ static noreturn void newaliases(void)
 {
   say(1, "newaliases: qmail keeps no aliases database, so there is nothing to rebuild:\n"
       "an alias NAME is the file ", auto_home, "/alias/.qmail-NAME, read at each delivery\n"
-      "(qmail-migrate(7) turns /etc/aliases into such files)\n", (char *)0);
+      "(qmail-migrate(7) turns /etc/aliases into such files)\n", NULL);
   _exit(0);
 }
 
@@ -46,7 +46,7 @@ static noreturn void run(char **args)
   execv(args[0], args);
   e = errno;
   die(e == ENOENT ? 100 : 111, FATAL, "unable to run ", auto_home, "/", args[0], ": ",
-      say_errno(), "\n", (char *)0);
+      say_errno(), "\n", NULL);
 }
 
 static noreturn void mailq(void)
@@ -120,7 +120,7 @@ static int options(int argc, char **argv)
           continue;
         case 'q':
           say(2, "sendmail: note: qmail-send works through the queue by itself; "
-                 "nothing to do\n", (char *)0);
+                 "nothing to do\n", NULL);
           _exit(0);
         case 'B': case 'F': case 'b': case 'e': case 'f': case 'o': case 'p': case 'r':
           break;
@@ -171,7 +171,7 @@ static noreturn void inject(char **rcpt, size_t n)
   args[k] = 0;
   execv(args[0], args);
   die(111, FATAL, "unable to run ", auto_home, "/bin/qmail-inject: ", say_errno(), "\n",
-      (char *)0);
+      NULL);
 }
 
 int main(int argc, char **argv)
@@ -182,14 +182,14 @@ int main(int argc, char **argv)
 
   if (slash) prog = slash + 1;
   if (chdir(auto_home) == -1)
-    die(111, FATAL, "unable to switch to ", auto_home, ": ", say_errno(), "\n", (char *)0);
+    die(111, FATAL, "unable to switch to ", auto_home, ": ", say_errno(), "\n", NULL);
   if (str_equal(prog, "mailq")) mailq();
   if (str_equal(prog, "newaliases")) newaliases();
 
   i = options(argc, argv);
   if (!flagt && i >= argc) {
     say(2, "sendmail: fatal: no recipients given (use -t to take them from the header)\n",
-        (char *)0);
+        NULL);
     die_usage();
   }
   if (sender) sender_env(sender);

@@ -120,23 +120,6 @@ ssize_t bio_feed(bio *b)
   return r;
 }
 
-ssize_t bio_get(bio *b, char *s, size_t n)
-{
-  ssize_t r;
-  size_t avail;
-
-  if (!n) return 0;
-  if (b->pos == b->len && n >= b->size)
-    return bio_rawread(b->fd, s, n, b->timeout);
-  r = bio_feed(b);
-  if (r <= 0) return r;
-  avail = b->len - b->pos;
-  if (n > avail) n = avail;
-  memcpy(s, b->buf + b->pos, n);
-  b->pos += n;
-  return (ssize_t)n;
-}
-
 int bio_getc(bio *b, char *c)
 {
   ssize_t r = bio_feed(b);
@@ -178,7 +161,7 @@ int bio_copy(bio *out, bio *in)
   for (;;) {
     r = bio_feed(in);
     if (r < 0) return -1;
-    if (r == 0) return 0;
+    if (r == 0) return 1;
     if (!bio_put(out, bio_peek(in), (size_t)r)) return -2;
     bio_skip(in, (size_t)r);
   }

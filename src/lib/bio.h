@@ -2,8 +2,10 @@
  * One bio is either for reading or for writing. The only place that calls
  * read() or write() retries EINTR; with a timeout set (seconds, 0 = none)
  * each read or write first waits in poll() and fails with ETIMEDOUT.
- * Functions return 1 (or a count) on success, 0 at EOF where said, and -1
- * (or 0 for the int ones) on error with errno set. */
+ * Success is always a positive return, and errno is set on failure: the
+ * writing functions are success-booleans (1, or 0 on failure); the reading
+ * functions give 1 or a count, 0 at EOF, and a negative value on failure
+ * (-1, or -2 where said), like read(2), which bio_rawread is. */
 #ifndef BIO_H
 #define BIO_H
 
@@ -41,7 +43,6 @@ int bio_putulong(bio *b, unsigned long u);
 
 /* reading */
 ssize_t bio_feed(bio *b);                 /* bytes buffered; 0 EOF; -1 error */
-ssize_t bio_get(bio *b, char *s, size_t n); /* like read() */
 int bio_getc(bio *b, char *c);            /* 1 byte, 0 EOF, -1 error */
 #define bio_peek(b) ((b)->buf + (b)->pos)
 #define bio_avail(b) ((b)->len - (b)->pos)
@@ -53,8 +54,8 @@ int bio_getc(bio *b, char *c);            /* 1 byte, 0 EOF, -1 error */
  * rest of the line is still unread). max 0 means no limit. */
 int bio_getln(bio *b, sa *line, char sep, size_t max);
 
-/* bio_copy - copy everything from in to out; 0 ok, -1 read error,
- * -2 write error */
+/* bio_copy - copy everything from in to out (out not flushed); 1 when in
+ * reached EOF, -1 on a read error, -2 on a write error */
 int bio_copy(bio *out, bio *in);
 
 #endif

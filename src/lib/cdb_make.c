@@ -4,6 +4,7 @@
 
 #include "cdb_make.h"
 #include "cdb.h"
+#include "grow.h"
 #include "sa.h"
 
 static void pack(char *s, uint32_t u)
@@ -38,14 +39,10 @@ int cdb_make_add(struct cdb_make *c, const char *key, size_t klen, const char *d
   size_t total;
 
   if (klen > 0xffffffffu || dlen > 0xffffffffu) { errno = EFBIG; return -1; }
-  if (c->n == c->a) {
-    size_t na, bytes;
-    struct cdb_make_entry *t;
-    if (!size_add(&na, c->a, c->a / 2 + 64) || !size_mul(&bytes, na, sizeof *t)) return -1;
-    t = realloc(c->e, bytes);
-    if (!t) { errno = ENOMEM; return -1; }
+  {
+    struct cdb_make_entry *t = grow(c->e, &c->a, c->n + 1, sizeof *t);
+    if (!t) return -1;
     c->e = t;
-    c->a = na;
   }
   c->e[c->n].hash = cdb_hash(key, klen);
   c->e[c->n].pos = c->pos;

@@ -12,4 +12,3 @@ static int lk(int fd, int op)
 
 int lock_ex(int fd) { return lk(fd, LOCK_EX); }
 int lock_exnb(int fd) { return lk(fd, LOCK_EX | LOCK_NB); }
-int lock_un(int fd) { return lk(fd, LOCK_UN); }

@@ -7,6 +7,5 @@
 
 int lock_ex(int fd);
 int lock_exnb(int fd);
-int lock_un(int fd);
 
 #endif

@@ -5,7 +5,6 @@
 #define OPEN_H
 
 int open_read(const char *fn);
-int open_write(const char *fn);        /* O_WRONLY, must exist */
 int open_append(const char *fn);       /* O_WRONLY|O_APPEND|O_CREAT 0600 */
 int open_trunc(const char *fn);        /* O_WRONLY|O_TRUNC|O_CREAT 0644 */
 int open_excl(const char *fn);         /* O_WRONLY|O_EXCL|O_CREAT 0644 */

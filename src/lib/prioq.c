@@ -2,22 +2,15 @@
 #include <stdlib.h>
 
 #include "prioq.h"
+#include "grow.h"
 #include "sa.h"
 
-/* grow - room for one more element; doubles, overflow-checked */
-static int grow(prioq *q)
+/* room - room for one more element */
+static int room(prioq *q)
 {
-  size_t n, bytes;
-  prioq_elt *t;
-
-  if (q->len < q->a) return 1;
-  n = q->a ? q->a : 16;
-  if (q->a && !size_mul(&n, q->a, 2)) return 0;
-  if (!size_mul(&bytes, n, sizeof *q->p)) return 0;
-  t = realloc(q->p, bytes);
-  if (!t) { errno = ENOMEM; return 0; }
+  prioq_elt *t = grow(q->p, &q->a, q->len + 1, sizeof *t);
+  if (!t) return 0;
   q->p = t;
-  q->a = n;
   return 1;
 }
 
@@ -25,7 +18,7 @@ int prioq_insert(prioq *q, const prioq_elt *e)
 {
   size_t i;
 
-  if (!grow(q)) return 0;
+  if (!room(q)) return 0;
   i = q->len++;
   while (i) {                      /* sift up */
     size_t parent = (i - 1) / 2;

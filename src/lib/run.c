@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include "run.h"
-#include "err.h"
-#include "wait.h"
+#include "errtemp.h"
+#include "waitchild.h"
 
 void run_start(run *r, char *const *argv, int fdin)
 {

@@ -15,14 +15,15 @@
 #include <unistd.h>
 
 #include "bio.h"
-#include "err.h"
-#include "fmt.h"
+#include "errtemp.h"
+#include "grow.h"
 #include "lock.h"
 #include "open.h"
 #include "sa.h"
 #include "say.h"
 #include "str.h"
 #include "syncdir.h"
+#include "mbox.h"
 
 #define FATAL "maildir2mbox: fatal: "
 #define WARNING "maildir2mbox: warning: "
@@ -63,16 +64,10 @@ static const char *mdpath(const char *name)
 /* addmsg - remember one message to move */
 static void addmsg(time_t t, const char *sub, const char *name)
 {
-  size_t a, bytes;
   msg *n;
 
-  if (nmsgs == amsgs) {
-    if (!size_add(&a, amsgs, amsgs / 2 + 32) || !size_mul(&bytes, a, sizeof *msgs)) die_nomem();
-    n = realloc(msgs, bytes);
-    if (!n) die_nomem();
-    msgs = n;
-    amsgs = a;
-  }
+  if (!(n = grow(msgs, &amsgs, nmsgs + 1, sizeof *msgs))) die_nomem();
+  msgs = n;
   msgs[nmsgs].t = t;
   msgs[nmsgs].name = names.len;
   if (!sa_cats(&names, sub) || !sa_append(&names, '/') || !sa_cats(&names, name) || !sa_0(&names))
@@ -119,61 +114,19 @@ static void scan(const char *sub, int clean)
   sa_free(&fn);
 }
 
-static const char *const day[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-static const char *const month[12] = {
-  "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
-
-/* fromline - "From SENDER Www Mmm DD HH:MM:SS YYYY\n" (UTC) into out;
- * first is the message's first line */
+/* fromline - the From_ line for a message whose first line is first: the
+ * sender from its Return-Path, XXX without one */
 static void fromline(sa *out, const sa *first, time_t t)
 {
-  char d[64];
-  size_t n = 0, i, end;
-  struct tm tm;
-  const char *rp = "Return-Path: <";
-  size_t rplen = strlen(rp);
+  static const char rp[] = "Return-Path: <";
+  size_t rplen = sizeof rp - 1, end = first->len;
 
-  if (!sa_copys(out, "From ")) die_nomem();
-  end = first->len;
   if (end > rplen && !memcmp(first->s, rp, rplen) && first->s[end - 1] == '\n')
     end = byte_rchr(first->s, end, '>');
   else
     end = first->len;
-  if (end == first->len || end < rplen) { if (!sa_cats(out, "XXX")) die_nomem(); }
-  else if (end == rplen) { if (!sa_cats(out, "MAILER-DAEMON")) die_nomem(); }
-  else
-    for (i = rplen; i < end; ++i) {
-      unsigned char c = (unsigned char)first->s[i];
-      if (c <= 32 || c == 127) c = '-';  /* the From line must stay one word */
-      if (!sa_append(out, (char)c)) die_nomem();
-    }
-
-  if (!gmtime_r(&t, &tm)) memset(&tm, 0, sizeof tm);
-  d[n++] = ' ';
-  n += fmt_str(d + n, day[tm.tm_wday >= 0 && tm.tm_wday < 7 ? tm.tm_wday : 0]);
-  d[n++] = ' ';
-  n += fmt_str(d + n, month[tm.tm_mon >= 0 && tm.tm_mon < 12 ? tm.tm_mon : 0]);
-  d[n++] = ' ';
-  n += fmt_ulong0(d + n, (unsigned long)tm.tm_mday, 2);
-  d[n++] = ' ';
-  n += fmt_ulong0(d + n, (unsigned long)tm.tm_hour, 2);
-  d[n++] = ':';
-  n += fmt_ulong0(d + n, (unsigned long)tm.tm_min, 2);
-  d[n++] = ':';
-  n += fmt_ulong0(d + n, (unsigned long)tm.tm_sec, 2);
-  d[n++] = ' ';
-  n += fmt_ulong(d + n, (unsigned long)tm.tm_year + 1900UL);
-  d[n++] = '\n';
-  if (!sa_catb(out, d, n)) die_nomem();
-}
-
-/* isfrom - the line, after any '>', begins with "From " */
-static int isfrom(const char *s, size_t n)
-{
-  while (n && *s == '>') { ++s; --n; }
-  return n >= 5 && !memcmp(s, "From ", 5);
+  if (end == first->len || end < rplen) { if (!mbox_fromline(out, "XXX", 3, t)) die_nomem(); }
+  else if (!mbox_fromline(out, first->s + rplen, end - rplen, t)) die_nomem();
 }
 
 /* append - message m to out; 1 copied, 0 it vanished meanwhile */
@@ -184,7 +137,8 @@ static int append(bio *out, const msg *m)
   char buf[BIO_SIZE];
   bio in;
   const char *name = names.s + m->name;
-  int fd, r, first = 1, linestart = 1;
+  mbox_quoter q = MBOX_QUOTER_ZERO;
+  int fd, r, first = 1;
 
   fd = open_read(mdpath(name));
   if (fd == -1) {
@@ -202,14 +156,11 @@ static int append(bio *out, const msg *m)
       first = 0;
     }
     if (!line.len) break;
-    if (linestart && isfrom(line.s, line.len) && !bio_put(out, ">", 1)) die_writetmp();
-    if (!bio_put(out, line.s, line.len)) die_writetmp();
-    linestart = r == 1;
+    if (!mbox_quote(out, &q, line.s, line.len)) die_writetmp();
     if (r == 0) break;
   }
   /* end the last line, then the blank line that ends the message */
-  if (!linestart && !bio_put(out, "\n", 1)) die_writetmp();
-  if (!bio_put(out, "\n", 1)) die_writetmp();
+  if (!mbox_quoteend(out, &q)) die_writetmp();
   close(fd);
   return 1;
 }

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "errtemp.h"
 #include "say.h"
 
 #define FATAL "maildirmake: fatal: "

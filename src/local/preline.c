@@ -66,7 +66,7 @@ int main(int argc, char **argv)
       if (r.pid > 0) kill(r.pid, SIGKILL);
       die(111, FATAL, "unable to read message: ", say_errno(), "\n", NULL);
     }
-    if (c == 0) bio_flush(&out);
+    if (c == 1) bio_flush(&out);
   }
   close(p[1]);
   code = run_wait(&r);

@@ -56,7 +56,7 @@ static int serve(void)
     r = recvmsg(0, &m, MSG_CMSG_CLOEXEC);
     if (r == -1) {
       if (errno == EINTR) continue;
-      die(111, FATAL, "unable to read request: ", say_errno(), "\n", (char *)0);
+      die(111, FATAL, "unable to read request: ", say_errno(), "\n", NULL);
     }
     if (r == 0 && !m.msg_controllen) return 0;   /* every asker has closed */
     for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
@@ -91,15 +91,15 @@ int main(int argc, char **argv)
   if (argc == 2 && !strcmp(argv[1], "-s")) return serve();
   /* -- lets a local part start with a dash */
   if (argc >= 2 && !strcmp(argv[1], "--")) ++argv, --argc;
-  if (argc < 2) die(100, "usage: qmail-getpw [--] local, or qmail-getpw -s\n", (char *)0);
+  if (argc < 2) die(100, "usage: qmail-getpw [--] local, or qmail-getpw -s\n", NULL);
   local = argv[1];
   if (!getpw_answer(&out, local, strlen(local), &w)) {
-    if (w.err) { errno = w.err; die(111, FATAL, w.why, w.name, w.tail, ": ", say_errno(), "\n", (char *)0); }
-    die(111, FATAL, w.why, w.name, w.tail, "\n", (char *)0);
+    if (w.err) { errno = w.err; die(111, FATAL, w.why, w.name, w.tail, ": ", say_errno(), "\n", NULL); }
+    die(111, FATAL, w.why, w.name, w.tail, "\n", NULL);
   }
   /* six fields, each ending in NUL, written at once or not at all */
   if (!bio_writeall(1, out.s, out.len, 0))
-    die(111, FATAL, "unable to write output: ", say_errno(), "\n", (char *)0);
+    die(111, FATAL, "unable to write output: ", say_errno(), "\n", NULL);
   sa_free(&out);
   return 0;
 }

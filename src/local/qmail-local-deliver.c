@@ -7,7 +7,7 @@
 #include "fmt.h"
 #include "say.h"
 #include "sig.h"
-#include "wait.h"
+#include "waitchild.h"
 #include "maildir.h"
 #include "qmail.h"
 #include "qmail-local.h"

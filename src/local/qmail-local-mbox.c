@@ -3,8 +3,8 @@
  * either), waiting 30 seconds at most; the message gets the From_ line,
  * Return-Path and Delivered-To, >From quoting and a final blank line.
  * On any error a locked regular file is cut back to its old size. The
- * quoting is a small state machine over blocks, so a line of any length
- * costs no memory. */
+ * quoting (mbox.h) is a small state machine over blocks, so a line of any
+ * length costs no memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,6 +16,7 @@
 #include "bio.h"
 #include "say.h"
 #include "sig.h"
+#include "mbox.h"
 #include "qmail-local.h"
 
 static volatile sig_atomic_t alarmed;
@@ -56,69 +57,6 @@ static int lockboth(int fd, const char *fn)
   return locked;
 }
 
-static const char gts[64] =
-  ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>";
-
-/* putgt - n copies of '>' */
-static int putgt(bio *out, size_t n)
-{
-  while (n) {
-    size_t k = n < sizeof gts ? n : sizeof gts;
-    if (!bio_put(out, gts, k)) return 0;
-    n -= k;
-  }
-  return 1;
-}
-
-/* quote state: at the start of a line, '>'s seen and "From " matched so far */
-typedef struct qstate { int atstart; size_t ngt; size_t nfrom; char last; } qstate;
-
-/* quoteblock - copy s[0..n) with mboxrd quoting: a line that is >*"From "
- * gets one more '>'. 0 on a write error. */
-static int quoteblock(bio *out, qstate *q, const char *s, size_t n)
-{
-  size_t i = 0;
-
-  while (i < n) {
-    if (q->atstart) {
-      char c = s[i];
-      if (!q->nfrom && c == '>') { ++q->ngt; ++i; continue; }
-      if (c == "From "[q->nfrom]) {
-        ++i;
-        if (++q->nfrom < 5) continue;
-        if (!putgt(out, q->ngt + 1) || !bio_put(out, "From ", 5)) return 0;
-        q->last = ' ';
-      } else {
-        /* not a From_ line: give back what was held */
-        if (!putgt(out, q->ngt) || !bio_put(out, "From ", q->nfrom)) return 0;
-      }
-      q->atstart = 0;
-      q->ngt = q->nfrom = 0;
-      continue;
-    }
-    {
-      const char *nl = memchr(s + i, '\n', n - i);
-      size_t k = nl ? (size_t)(nl - (s + i)) + 1 : n - i;
-      if (!bio_put(out, s + i, k)) return 0;
-      q->last = s[i + k - 1];
-      i += k;
-      if (nl) q->atstart = 1;
-    }
-  }
-  return 1;
-}
-
-/* quoteend - give back a held line start at EOF; then the blank line */
-static int quoteend(bio *out, qstate *q)
-{
-  if (q->ngt || q->nfrom) {
-    if (!putgt(out, q->ngt) || !bio_put(out, "From ", q->nfrom)) return 0;
-    q->last = q->nfrom ? "From "[q->nfrom - 1] : '>';
-  }
-  if (q->last && q->last != '\n' && !bio_put(out, "\n", 1)) return 0;
-  return bio_put(out, "\n", 1);
-}
-
 /* cutback - the file back to its old size after a failed append */
 static void cutback(int fd, off_t pos)
 {
@@ -131,7 +69,7 @@ void ql_mbox(const char *fn, const char *head, size_t hlen)
 {
   char inbuf[BIO_SIZE], outbuf[BIO_SIZE];
   bio out;
-  qstate q = { 1, 0, 0, 0 };
+  mbox_quoter q = MBOX_QUOTER_ZERO;
   struct stat st;
   off_t pos;
   int fd, locked, regular, e;
@@ -159,9 +97,9 @@ void ql_mbox(const char *fn, const char *head, size_t hlen)
       errno = e;
       ql_die_read();
     }
-    if (!quoteblock(&out, &q, inbuf, (size_t)r)) goto cut;
+    if (!mbox_quote(&out, &q, inbuf, (size_t)r)) goto cut;
   }
-  if (!quoteend(&out, &q) || !bio_flush(&out)) goto cut;
+  if (!mbox_quoteend(&out, &q) || !bio_flush(&out)) goto cut;
   if (regular && fsync(fd) == -1) goto cut;
   if (close(fd) == -1) goto writeerr_closed;
   return;

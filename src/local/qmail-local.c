@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "bio.h"
-#include "err.h"
+#include "errtemp.h"
 #include "fmt.h"
 #include "open.h"
 #include "sa.h"
@@ -26,6 +26,7 @@
 #include "auto.h"
 #include "dotqmail.h"
 #include "quote.h"
+#include "mbox.h"
 #include "qmail-local.h"
 
 #define QMAIL_MAX (16UL << 20) /* a .qmail larger than this is a mistake */
@@ -36,7 +37,7 @@ static const char *user, *homedir, *local, *dash, *ext, *host, *sender, *aliasem
 static sa recipient, dtline, rpline, ufline, safeext, qme, text, newsender, head;
 static unsigned long count_file, count_forward, count_program;
 static time_t started;   /* the time in UFLINE's From_ line */
-static int ufdated;      /* UFLINE has its date and is in the environment */
+static int ufdated;      /* UFLINE is made and in the environment */
 
 noreturn void ql_die_nomem(void) { die(111, "Out of memory. (#4.3.0)\n", NULL); }
 noreturn void ql_die_fork(void)
@@ -85,27 +86,6 @@ static void nonl(sa *s, size_t from)
     if (s->s[from] == '\n' || s->s[from] == '\r') s->s[from] = '_';
 }
 
-/* catctime - "Sat Jan  3 01:05:34 1996\n" for t in GMT, as mbox(5) wants */
-static int catctime(sa *out, time_t t)
-{
-  static const char day[] = "SunMonTueWedThuFriSat";
-  static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  char b[32], *s = b;
-  struct tm tm;
-
-  if (!gmtime_r(&t, &tm)) { tm.tm_wday = 4; tm.tm_mon = 0; tm.tm_mday = 1;
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0; tm.tm_year = 70; }
-  memcpy(s, day + 3 * tm.tm_wday, 3); s += 3; *s++ = ' ';
-  memcpy(s, mon + 3 * tm.tm_mon, 3); s += 3; *s++ = ' ';
-  if (tm.tm_mday < 10) *s++ = ' ';
-  s += fmt_ulong(s, (unsigned long)tm.tm_mday); *s++ = ' ';
-  s += fmt_ulong0(s, (unsigned long)tm.tm_hour, 2); *s++ = ':';
-  s += fmt_ulong0(s, (unsigned long)tm.tm_min, 2); *s++ = ':';
-  s += fmt_ulong0(s, (unsigned long)tm.tm_sec, 2); *s++ = ' ';
-  s += fmt_ulong(s, (unsigned long)tm.tm_year + 1900UL); *s++ = '\n';
-  return sa_catb(out, b, (size_t)(s - b));
-}
-
 /* checkhome - a writable home is a hole; a sticky one means "editing" */
 static void checkhome(void)
 {
@@ -127,7 +107,7 @@ static void checkhome(void)
 /* makelines - RECIPIENT, DTLINE, RPLINE and UFLINE of qmail-command(8) */
 static void makelines(void)
 {
-  size_t i, at;
+  size_t at;
 
   if (!sa_copys(&recipient, local) || !sa_cats(&recipient, "@")
       || !sa_cats(&recipient, host)) ql_die_nomem();
@@ -142,23 +122,15 @@ static void makelines(void)
   if (!quote_addr(&rpline, sender, strlen(sender))) ql_die_nomem();
   nonl(&rpline, at);
   if (!sa_cats(&rpline, ">\n")) ql_die_nomem();
-
-  if (!sa_copys(&ufline, "From ")) ql_die_nomem();
-  at = ufline.len;
-  if (!sa_cats(&ufline, *sender ? sender : "MAILER-DAEMON")) ql_die_nomem();
-  for (i = at; i < ufline.len; ++i)
-    if (ufline.s[i] == ' ' || ufline.s[i] == '\t' || ufline.s[i] == '\n' || ufline.s[i] == '\r')
-      ufline.s[i] = '-';
-  if (!sa_cats(&ufline, " ")) ql_die_nomem();
 }
 
-/* ufdate - finish UFLINE with its date and export it, the first time an
- * mbox or a program needs it: formatting a date makes the C library read
- * the time zone file, which a maildir delivery has no use for */
+/* ufdate - make UFLINE and export it, the first time an mbox or a program
+ * needs it: formatting a date makes the C library read the time zone
+ * file, which a maildir delivery has no use for */
 static void ufdate(void)
 {
   if (ufdated) return;
-  if (!catctime(&ufline, started)) ql_die_nomem();
+  if (!mbox_fromline(&ufline, sender, strlen(sender), started)) ql_die_nomem();
   envb("UFLINE", ufline.s, ufline.len);
   ufdated = 1;
 }

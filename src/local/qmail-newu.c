@@ -21,7 +21,7 @@ static noreturn void die_tmp(const char *what)
 {
   const char *e = say_errno();
   unlink("users/cdb.tmp");
-  die(111, FATAL, what, ": ", e, "\n", (char *)0);
+  die(111, FATAL, what, ": ", e, "\n", NULL);
 }
 
 int main(void)
@@ -33,21 +33,21 @@ int main(void)
 
   umask(033);
   if (chdir(auto_home) == -1)
-    die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", (char *)0);
+    die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", NULL);
 
   fdin = open_read("users/assign");
   if (fdin == -1)
-    die(111, FATAL, "unable to open users/assign: ", say_errno(), "\n", (char *)0);
+    die(111, FATAL, "unable to open users/assign: ", say_errno(), "\n", NULL);
   fdout = open_trunc("users/cdb.tmp");
   if (fdout == -1)
-    die(111, FATAL, "unable to open users/cdb.tmp: ", say_errno(), "\n", (char *)0);
+    die(111, FATAL, "unable to open users/cdb.tmp: ", say_errno(), "\n", NULL);
 
   r = assign_make(fdin, fdout, &line, &why);
   if (r == -1) die_tmp("unable to build users/cdb.tmp");
   if (r == 0) {
     num[fmt_ulong(num, line)] = 0;
     unlink("users/cdb.tmp");
-    die(111, FATAL, "bad format in users/assign line ", num, ": ", why, "\n", (char *)0);
+    die(111, FATAL, "bad format in users/assign line ", num, ": ", why, "\n", NULL);
   }
 
   /* the data must be on disk before the new name can point at it */

@@ -21,18 +21,18 @@
 #define FATAL "qmail-pw2u: fatal: "
 #define MAXLINE 65536
 
-static noreturn void die_nomem(void) { die(111, FATAL, "out of memory\n", (char *)0); }
+static noreturn void die_nomem(void) { die(111, FATAL, "out of memory\n", NULL); }
 static noreturn void die_write(void)
 {
-  die(111, FATAL, "unable to write output: ", say_errno(), "\n", (char *)0);
+  die(111, FATAL, "unable to write output: ", say_errno(), "\n", NULL);
 }
 static noreturn void die_read(const char *fn)
 {
-  die(111, FATAL, "unable to read ", fn, ": ", say_errno(), "\n", (char *)0);
+  die(111, FATAL, "unable to read ", fn, ": ", say_errno(), "\n", NULL);
 }
 static noreturn void die_long(const char *fn)
 {
-  die(111, FATAL, "line too long in ", fn, "\n", (char *)0);
+  die(111, FATAL, "line too long in ", fn, "\n", NULL);
 }
 
 static const char *dashcolon = "-:";  /* dash field and its colon; -/ */
@@ -106,7 +106,7 @@ static void account(const char *s, size_t n)
     if (!sa_copyb(&tmp, f[5], flen[5]) || !sa_0(&tmp)) die_nomem();
     if (stat(tmp.s, &st) == -1) {
       if (errno != ENOENT || homestrategy == 1)
-        die(111, FATAL, "unable to stat ", tmp.s, ": ", say_errno(), "\n", (char *)0);
+        die(111, FATAL, "unable to stat ", tmp.s, ": ", say_errno(), "\n", NULL);
       return;
     }
     if (st.st_uid != uid) return;
@@ -152,7 +152,7 @@ static void subuser(const char *s, size_t n)
   u = cmap_get(&users, f[1], flen[1]);
   if (!u) {
     if (!sa_copyb(&tmp, f[1], flen[1]) || !sa_0(&tmp)) die_nomem();
-    die(111, FATAL, "unable to find ", tmp.s, " user for subuser\n", (char *)0);
+    die(111, FATAL, "unable to find ", tmp.s, " user for subuser\n", NULL);
   }
   put("=", 1); put(f[0], flen[0]); puts0(u); puts0(dashcolon);
   put(f[2], flen[2]); put(":\n", 2);
@@ -232,16 +232,16 @@ int main(int argc, char **argv)
       case 'U': flagnoupper = 1; break;
       case 'c': breakch = optarg[0]; break;
       case 'C': breakch = 0; break;
-      default: die(100, "usage: qmail-pw2u [ -/ohHuUC ] [ -cchar ]\n", (char *)0);
+      default: die(100, "usage: qmail-pw2u [ -/ohHuUC ] [ -cchar ]\n", NULL);
     }
   if (chdir(auto_home) == -1)
-    die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", (char *)0);
+    die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", NULL);
   okincl = readmap(&incl, "users/include", 0);
   okexcl = readmap(&excl, "users/exclude", 0);
   okmana = readmap(&mana, "users/mailnames", 1);
 
   eachline(0, "standard input", account);
-  if (!flagalias) die(111, FATAL, "unable to find ", auto_usera, " user\n", (char *)0);
+  if (!flagalias) die(111, FATAL, "unable to find ", auto_usera, " user\n", NULL);
 
   fd = open_read("users/subusers");
   if (fd == -1) {

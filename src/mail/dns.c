@@ -9,6 +9,7 @@
 
 #include "dns.h"
 #include "bio.h"
+#include "grow.h"
 #include "open.h"
 #include "sa.h"
 #include "str.h"
@@ -469,26 +470,13 @@ int dns_txt(const struct dns_conf *c, const char *name, sa *out, size_t *n)
 
 int dns_list_add(dns_list *l, const struct ipaddr *ip, unsigned long pref)
 {
-  if (l->len == l->a) {
-    size_t na, bytes;
-    struct dns_host *x;
-    if (!size_mul(&na, l->a ? l->a : 4, 2) || !size_mul(&bytes, na, sizeof *x)) return 0;
-    x = realloc(l->x, bytes);
-    if (!x) { errno = ENOMEM; return 0; }
-    l->x = x;
-    l->a = na;
-  }
+  struct dns_host *x = grow(l->x, &l->a, l->len + 1, sizeof *x);
+  if (!x) return 0;
+  l->x = x;
   l->x[l->len].pref = pref;
   l->x[l->len].ip = *ip;
   ++l->len;
   return 1;
-}
-
-void dns_list_free(dns_list *l)
-{
-  free(l->x);
-  l->x = 0;
-  l->len = l->a = 0;
 }
 
 int dns_literal(struct ipaddr *ip, const char *name)

@@ -8,7 +8,7 @@
  * Functions return DNS_OK (0) or a negative DNS_* code: DNS_HARD (the name
  * does not exist), DNS_SOFT (try later), DNS_MEM (out of memory),
  * DNS_NULLMX (the domain publishes a null MX, RFC 7505). No global state;
- * lists are freed by the caller with dns_list_free. */
+ * a list's array x is the caller's to free(). */
 #ifndef DNS_H
 #define DNS_H
 
@@ -111,6 +111,5 @@ int dns_mxip(const struct dns_conf *c, dns_list *out, const char *name, unsigned
 int dns_literal(struct ipaddr *ip, const char *name);
 
 int dns_list_add(dns_list *l, const struct ipaddr *ip, unsigned long pref);
-void dns_list_free(dns_list *l);
 
 #endif

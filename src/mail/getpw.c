@@ -3,7 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "err.h"
+#include "errtemp.h"
 #include "sa.h"
 #include "str.h"
 

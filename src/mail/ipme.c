@@ -5,21 +5,16 @@
 #include <string.h>
 
 #include "ipme.h"
+#include "grow.h"
 #include "sa.h"
 
 /* add - append ip unless it is listed already; 1, or 0 with errno set */
 static int add(ipme *me, const struct ipaddr *ip)
 {
+  struct ipaddr *x;
   if (ipme_is(me, ip)) return 1;
-  if (me->len == me->a) {
-    size_t na, bytes;
-    struct ipaddr *x;
-    if (!size_mul(&na, me->a ? me->a : 8, 2) || !size_mul(&bytes, na, sizeof *x)) return 0;
-    x = realloc(me->x, bytes);
-    if (!x) { errno = ENOMEM; return 0; }
-    me->x = x;
-    me->a = na;
-  }
+  if (!(x = grow(me->x, &me->a, me->len + 1, sizeof *x))) return 0;
+  me->x = x;
   me->x[me->len++] = *ip;
   return 1;
 }

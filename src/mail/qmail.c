@@ -8,7 +8,7 @@
 #include "qmail.h"
 #include "auto.h"
 #include "fd.h"
-#include "wait.h"
+#include "waitchild.h"
 
 int qmail_open(qmail *q)
 {

@@ -3,24 +3,17 @@
 #include <string.h>
 
 #include "rfc822.h"
+#include "grow.h"
 #include "quote.h"
 
 #define WIDTH 78
 
-/* addtok - append one token, growing the array by half */
+/* addtok - append one token */
 static int addtok(rfc822_tokens *tk, int type, size_t off, size_t len)
 {
-  if (tk->len == tk->a) {
-    size_t na, bytes;
-    rfc822_token *nt;
-    if (!size_add(&na, tk->a, tk->a / 2)) return 0;
-    if (!size_add(&na, na, 16)) return 0;
-    if (!size_mul(&bytes, na, sizeof *nt)) return 0;
-    nt = realloc(tk->t, bytes);
-    if (!nt) { errno = ENOMEM; return 0; }
-    tk->t = nt;
-    tk->a = na;
-  }
+  rfc822_token *nt = grow(tk->t, &tk->a, tk->len + 1, sizeof *nt);
+  if (!nt) return 0;
+  tk->t = nt;
   tk->t[tk->len].type = type;
   tk->t[tk->len].off = off;
   tk->t[tk->len].len = len;
@@ -162,18 +155,9 @@ void rfc822_free(rfc822_list *l)
 
 static rfc822_item *additem(rfc822_list *l, int kind)
 {
-  rfc822_item *it;
-  if (l->len == l->a) {
-    size_t na, bytes;
-    rfc822_item *ni;
-    if (!size_add(&na, l->a, l->a / 2)) return 0;
-    if (!size_add(&na, na, 8)) return 0;
-    if (!size_mul(&bytes, na, sizeof *ni)) return 0;
-    ni = realloc(l->i, bytes);
-    if (!ni) { errno = ENOMEM; return 0; }
-    l->i = ni;
-    l->a = na;
-  }
+  rfc822_item *ni = grow(l->i, &l->a, l->len + 1, sizeof *ni), *it;
+  if (!ni) return 0;
+  l->i = ni;
   it = l->i + l->len++;
   memset(it, 0, sizeof *it);
   it->kind = kind;

@@ -9,7 +9,6 @@
  * Exit 1 for a refused login, 2 for misuse, 111 for a temporary problem. */
 #include <crypt.h>
 #include <errno.h>
-#include <grp.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "bio.h"
+#include "priv.h"
 #include "say.h"
 
 #define FATAL "checkpassword: fatal: "
@@ -110,13 +110,7 @@ static void become(const struct passwd *pw)
     errno = EPERM;
     die_temp("not running as root, unable to switch user");
   }
-  if (initgroups(pw->pw_name, pw->pw_gid) == -1) die_temp("unable to set groups");
-  if (setgid(pw->pw_gid) == -1) die_temp("unable to set gid");
-  if (setuid(pw->pw_uid) == -1) die_temp("unable to set uid");
-  if (getuid() != pw->pw_uid || geteuid() != pw->pw_uid || getegid() != pw->pw_gid) {
-    errno = EPERM;
-    die_temp("uid or gid did not change");
-  }
+  if (!priv_dropuser(pw->pw_name, pw->pw_uid, pw->pw_gid)) die_temp("unable to switch user");
 }
 
 int main(int argc, char **argv)

@@ -21,6 +21,7 @@
 
 #include "bio.h"
 #include "fmt.h"
+#include "grow.h"
 #include "pop3.h"
 #include "sa.h"
 #include "say.h"
@@ -105,22 +106,16 @@ static void cleantmp(void)
 static void addmsg(const char *sub, const char *name)
 {
   struct stat st;
-  size_t off = names.len, n;
+  size_t off = names.len;
+  struct msg *t;
 
   if (!sa_cats(&names, sub) || !sa_cats(&names, name) || !sa_0(&names)) die_nomem();
   if (stat(names.s + off, &st) == -1 || !S_ISREG(st.st_mode)) {
     names.len = off;    /* gone meanwhile, or not a message */
     return;
   }
-  if (nm == am) {
-    struct msg *t;
-    size_t bytes;
-    if (!size_add(&n, am, am / 2 + 16) || !size_mul(&bytes, n, sizeof *m)) die_nomem();
-    t = realloc(m, bytes);
-    if (!t) die_nomem();
-    m = t;
-    am = n;
-  }
+  if (!(t = grow(m, &am, nm + 1, sizeof *m))) die_nomem();
+  m = t;
   m[nm].fn = off;
   m[nm].size = (unsigned long)st.st_size;
   m[nm].mtime = st.st_mtime;

@@ -23,7 +23,7 @@
 #include "sig.h"
 #include "str.h"
 #include "ucspitls.h"
-#include "wait.h"
+#include "waitchild.h"
 
 #define FATAL "qmail-popup: fatal: "
 #define CHECKPW_MAX 512     /* the checkpassword interface's limit */

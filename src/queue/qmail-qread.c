@@ -13,10 +13,12 @@
 
 #include "bio.h"
 #include "fmt.h"
+#include "grow.h"
 #include "open.h"
 #include "sa.h"
 #include "say.h"
 #include "auto.h"
+#include "date822.h"
 #include "qfn.h"
 
 #define FATAL "qmail-qread: fatal: "
@@ -53,17 +55,10 @@ typedef struct idlist {
 /* idlist_add - append id; 1, or 0 with errno set */
 static int idlist_add(idlist *l, unsigned long id)
 {
-  unsigned long *n;
-  size_t a, bytes;
+  unsigned long *n = grow(l->x, &l->a, l->len + 1, sizeof *n);
 
-  if (l->len == l->a) {
-    if (!size_add(&a, l->a, l->a / 2 + 64)) return 0;
-    if (!size_mul(&bytes, a, sizeof *l->x)) return 0;
-    n = realloc(l->x, bytes);
-    if (!n) { errno = ENOMEM; return 0; }
-    l->x = n;
-    l->a = a;
-  }
+  if (!n) return 0;
+  l->x = n;
   l->x[l->len++] = id;
   return 1;
 }
@@ -139,11 +134,6 @@ static void outsafe(const char *s, size_t n)
 
 static void outs(const char *s) { if (!bio_puts(&out, s)) die_write(); }
 
-static const char *const month[12] = {
-  "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
-
 /* putstats - "D Mon YYYY HH:MM:SS GMT  #id  size  <sender> " and a note */
 static void putstats(time_t t, unsigned long id, unsigned long size,
                      const char *sender, size_t slen, const char *note)
@@ -155,15 +145,11 @@ static void putstats(time_t t, unsigned long id, unsigned long size,
   if (!gmtime_r(&t, &tm)) memset(&tm, 0, sizeof tm);
   n += fmt_ulong(s + n, (unsigned long)tm.tm_mday);
   s[n++] = ' ';
-  n += fmt_str(s + n, month[tm.tm_mon >= 0 && tm.tm_mon < 12 ? tm.tm_mon : 0]);
+  n += fmt_str(s + n, date822_month(tm.tm_mon));
   s[n++] = ' ';
   n += fmt_ulong(s + n, (unsigned long)tm.tm_year + 1900UL);
   s[n++] = ' ';
-  n += fmt_ulong0(s + n, (unsigned long)tm.tm_hour, 2);
-  s[n++] = ':';
-  n += fmt_ulong0(s + n, (unsigned long)tm.tm_min, 2);
-  s[n++] = ':';
-  n += fmt_ulong0(s + n, (unsigned long)tm.tm_sec, 2);
+  n += date822_hms(s + n, &tm);
   n += fmt_str(s + n, " GMT  #");
   n += fmt_ulong(s + n, id);
   n += fmt_str(s + n, "  ");

@@ -11,7 +11,7 @@
 
 #include "qmail-remote.h"
 #include "bio.h"
-#include "wait.h"
+#include "waitchild.h"
 #include "auto.h"
 
 #define MAXSIG 65536       /* header bytes taken from the signer */

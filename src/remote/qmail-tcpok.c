@@ -19,14 +19,14 @@ int main(void)
   ssize_t w;
   int fd;
 
-  if (chdir(auto_home) == -1) die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", (char *)0);
+  if (chdir(auto_home) == -1) die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", NULL);
   fd = open(TCPTO_FILE, O_WRONLY | O_NONBLOCK);
-  if (fd == -1) die(111, FATAL, "unable to open ", auto_home, "/", TCPTO_FILE, ": ", say_errno(), "\n", (char *)0);
-  if (lock_ex(fd) == -1) die(111, FATAL, "unable to lock ", auto_home, "/", TCPTO_FILE, ": ", say_errno(), "\n", (char *)0);
+  if (fd == -1) die(111, FATAL, "unable to open ", auto_home, "/", TCPTO_FILE, ": ", say_errno(), "\n", NULL);
+  if (lock_ex(fd) == -1) die(111, FATAL, "unable to lock ", auto_home, "/", TCPTO_FILE, ": ", say_errno(), "\n", NULL);
   memset(zeros, 0, sizeof zeros);
   do w = pwrite(fd, zeros, sizeof zeros, 0); while (w == -1 && errno == EINTR);
   if (w != (ssize_t)sizeof zeros || fsync(fd) == -1)
-    die(111, FATAL, "unable to clear ", auto_home, "/", TCPTO_FILE, ": ", say_errno(), "\n", (char *)0);
+    die(111, FATAL, "unable to clear ", auto_home, "/", TCPTO_FILE, ": ", say_errno(), "\n", NULL);
   close(fd);
   return 0;
 }

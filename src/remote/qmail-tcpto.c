@@ -28,13 +28,13 @@ int main(void)
   ssize_t r;
   int fd;
 
-  if (chdir(auto_home) == -1) die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", (char *)0);
+  if (chdir(auto_home) == -1) die(111, FATAL, "unable to chdir to ", auto_home, ": ", say_errno(), "\n", NULL);
   fd = open(TCPTO_FILE, O_RDONLY | O_NONBLOCK);
-  if (fd == -1) die(111, FATAL, "unable to open ", TCPTO_FILE, ": ", say_errno(), "\n", (char *)0);
+  if (fd == -1) die(111, FATAL, "unable to open ", TCPTO_FILE, ": ", say_errno(), "\n", NULL);
   /* a shared flock: qmail-remote writes only under its exclusive one */
-  if (flock(fd, LOCK_SH) == -1) die(111, FATAL, "unable to lock ", TCPTO_FILE, ": ", say_errno(), "\n", (char *)0);
+  if (flock(fd, LOCK_SH) == -1) die(111, FATAL, "unable to lock ", TCPTO_FILE, ": ", say_errno(), "\n", NULL);
   do r = pread(fd, buf, sizeof buf, 0); while (r == -1 && errno == EINTR);
-  if (r == -1) die(111, FATAL, "unable to read ", TCPTO_FILE, ": ", say_errno(), "\n", (char *)0);
+  if (r == -1) die(111, FATAL, "unable to read ", TCPTO_FILE, ": ", say_errno(), "\n", NULL);
   close(fd);
 
   n = tcpto_parse(buf, (size_t)r, e, sizeof e / sizeof e[0]);
@@ -47,6 +47,6 @@ int main(void)
     bio_putulong(&ob, e[k].count);
     bio_puts(&ob, "\n");
   }
-  if (!bio_flush(&ob)) die(111, FATAL, "unable to write output: ", say_errno(), "\n", (char *)0);
+  if (!bio_flush(&ob)) die(111, FATAL, "unable to write output: ", say_errno(), "\n", NULL);
   return 0;
 }

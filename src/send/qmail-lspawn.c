@@ -18,7 +18,6 @@
  * at most once a second. Nothing is remembered between deliveries. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,13 +29,14 @@
 
 #include "assign.h"
 #include "auto.h"
-#include "err.h"
+#include "errtemp.h"
 #include "fd.h"
 #include "ids.h"
+#include "priv.h"
 #include "sa.h"
 #include "sig.h"
 #include "spawn.h"
-#include "wait.h"
+#include "waitchild.h"
 
 /* exit codes of a delivery child before qmail-local runs (qmail's qlx) */
 #define QLX_USAGE 112
@@ -151,8 +151,7 @@ static void srv_start(void)
     sig_blocknone();
     null = open("/dev/null", O_WRONLY);
     if (null == -1 || fd_move(1, null) == -1 || fd_move(0, sv[1]) == -1) _exit(111);
-    if (setgroups(1, &gidn) == -1 || setgid(gidn) == -1) _exit(111);
-    if (setuid(uidp) == -1) _exit(111);
+    if (!priv_drop(uidp, gidn)) _exit(111);
     args[0] = path;
     args[1] = "-s";
     args[2] = 0;
@@ -246,8 +245,7 @@ static pid_t getpw_start(const int *pi, const char *local)
   pid = fork();
   if (pid != 0) return pid;
   close(pi[0]);
-  if (setgroups(1, &gidn) == -1 || setgid(gidn) == -1) _exit(QLX_USAGE);
-  if (setuid(uidp) == -1) _exit(QLX_USAGE);
+  if (!priv_drop(uidp, gidn)) _exit(QLX_USAGE);
   if (dup2(pi[1], 1) == -1) _exit(QLX_SYS);
   if (pi[1] != 1) close(pi[1]);
   execv(args[0], args);
@@ -321,9 +319,7 @@ static void setup(int fdmess, int fdout)
 static noreturn void become(void)
 {
   /* the user's gid only: no supplementary groups */
-  if (setgroups(1, &who.gid) == -1 || setgid(who.gid) == -1) _exit(QLX_USAGE);
-  if (setuid(who.uid) == -1) _exit(QLX_USAGE);
-  if (getuid() == 0 || geteuid() == 0) _exit(QLX_ROOT);
+  if (!priv_drop(who.uid, who.gid)) _exit(QLX_USAGE);
   execv(args[0], args);
   _exit(err_temp(errno) ? QLX_EXECSOFT : QLX_EXECHARD);
 }

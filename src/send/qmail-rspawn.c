@@ -17,7 +17,7 @@
 #include "spawn.h"
 #include "spawnproto.h"
 #include "str.h"
-#include "wait.h"
+#include "waitchild.h"
 
 /* qmail-remote keeps 5000 bytes of a reply; its texts add less than 1000 */
 #define MAXRECORD 8000

@@ -40,7 +40,7 @@ void addbounce(unsigned long id, const char *recip, const char *report, size_t l
       /* a partial paragraph would repeat; qmail accepts that too */
       close(fd);
     }
-    qlog("alert: unable to append to bounce message; HELP! sleeping...\n", (char *)0);
+    qlog("alert: unable to append to bounce message; HELP! sleeping...\n", NULL);
     sleep(10);
   }
 }
@@ -77,11 +77,11 @@ int injectbounce(unsigned long id)
    * that was never committed may have lost its contents) */
   if (stat(fn2("bounce", id), &st) == -1) {
     if (errno == ENOENT) return 1;
-    qlog("warning: unable to stat ", fn2("bounce", id), "\n", (char *)0);
+    qlog("warning: unable to stat ", fn2("bounce", id), "\n", NULL);
     return 0;
   }
   if (!getinfo(&sender, &birth, id)) {
-    qlog("warning: trouble reading ", fn("info", id), "; will try again later\n", (char *)0);
+    qlog("warning: trouble reading ", fn("info", id), "; will try again later\n", NULL);
     return 0;
   }
   /* owner-@host-@[] -> owner-@host: the bounce goes to the list owner */
@@ -92,10 +92,10 @@ int injectbounce(unsigned long id)
     sender.len = slen + 1;
   }
   if (!strcmp(sender.s, "#@[]"))
-    qlog("triple bounce: discarding ", fn2("bounce", id), "\n", (char *)0);
+    qlog("triple bounce: discarding ", fn2("bounce", id), "\n", NULL);
   else {
     if (qmail_open(&q) == -1) {
-      qlog("warning: unable to start qmail-queue, will try later\n", (char *)0);
+      qlog("warning: unable to start qmail-queue, will try later\n", NULL);
       return 0;
     }
     if (*sender.s) { bsender = ""; brecip = sender.s; }
@@ -130,13 +130,13 @@ int injectbounce(unsigned long id)
     qmail_from(&q, bsender);
     qmail_to(&q, brecip);
     if (*qmail_close(&q)) {
-      qlog("warning: trouble injecting bounce message, will try later\n", (char *)0);
+      qlog("warning: trouble injecting bounce message, will try later\n", NULL);
       return 0;
     }
-    qlog("bounce msg ", ulstr(num, id), " qp ", ulstr(num2, qmail_qp(&q)), "\n", (char *)0);
+    qlog("bounce msg ", ulstr(num, id), " qp ", ulstr(num2, qmail_qp(&q)), "\n", NULL);
   }
   if (unlink(fn2("bounce", id)) == -1) {
-    qlog("warning: unable to unlink ", fn2("bounce", id), "\n", (char *)0);
+    qlog("warning: unable to unlink ", fn2("bounce", id), "\n", NULL);
     return 0;
   }
   return 1;

@@ -28,6 +28,7 @@
 #include "auto.h"
 #include "bio.h"
 #include "fd.h"
+#include "grow.h"
 #include "open.h"
 #include "retry.h"
 #include "rewrite.h"
@@ -139,8 +140,9 @@ struct pass {
   sa pool;              /* the window: recipients read, each with its NUL */
   struct ent *ent;
   size_t nent, enta;
-  size_t *ord;          /* entries grouped by domain */
+  size_t *ord, orda;    /* entries grouped by domain */
   struct grp *grp;
+  size_t grpa;
   size_t ngrp, nextgrp;
 };
 
@@ -161,7 +163,7 @@ static sa verp = SA_ZERO;
 
 static void spawndied(int c)
 {
-  qlog("alert: oh no! lost spawn connection! dying...\n", (char *)0);
+  qlog("alert: oh no! lost spawn connection! dying...\n", NULL);
   flagspawnalive[c] = 0;
   flagexitasap = 1;
 }
@@ -206,7 +208,7 @@ static void job_close(int c, size_t j)
     }
     mark_drop(c, job->id);
     if (unlink(fn(chanaddr[c], job->id)) == -1) {
-      qlog("warning: unable to unlink ", fn(chanaddr[c], job->id), "; will try again later\n", (char *)0);
+      qlog("warning: unable to unlink ", fn(chanaddr[c], job->id), "; will try again later\n", NULL);
       pe.dt = time(0) + SLEEP_SYSFAIL;
     }
     else {
@@ -214,7 +216,7 @@ static void job_close(int c, size_t j)
         if (other == c) continue;
         if (stat(fn(chanaddr[other], job->id), &st) == 0) return;  /* still going there */
         if (errno != ENOENT) {
-          qlog("warning: unable to stat ", fn(chanaddr[other], job->id), "\n", (char *)0);
+          qlog("warning: unable to stat ", fn(chanaddr[other], job->id), "\n", NULL);
           break;   /* messdone checks again */
         }
       }
@@ -259,7 +261,7 @@ void del_status(void)
   char a[FMT_ULONG], b[FMT_ULONG], x[FMT_ULONG], y[FMT_ULONG];
   qlog("status:", chanstatus[0], ulstr(a, used[0]), "/", ulstr(b, concurrency[0]),
        chanstatus[1], ulstr(x, used[1]), "/", ulstr(y, concurrency[1]),
-       flagexitasap ? " exitasap" : "", "\n", (char *)0);
+       flagexitasap ? " exitasap" : "", "\n", NULL);
 }
 
 int del_canexit(void)
@@ -286,11 +288,10 @@ static void del_start(int c, const struct grp *g)
 
   i = freeslot[c][--numfree[c]];
   x = &d[c][i];
-  if (x->ra < g->n) {
+  {
     struct drcpt *r;
-    while (!(r = realloc(x->r, g->n * sizeof *r))) nomem();   /* n <= SPAWNPROTO_MAXRCPT */
+    while (!(r = grow(x->r, &x->ra, g->n, sizeof *r))) nomem();
     x->r = r;
-    x->ra = g->n;
   }
   x->recips.len = 0;
   for (k = 0; k < g->n; ++k) {
@@ -316,7 +317,7 @@ static void del_start(int c, const struct grp *g)
                          x->recips.s, x->recips.len, g->n)) nomem();
   for (k = 0; k < g->n; ++k)
     qlog("starting delivery ", ulstr(num, x->r[k].delid), ": msg ", ulstr(num2, id), tochan[c],
-         LOGSAFE, x->recips.s + x->r[k].off, "\n", (char *)0);
+         LOGSAFE, x->recips.s + x->r[k].off, "\n", NULL);
   del_status();
 }
 
@@ -341,7 +342,7 @@ static void mark_flush(int force)
     /* not committed: todo/id still holds the message, see the top */
     if (fsync(markfd[i]) == -1)
       qlog("warning: trouble marking ", fn(chanaddr[markchan[i]], markid[i]),
-           "; message will be delivered twice!\n", (char *)0);
+           "; message will be delivered twice!\n", NULL);
     close(markfd[i]);
   }
   nummarks = 0;
@@ -390,7 +391,7 @@ void del_committed(unsigned long id)
     if (p->fd != -1 && lseek(p->fd, p->mpos, SEEK_SET) == -1) { close(p->fd); p->fd = -1; }
     if (p->fd == -1) {
       /* the pass ends here; the rest waits for the retry */
-      qlog("warning: trouble reading ", fn(chanaddr[c], id), "; will try again later\n", (char *)0);
+      qlog("warning: trouble reading ", fn(chanaddr[c], id), "; will try again later\n", NULL);
       p->eof = 0;
       p->nextgrp = p->ngrp;
       pass_close(c);
@@ -414,7 +415,7 @@ static void markdone(int c, unsigned long id, off_t pos)
   for (i = nummarks; i-- > 0;)
     if (markid[i] == id && markchan[i] == c) {
       if (pwrite(markfd[i], "D", 1, pos) == 1) return;
-      qlog("warning: trouble marking ", fn(chanaddr[c], id), "; message will be delivered twice!\n", (char *)0);
+      qlog("warning: trouble marking ", fn(chanaddr[c], id), "; message will be delivered twice!\n", NULL);
       return;
     }
   if (nummarks == MARKMAX) mark_flush(1);
@@ -429,7 +430,7 @@ static void markdone(int c, unsigned long id, off_t pos)
     }
     close(fd);
   }
-  qlog("warning: trouble marking ", fn(chanaddr[c], id), "; message will be delivered twice!\n", (char *)0);
+  qlog("warning: trouble marking ", fn(chanaddr[c], id), "; message will be delivered twice!\n", NULL);
 }
 
 static const char toolong[] = "I'm not going to try again; this message has been in the queue too long.\n";
@@ -448,7 +449,7 @@ static void del_report(int c)
 
   if (rd[c].nomem || !spawnproto_num(&rd[c].f[0], &n) || n >= slots[c] || !d[c][n].used
       || !spawnproto_num(&rd[c].f[1], &k) || k >= d[c][n].n || d[c][n].r[k].done) {
-    qlog("warning: internal error: delivery report out of range\n", (char *)0);
+    qlog("warning: internal error: delivery report out of range\n", NULL);
     return;
   }
   x = &d[c][n];
@@ -467,7 +468,7 @@ static void del_report(int c)
   }
   switch (len ? rep->s[0] : 0) {
     case 'K':
-      qlog("delivery ", num, ": success: ", LOGSAFE, rep->s + 1, "\n", (char *)0);
+      qlog("delivery ", num, ": success: ", LOGSAFE, rep->s + 1, "\n", NULL);
       markdone(c, job->id, r->mpos);
       --job->numtodo;
       break;
@@ -475,17 +476,17 @@ static void del_report(int c)
       /* the message stays in the queue: into its files with it now */
       m = todo_mem(job->id);
       if (m) todo_commit(m);
-      qlog("delivery ", num, ": deferral: ", LOGSAFE, rep->s + 1, "\n", (char *)0);
+      qlog("delivery ", num, ": deferral: ", LOGSAFE, rep->s + 1, "\n", NULL);
       break;
     case 'D':
-      qlog("delivery ", num, ": failure: ", LOGSAFE, rep->s + 1, "\n", (char *)0);
+      qlog("delivery ", num, ": failure: ", LOGSAFE, rep->s + 1, "\n", NULL);
       /* the bounce text is on disk before the mark */
       addbounce(job->id, recip, rep->s + 1, len - 1);
       markdone(c, job->id, r->mpos);
       --job->numtodo;
       break;
     default:
-      qlog("delivery ", num, ": report mangled, will defer\n", (char *)0);
+      qlog("delivery ", num, ": report mangled, will defer\n", NULL);
   }
   if (--x->left) return;
   /* the last report of the delivery frees its slot */
@@ -573,10 +574,13 @@ static int byfirst(const void *a, const void *b)
 static void pass_group(int c)
 {
   struct pass *p = &pass[c];
-  size_t i, k;
+  size_t i, k, *o;
+  struct grp *gr;
 
-  while (!(p->ord = realloc(p->ord, (p->nent ? p->nent : 1) * sizeof *p->ord))) nomem();
-  while (!(p->grp = realloc(p->grp, (p->nent ? p->nent : 1) * sizeof *p->grp))) nomem();
+  while (!(o = grow(p->ord, &p->orda, p->nent, sizeof *o))) nomem();
+  p->ord = o;
+  while (!(gr = grow(p->grp, &p->grpa, p->nent, sizeof *gr))) nomem();
+  p->grp = gr;
   for (i = 0; i < p->nent; ++i) p->ord[i] = i;
   p->ngrp = p->nextgrp = 0;
   if (p->cap <= 1) {
@@ -621,19 +625,15 @@ static int pass_fill(int c)
       }
     }
     if (r < 0) {
-      qlog("warning: trouble reading ", fn(chanaddr[c], p->id), "; will try again later\n", (char *)0);
+      qlog("warning: trouble reading ", fn(chanaddr[c], p->id), "; will try again later\n", NULL);
       return 0;
     }
     if (r == 0) { p->eof = 1; break; }
     if (line.s[0] == 'T') {
       struct ent *e;
       size_t at;
-      if (p->nent == p->enta) {
-        size_t n = p->enta ? 2 * p->enta : 64;
-        while (!(e = realloc(p->ent, n * sizeof *e))) nomem();
-        p->ent = e;
-        p->enta = n;
-      }
+      while (!(e = grow(p->ent, &p->enta, p->nent + 1, sizeof *e))) nomem();
+      p->ent = e;
       e = &p->ent[p->nent++];
       e->off = p->pool.len;
       e->len = line.len - 2;
@@ -644,7 +644,7 @@ static int pass_fill(int c)
       ++jo[c][p->j].numtodo;
     }
     else if (line.s[0] != 'D') {
-      qlog("warning: unknown record type in ", fn(chanaddr[c], p->id), "!\n", (char *)0);
+      qlog("warning: unknown record type in ", fn(chanaddr[c], p->id), "!\n", NULL);
       return 0;
     }
     p->mpos += (off_t)line.len;
@@ -692,7 +692,7 @@ static int pass_step(int c)
       if (!r) p->mem = 0;
     }
     if (!p->mem && p->fd == -1) {
-      qlog("warning: trouble opening ", fn(chanaddr[c], pe.id), "; will try again later\n", (char *)0);
+      qlog("warning: trouble opening ", fn(chanaddr[c], pe.id), "; will try again later\n", NULL);
       pe.dt = recent + SLEEP_SYSFAIL;
       while (!prioq_insert(&pqchan[c], &pe)) nomem();
       return 1;
@@ -786,7 +786,7 @@ static void stale(unsigned long id)
   size_t i;
   for (i = 0; i < sizeof dirs / sizeof *dirs; ++i)
     if (unlink(fn(dirs[i], id)) == -1 && errno != ENOENT)
-      qlog("warning: unable to unlink ", fn(dirs[i], id), "\n", (char *)0);
+      qlog("warning: unable to unlink ", fn(dirs[i], id), "\n", NULL);
 }
 
 /* pq_add - put a message found in info/ where it belongs */
@@ -833,7 +833,7 @@ void pq_add(unsigned long id)
   }
   return;
 fail:
-  qlog("warning: unable to stat ", f, "; will try again later\n", (char *)0);
+  qlog("warning: unable to stat ", f, "; will try again later\n", NULL);
   pe.id = id;
   pe.dt = time(0) + SLEEP_SYSFAIL;
   while (!prioq_insert(&pqfail, &pe)) nomem();
@@ -871,7 +871,7 @@ void pq_finish(void)
       prioq_delmin(&pqchan[c]);
       ut.actime = ut.modtime = pe.dt;
       if (utime(fn(chanaddr[c], pe.id), &ut) == -1)
-        qlog("warning: unable to utime ", fn(chanaddr[c], pe.id), "; message will be retried too soon\n", (char *)0);
+        qlog("warning: unable to utime ", fn(chanaddr[c], pe.id), "; message will be retried too soon\n", NULL);
     }
 }
 
@@ -898,34 +898,34 @@ static void messdone(unsigned long id)
     if (!todo_release(m)) goto fail;
     {
       char num[FMT_ULONG];
-      qlog("end msg ", ulstr(num, id), "\n", (char *)0);
+      qlog("end msg ", ulstr(num, id), "\n", NULL);
     }
     return;
   }
   for (c = 0; c < CHANNELS; ++c) {
     if (stat(fn(chanaddr[c], id), &st) == 0) return;   /* still in progress */
     if (errno != ENOENT) {
-      qlog("warning: unable to stat ", fn(chanaddr[c], id), "; will try again later\n", (char *)0);
+      qlog("warning: unable to stat ", fn(chanaddr[c], id), "; will try again later\n", NULL);
       goto fail;
     }
   }
   if (stat(fn("todo", id), &st) == 0) return;
   if (errno != ENOENT) {
-    qlog("warning: unable to stat ", fn("todo", id), "; will try again later\n", (char *)0);
+    qlog("warning: unable to stat ", fn("todo", id), "; will try again later\n", NULL);
     goto fail;
   }
   if (stat(fn("info", id), &st) == -1) {
     if (errno == ENOENT) return;
-    qlog("warning: unable to stat ", fn("info", id), "; will try again later\n", (char *)0);
+    qlog("warning: unable to stat ", fn("info", id), "; will try again later\n", NULL);
     goto fail;
   }
   if (!injectbounce(id)) goto fail;   /* it logged why */
   {
     char num[FMT_ULONG];
-    qlog("end msg ", ulstr(num, id), "\n", (char *)0);
+    qlog("end msg ", ulstr(num, id), "\n", NULL);
   }
   if (unlink(fn("info", id)) == -1) {
-    qlog("warning: unable to unlink ", fn("info", id), "; will try again later\n", (char *)0);
+    qlog("warning: unable to unlink ", fn("info", id), "; will try again later\n", NULL);
     goto fail;
   }
   /* info is gone: from here the message is only garbage for qmail-clean */

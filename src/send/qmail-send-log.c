@@ -39,13 +39,13 @@ void qlog(const char *s, ...)
 
 void nomem(void)
 {
-  qlog("alert: out of memory, sleeping...\n", (char *)0);
+  qlog("alert: out of memory, sleeping...\n", NULL);
   sleep(10);
 }
 
 void pausedir(const char *dir)
 {
-  qlog("alert: unable to opendir ", dir, ", sleeping...\n", (char *)0);
+  qlog("alert: unable to opendir ", dir, ", sleeping...\n", NULL);
   sleep(10);
 }
 

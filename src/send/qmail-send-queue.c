@@ -97,7 +97,7 @@ int flagcleanalive = 1;
 void clean_lost(void)
 {
   if (!flagcleanalive) return;
-  qlog("alert: oh no! lost qmail-clean connection! dying...\n", (char *)0);
+  qlog("alert: oh no! lost qmail-clean connection! dying...\n", NULL);
   flagcleanalive = 0;
   flagexitasap = 1;
 }
@@ -122,7 +122,7 @@ int clean_do(const char *dir, unsigned long id)
   r = clean_cmd(dir, id);
   if (r == '+') return 1;
   if (!r) clean_lost();
-  else qlog("warning: qmail-clean unable to clean up ", fn(dir, id), "\n", (char *)0);
+  else qlog("warning: qmail-clean unable to clean up ", fn(dir, id), "\n", NULL);
   return 0;
 }
 
@@ -190,7 +190,7 @@ void cleanup_do(void)
     if (mess_unlocked(id, &st) != 1) continue;
     if (stat(fn("todo", id), &st) == 0 || errno != ENOENT) continue;
     if (stat(fn("info", id), &st) == 0 || errno != ENOENT) continue;
-    qlog("warning: removing ", fn("mess", id), ", abandoned by qmail-queue\n", (char *)0);
+    qlog("warning: removing ", fn("mess", id), ", abandoned by qmail-queue\n", NULL);
     if (!clean_do("foop", id)) return;
   }
 }

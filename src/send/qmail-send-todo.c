@@ -171,7 +171,7 @@ static int todo_write(unsigned long id)
   fd = open_read(fn("todo", id));
   if (fd == -1) {
     /* a stale entry of a scan: the message finished meanwhile */
-    if (errno != ENOENT) qlog("warning: unable to open ", fn("todo", id), "\n", (char *)0);
+    if (errno != ENOENT) qlog("warning: unable to open ", fn("todo", id), "\n", NULL);
     return 0;
   }
   /* qmail-queue still holds the message: it may yet undo todo/id, and
@@ -180,7 +180,7 @@ static int todo_write(unsigned long id)
     case 0: close(fd); return 0;
     case -1:
       if (errno != ENOENT || stat(fn("todo", id), &st) == 0)
-        qlog("warning: unable to stat ", fn("mess", id), "\n", (char *)0);
+        qlog("warning: unable to stat ", fn("mess", id), "\n", NULL);
       close(fd);
       return 0;
   }
@@ -192,11 +192,11 @@ static int todo_write(unsigned long id)
   if (!m) { nomem(); close(fd); return 0; }
   m->id = id;
   m->birth = recent;
-  qlog("new msg ", ulstr(num, id), "\n", (char *)0);
+  qlog("new msg ", ulstr(num, id), "\n", NULL);
   /* queued a while before we saw it (qmail-send was down): say when, so
    * that log analysis reports its real delay (qmail-log(5)) */
   if (st.st_mtime + 2 <= recent)
-    qlog("birth msg ", ulstr(num, id), ": ", ulstr(num2, (unsigned long)st.st_mtime), "\n", (char *)0);
+    qlog("birth msg ", ulstr(num, id), ": ", ulstr(num2, (unsigned long)st.st_mtime), "\n", NULL);
 
   rc.envnoathost = envnoathost.s;
   rc.percenthack = &mappercenthack;
@@ -207,7 +207,7 @@ static int todo_write(unsigned long id)
     rec.len = 0;
     r = bio_getln(&in, &rec, 0, RECORDMAX);
     if (r == -1 || r == -2 || (r == 0 && rec.len)) {
-      qlog("warning: trouble reading ", fn("todo", id), "\n", (char *)0);
+      qlog("warning: trouble reading ", fn("todo", id), "\n", NULL);
       goto fail;
     }
     if (r == 0) break;
@@ -218,7 +218,7 @@ static int todo_write(unsigned long id)
         if (!sa_copyb(&m->sender, rec.s + 1, rec.len - 1)) { nomem(); goto fail; }
         qlog("info msg ", ulstr(num, id), ": bytes ", ulstr(num2, (unsigned long)st.st_size),
              " from <", LOGSAFE, rec.s + 1, "> qp ", ulstr(num3, pid), " uid ",
-             ulstr(num4, uid), "\n", (char *)0);
+             ulstr(num4, uid), "\n", NULL);
         break;
       case 'T':
         r = rewrite_rcpt(&addr, rec.s + 1, rec.len - 2, &rc);
@@ -232,13 +232,13 @@ static int todo_write(unsigned long id)
         m->has[c] = 1;
         break;
       default:
-        qlog("warning: unknown record type in ", fn("todo", id), "\n", (char *)0);
+        qlog("warning: unknown record type in ", fn("todo", id), "\n", NULL);
         goto fail;
     }
   }
   close(fd);
   if (!m->sender.s) {
-    qlog("warning: trouble reading ", fn("todo", id), "\n", (char *)0);
+    qlog("warning: trouble reading ", fn("todo", id), "\n", NULL);
     mem_free(m);
     return 0;
   }
@@ -272,11 +272,11 @@ static int create(const char *f, const char *s, size_t len)
   /* a leftover: while todo/ names the message, only memory counts */
   if (fd == -1 && errno == EEXIST && unlink(f) == 0) fd = open_excl_mode(f, 0600);
   if (fd == -1) {
-    qlog("warning: unable to create ", f, "\n", (char *)0);
+    qlog("warning: unable to create ", f, "\n", NULL);
     return -1;
   }
   if (!bio_writeall(fd, s, len, 0)) {
-    qlog("warning: trouble writing to ", f, "\n", (char *)0);
+    qlog("warning: trouble writing to ", f, "\n", NULL);
     close(fd);
     unlink(f);
     return -1;
@@ -337,13 +337,13 @@ static void commit_msgs(memmsg **ms, size_t n)
     if (!ok[k]) continue;
     for (c = 0; c <= CHANNELS; ++c)
       if (fds[k][c] != -1 && fsync(fds[k][c]) == -1) {
-        qlog("warning: trouble fsyncing ", fn(c ? chname[c - 1] : "info", ms[k]->id), "\n", (char *)0);
+        qlog("warning: trouble fsyncing ", fn(c ? chname[c - 1] : "info", ms[k]->id), "\n", NULL);
         ok[k] = 0;
       }
     /* the mark comes last: a final info promises the lists are there */
     if (ok[k] && !flagcleanalive &&
         (fchmod(fds[k][0], INFO_FINAL) == -1 || fsync(fds[k][0]) == -1)) {
-      qlog("warning: trouble fsyncing ", fn("info", ms[k]->id), "\n", (char *)0);
+      qlog("warning: trouble fsyncing ", fn("info", ms[k]->id), "\n", NULL);
       ok[k] = 0;
     }
     for (c = 0; c <= CHANNELS; ++c) if (fds[k][c] != -1) close(fds[k][c]);

@@ -64,7 +64,7 @@ static int readmaps(cmap *locals, cmap *pct, cmap *vd)
  * with the default */
 static void badnum(const char *f, const char *value)
 {
-  qlog("warning: ", f, " holds `", LOGSAFE, value, "', which is not a number; using the default\n", (char *)0);
+  qlog("warning: ", f, " holds `", LOGSAFE, value, "', which is not a number; using the default\n", NULL);
 }
 
 /* readconcurrency - concurrencylocal, concurrencyremote and remotebatch */
@@ -112,22 +112,22 @@ static void reread(void)
   int i;
 
   if (chdir(auto_home) == -1) {
-    qlog("alert: unable to reread controls: unable to switch to home directory\n", (char *)0);
+    qlog("alert: unable to reread controls: unable to switch to home directory\n", NULL);
     return;
   }
-  if (!readmaps(&l, &p, &v)) qlog("alert: unable to reread control/locals\n", (char *)0);
+  if (!readmaps(&l, &p, &v)) qlog("alert: unable to reread control/locals\n", NULL);
   else {
     cmap_free(&maplocals); maplocals = l;
     cmap_free(&mappercenthack); mappercenthack = p;
     cmap_free(&mapvdoms); mapvdoms = v;
   }
-  if (!readconcurrency(c, &batch)) qlog("alert: unable to reread control/concurrencylocal\n", (char *)0);
+  if (!readconcurrency(c, &batch)) qlog("alert: unable to reread control/concurrencylocal\n", NULL);
   else {
     for (i = 0; i < CHANNELS; ++i) concurrency[i] = c[i] < spawnlimit[i] ? c[i] : spawnlimit[i];
     remotebatch = batch;
   }
   while (chdir("queue") == -1) {
-    qlog("alert: unable to switch back to queue directory; HELP! sleeping...\n", (char *)0);
+    qlog("alert: unable to switch back to queue directory; HELP! sleeping...\n", NULL);
     sleep(10);
   }
   del_status();
@@ -187,7 +187,7 @@ static void loop(void)
     todo_timeout(&msl);
     ms = (int)msl;
     if (poll(p, n, ms) == -1) {
-      if (errno != EINTR) qlog("warning: trouble in select\n", (char *)0);
+      if (errno != EINTR) qlog("warning: trouble in select\n", NULL);
       continue;
     }
     recent = time(0);
@@ -207,19 +207,19 @@ int main(void)
   int fd, c;
 
   if (chdir(auto_home) == -1) {
-    qlog("alert: cannot start: unable to switch to home directory\n", (char *)0);
+    qlog("alert: cannot start: unable to switch to home directory\n", NULL);
     _exit(111);
   }
   if (!getcontrols()) {
-    qlog("alert: cannot start: unable to read controls\n", (char *)0);
+    qlog("alert: cannot start: unable to read controls\n", NULL);
     _exit(111);
   }
   if (chdir("queue") == -1) {
-    qlog("alert: cannot start: unable to switch to queue directory\n", (char *)0);
+    qlog("alert: cannot start: unable to switch to queue directory\n", NULL);
     _exit(111);
   }
   if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-    qlog("alert: cannot start: unable to create pipe\n", (char *)0);
+    qlog("alert: cannot start: unable to create pipe\n", NULL);
     _exit(111);
   }
   sig_ignore(SIGPIPE);
@@ -233,20 +233,20 @@ int main(void)
 
   fd = open("lock/sendmutex", O_WRONLY | O_CLOEXEC);
   if (fd == -1) {
-    qlog("alert: cannot start: unable to open mutex\n", (char *)0);
+    qlog("alert: cannot start: unable to open mutex\n", NULL);
     _exit(111);
   }
   if (lock_exnb(fd) == -1) {
-    qlog("alert: cannot start: qmail-send is already running\n", (char *)0);
+    qlog("alert: cannot start: qmail-send is already running\n", NULL);
     _exit(111);
   }
   for (c = 0; c < CHANNELS; ++c)
     if (!hello(2 + 2 * c, &spawnlimit[c])) {
-      qlog("alert: cannot start: hath the daemon spawn no fire?\n", (char *)0);
+      qlog("alert: cannot start: hath the daemon spawn no fire?\n", NULL);
       _exit(111);
     }
   if (flagmefallback)
-    qlog("warning: control/me is missing or empty; using the host name ", LOGSAFE, me.s, "\n", (char *)0);
+    qlog("warning: control/me is missing or empty; using the host name ", LOGSAFE, me.s, "\n", NULL);
 
   recent = time(0);
   pq_start();
@@ -257,6 +257,6 @@ int main(void)
   del_exit();
   todo_exit();
   pq_finish();
-  qlog("status: exiting\n", (char *)0);
+  qlog("status: exiting\n", NULL);
   _exit(0);
 }

@@ -39,7 +39,7 @@ extern cmap mappercenthack, maplocals, mapvdoms;
 /* qmail-send-log.c: qlog writes its pieces (ending with a null pointer)
  * as one line in one write to fd 0; the piece after LOGSAFE is sanitised */
 extern const char LOGSAFE[];
-void qlog(const char *s, ...);
+void qlog(const char *s, ...) __attribute__((sentinel));
 void nomem(void);                       /* logs, sleeps 10 s */
 void pausedir(const char *dir);         /* logs, sleeps 10 s */
 const char *ulstr(char *buf, unsigned long u);  /* buf of FMT_ULONG */

@@ -9,7 +9,6 @@
  * (the log has nowhere to go then), the other failures say nothing. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "auto.h"
 #include "fd.h"
 #include "ids.h"
+#include "priv.h"
 #include "say.h"
 
 static char *lspawnargs[] = { "qmail-lspawn", "./Mailbox", 0 };
@@ -48,8 +48,7 @@ static void closepipes(void)
 
 static void drop(uid_t uid, gid_t gid)
 {
-  if (setgroups(1, &gid) == -1 || setgid(gid) == -1) fail();
-  if (uid && setuid(uid) == -1) fail();
+  if (!priv_drop(uid, gid)) fail();
 }
 
 static const char *prog(int i, const char *name)

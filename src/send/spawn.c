@@ -12,10 +12,11 @@
 #include "auto.h"
 #include "bio.h"
 #include "fd.h"
+#include "grow.h"
 #include "sig.h"
 #include "spawnproto.h"
 #include "str.h"
-#include "wait.h"
+#include "waitchild.h"
 
 struct slot {
   int used;
@@ -260,11 +261,10 @@ static void docmd(void)
   m = pick(n);
   if (!m) return;
   s = &d[n];
-  if (s->ixa < m) {
-    unsigned long *x = realloc(s->ix, m * sizeof *x);   /* m <= SPAWNPROTO_MAXRCPT */
+  {
+    unsigned long *x = grow(s->ix, &s->ixa, m, sizeof *x);
     if (!x) { replyrun(n, m, "Zqmail-spawn out of memory. (#4.3.0)\n"); return; }
     s->ix = x;
-    s->ixa = m;
   }
 
   fdmess = open(messfn->s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

@@ -30,7 +30,7 @@
 #include "say.h"
 #include "scan.h"
 #include "sig.h"
-#include "wait.h"
+#include "waitchild.h"
 
 #define FATAL "qmail-authd: fatal: "
 #define WARN "qmail-authd: warning: "

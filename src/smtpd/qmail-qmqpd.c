@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include "auto.h"
-#include "netroot.h"
 #include "bio.h"
 #include "control.h"
 #include "envaddr.h"
 #include "fmt.h"
+#include "netserve.h"
 #include "netstring.h"
 #include "qmail.h"
 #include "received.h"
@@ -98,34 +98,22 @@ static int address(size_t *budget, sa *a, int flagempty)
   return !envaddr_bad(a->s, a->len);
 }
 
-/* norootnet - refuse to serve the network as root (netroot.h) */
-static void norootnet(void)
-{
-  sa why = SA_ZERO;
-  int r = netroot(&why, "qmail-qmqpd");
-  if (r == 0) return;
-  if (r == 1) bio_writeall(2, why.s, why.len, 0);
-  _exit(111);
-}
-
 int main(void)
 {
   sa a = SA_ZERO, reply = SA_ZERO;
   char result[100];
   const char *qqx;
   size_t budget, len, n;
-  unsigned long qp, u, timeout = 1200;
+  unsigned long qp;
   int ok = 1, toobig, r;
 
   sig_ignore(SIGPIPE);
-  norootnet();
+  if (!netserve_noroot("qmail-qmqpd")) _exit(111);
   bio_init(&in, 0, inbuf, sizeof inbuf);
   bio_init(&out, 1, outbuf, sizeof outbuf);
   if (chdir(auto_home) == -1) bye(111);
-  if (control_readnum(&databytes, "control/databytes", control_warn2) == -1) bye(111);
-  if (getenv("DATABYTES") && scan_ulong(getenv("DATABYTES"), &u)) databytes = u;
-  if (control_readnum(&timeout, "control/timeoutsmtpd", control_warn2) == -1) bye(111);
-  in.timeout = out.timeout = timeout ? (timeout > 86400 ? 86400 : (unsigned)timeout) : 1;
+  if (netserve_limits(&databytes, &in.timeout) == -1) bye(111);
+  out.timeout = in.timeout;
 
   r = netstring_getlen(&in, 0, LENMAX, &budget);
   if (r == 0) bye(0);

@@ -18,11 +18,12 @@
 #include <unistd.h>
 
 #include "auto.h"
-#include "netroot.h"
 #include "bio.h"
 #include "control.h"
 #include "envaddr.h"
 #include "fmt.h"
+#include "grow.h"
+#include "netserve.h"
 #include "netstring.h"
 #include "qmail.h"
 #include "rcpthosts.h"
@@ -65,19 +66,12 @@ static size_t relaylen;
 /* setup - control files and the tcpserver environment */
 static void setup(void)
 {
-  unsigned long u = 1200;
-  const char *x;
-
   if (chdir(auto_home) == -1) resources();
   if (rcpthosts_init(&rh) == -1) resources();
-  if (control_readnum(&databytes, "control/databytes", control_warn2) == -1) resources();
-  x = getenv("DATABYTES");
-  if (x && scan_ulong(x, &u)) databytes = u;
+  if (netserve_limits(&databytes, &in.timeout) == -1) resources();
+  out.timeout = in.timeout;
   if (control_readnum(&maxrcpt, "control/maxrcpt", control_warn2) == -1) resources();
   if (!maxrcpt) maxrcpt = 1;
-  u = 1200;
-  if (control_readnum(&u, "control/timeoutsmtpd", control_warn2) == -1) resources();
-  in.timeout = out.timeout = u ? (u > 86400 ? 86400 : (unsigned)u) : 1;
   relayclient = getenv("RELAYCLIENT");
   relaylen = relayclient ? strlen(relayclient) : 0;
   received_peer(&peer);
@@ -93,16 +87,11 @@ static size_t nruns, aruns;
 /* addstatus - record the answer of the next recipient */
 static void addstatus(char s)
 {
+  struct run *t;
+
   if (nruns && runs[nruns - 1].status == s) { ++runs[nruns - 1].count; return; }
-  if (nruns == aruns) {
-    size_t n, bytes;
-    struct run *t;
-    if (!size_mul(&n, aruns ? aruns : 8, 2) || !size_mul(&bytes, n, sizeof *runs)) resources();
-    t = realloc(runs, bytes);
-    if (!t) resources();
-    runs = t;
-    aruns = n;
-  }
+  if (!(t = grow(runs, &aruns, nruns + 1, sizeof *runs))) resources();
+  runs = t;
   runs[nruns].status = s;
   runs[nruns].count = 1;
   ++nruns;
@@ -211,7 +200,7 @@ static unsigned long recipients(void)
         if (r == -1) resources();
         if (!r && !rh.flagrh)   /* no control/rcpthosts: closed, and the log says why */
           say(2, "qmail-qmtpd: relaying refused for ", peer.remoteip, ": control/rcpthosts is missing\n",
-              (char *)0);
+              NULL);
         if (!r) addstatus('D');
         else { qmail_tob(&qq, addr.s, addr.len); ++accepted; addstatus(0); }
       }
@@ -282,23 +271,13 @@ static void package(size_t len)
   answers(qqx);
 }
 
-/* norootnet - refuse to serve the network as root (netroot.h) */
-static void norootnet(void)
-{
-  sa why = SA_ZERO;
-  int r = netroot(&why, "qmail-qmtpd");
-  if (r == 0) return;
-  if (r == 1) bio_writeall(2, why.s, why.len, 0);
-  _exit(111);
-}
-
 int main(void)
 {
   size_t len;
   int r;
 
   sig_ignore(SIGPIPE);
-  norootnet();
+  if (!netserve_noroot("qmail-qmtpd")) _exit(111);
   bio_init(&in, 0, inbuf, sizeof inbuf);
   bio_init(&out, 1, outbuf, sizeof outbuf);
   setup();

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "errtemp.h"
 #include "sa.h"
 #include "say.h"
 #include "str.h"
@@ -39,15 +39,15 @@
 static sa who = SA_ZERO;
 
 /* 100 means "no mailbox" and nothing else, so a usage error is 111 */
-static noreturn void die_usage(void) { die(111, "usage: qmail-rcptcheck [--] address\n", (char *)0); }
-static noreturn void die_nomem(void) { die(111, FATAL, who.s, ": out of memory (#4.3.0)\n", (char *)0); }
+static noreturn void die_usage(void) { die(111, "usage: qmail-rcptcheck [--] address\n", NULL); }
+static noreturn void die_nomem(void) { die(111, FATAL, who.s, ": out of memory (#4.3.0)\n", NULL); }
 static noreturn void die_temp(const char *why, const char *name)
 {
-  die(111, FATAL, who.s, ": ", why, name, ": ", say_errno(), " (#4.3.0)\n", (char *)0);
+  die(111, FATAL, who.s, ": ", why, name, ": ", say_errno(), " (#4.3.0)\n", NULL);
 }
 static noreturn void die_temp0(const char *why, const char *name)
 {
-  die(111, FATAL, who.s, ": ", why, name, " (#4.3.0)\n", (char *)0);
+  die(111, FATAL, who.s, ": ", why, name, " (#4.3.0)\n", NULL);
 }
 
 /* user - the account that controls local[0..len), as qmail-lspawn finds it */
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
   if (argc != 2) die_usage();
   addr = argv[1];
   len = strlen(addr);
-  if (!logsafe_cat(&who, addr, len) || !sa_0(&who)) die(111, FATAL, "out of memory (#4.3.0)\n", (char *)0);
+  if (!logsafe_cat(&who, addr, len) || !sa_0(&who)) die(111, FATAL, "out of memory (#4.3.0)\n", NULL);
   if (chdir(auto_home) == -1) die_temp("unable to switch to ", auto_home);
   at = byte_rchr(addr, len, '@');
   /* qmail-lspawn: an empty mailbox name is a trash address, delivered */

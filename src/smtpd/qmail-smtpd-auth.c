@@ -22,7 +22,7 @@
 #include "say.h"
 #include "sig.h"
 #include "str.h"
-#include "wait.h"
+#include "waitchild.h"
 
 #define CHECKPW_MAX 512     /* the checkpassword interface's limit on fd 3 */
 #define RESPMAX 1024        /* one base64 line from the client, without CR LF */
@@ -69,35 +69,6 @@ void auth_reset(void)
   user.len = 0;
 }
 
-/* getresp - one continuation line into buf (room for RESPMAX), without
- * CR LF: its length, or -1 when it was too long (read and dropped) */
-static ssize_t getresp(char *buf)
-{
-  const char *p;
-  size_t n, k, take, len = 0;
-  int toolong = 0;
-
-  for (;;) {
-    smtpd_feed();
-    p = bio_peek(&smtpd_in);
-    n = bio_avail(&smtpd_in);
-    k = byte_chr(p, n, '\n');
-    take = k < n ? k + 1 : n;
-    if (!toolong) {
-      if (take > RESPMAX + 2 - len) toolong = 1;
-      else { memcpy(buf + len, p, take); len += take; }
-    }
-    explicit_bzero(bio_peek(&smtpd_in), take);
-    bio_skip(&smtpd_in, take);
-    if (k < n) break;
-  }
-  if (toolong) { explicit_bzero(buf, len); return -1; }
-  --len;                                          /* the LF */
-  if (len && buf[len - 1] == '\r') --len;
-  if (len > RESPMAX) { explicit_bzero(buf, len); return -1; }
-  return (ssize_t)len;
-}
-
 /* decode - a client's base64 s[0..n) into out (room for CHECKPW_MAX);
  * its length, -1 after the 501 for bad base64, -2 after the 501 for "*" */
 static ssize_t decode(char *dst, const char *s, size_t n)
@@ -119,7 +90,7 @@ static ssize_t ask(const char *challenge, char *dst)
   ssize_t r;
 
   out("334 "); out(challenge); out("\r\n");
-  r = getresp(line);
+  r = smtpd_getline(line, RESPMAX, 1);
   if (r < 0) { out("501 authentication line too long (#5.5.2)\r\n"); return -1; }
   r = decode(dst, line, (size_t)r);
   explicit_bzero(line, sizeof line);

@@ -21,7 +21,7 @@
 #include "rewrite.h"
 #include "scan.h"
 #include "sig.h"
-#include "wait.h"
+#include "waitchild.h"
 
 #define RCPTCHECK_WAIT 60
 

@@ -14,7 +14,7 @@
 #include "auto.h"
 #include "control.h"
 #include "fmt.h"
-#include "netroot.h"
+#include "netserve.h"
 #include "rcpthosts.h"
 #include "received.h"
 #include "say.h"
@@ -94,8 +94,6 @@ static int cmpstr(const void *a, const void *b)
 static void setup(void)
 {
   sa me = SA_ZERO;
-  unsigned long u;
-  const char *x;
   size_t i, k;
 
   if (chdir(auto_home) == -1) die_control();
@@ -103,9 +101,7 @@ static void setup(void)
   if (control_rldef(&greeting, "control/smtpgreeting", me.s) == -1) die_control();
   if (control_rldef(&liphost, "control/localiphost", me.s) == -1) die_control();
   liphostok = liphost.len > 0;
-  u = 1200;
-  if (control_readnum(&u, "control/timeoutsmtpd", control_warn2) == -1) die_control();
-  timeout = u ? (u > 86400 ? 86400 : (unsigned)u) : 1;
+  if (netserve_limits(&databytes, &timeout) == -1) die_control();
   if (rcpthosts_init(&rh) == -1) die_control();
   if (control_readfile(&bmf, "control/badmailfrom") == -1) die_control();
   case_lowerb(bmf.s, bmf.len);
@@ -114,9 +110,6 @@ static void setup(void)
   if (!bmfsorted) die_nomem();
   for (i = k = 0; i < bmf.len; i += strlen(bmf.s + i) + 1) bmfsorted[k++] = bmf.s + i;
   qsort(bmfsorted, nbmf, sizeof *bmfsorted, cmpstr);
-  if (control_readnum(&databytes, "control/databytes", control_warn2) == -1) die_control();
-  x = getenv("DATABYTES");
-  if (x && scan_ulong(x, &u)) databytes = u;
   if (control_readnum(&maxrcpt, "control/maxrcpt", control_warn2) == -1) die_control();
   if (!maxrcpt) maxrcpt = 1;
   if (spf_setup() == -1) die_control();
@@ -308,7 +301,7 @@ static void smtp_rcpt(const char *arg, size_t len)
     r = rcpthosts_check(&rh, addr.s, addr.len);
     if (r == -1) die_control();
     if (!r && !rh.flagrh)   /* no control/rcpthosts: closed, and the log says why */
-      say(2, "qmail-smtpd: relaying refused for ", peer.remoteip, ": control/rcpthosts is missing\n", (char *)0);
+      say(2, "qmail-smtpd: relaying refused for ", peer.remoteip, ": control/rcpthosts is missing\n", NULL);
     if (!r) { out("553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\r\n"); return; }
   }
   /* the address as it will be queued, checked as delivery would take it */
@@ -445,15 +438,12 @@ static const struct command {
   { "auth", smtp_authcmd }, { 0, smtp_unimpl }
 };
 
-/* getcmd - the next command line into line, without its CR LF.
- * 1, or 0 when it was longer than LINEMAX (it has been read and dropped) */
-static int getcmd(sa *line)
+ssize_t smtpd_getline(char *buf, size_t max, int wipe)
 {
   const char *p;
-  size_t n, k, take;
+  size_t n, k, take, len = 0;
   int toolong = 0;
 
-  line->len = 0;
   for (;;) {
     smtpd_feed();
     p = bio_peek(&smtpd_in);
@@ -461,16 +451,29 @@ static int getcmd(sa *line)
     k = byte_chr(p, n, '\n');
     take = k < n ? k + 1 : n;
     if (!toolong) {
-      if (take > LINEMAX + 2 - line->len) toolong = 1;
-      else if (!sa_catb(line, p, take)) die_nomem();
+      if (take > max + 2 - len) toolong = 1;
+      else { memcpy(buf + len, p, take); len += take; }
     }
+    if (wipe) explicit_bzero(bio_peek(&smtpd_in), take);
     bio_skip(&smtpd_in, take);
     if (k < n) break;
   }
-  if (toolong) return 0;
-  --line->len;                                     /* the LF */
-  if (line->len && line->s[line->len - 1] == '\r') --line->len;
-  return line->len <= LINEMAX;
+  if (!toolong) {
+    --len;                                         /* the LF */
+    if (len && buf[len - 1] == '\r') --len;
+    if (len <= max) return (ssize_t)len;
+  }
+  if (wipe) explicit_bzero(buf, len);
+  return -1;
+}
+
+/* getcmd - the next command line into line, without its CR LF.
+ * 1, or 0 when it was longer than LINEMAX (it has been read and dropped) */
+static int getcmd(sa *line)
+{
+  ssize_t r = smtpd_getline(line->s, LINEMAX, 0);
+  line->len = r < 0 ? 0 : (size_t)r;
+  return r >= 0;
 }
 
 /* serve - read commands and run them until the session ends */
@@ -501,10 +504,7 @@ static noreturn void serve(void)
  * as 0): say why on stderr, 421 to the client, exit 111 */
 static void norootnet(void)
 {
-  sa why = SA_ZERO;
-  int r = netroot(&why, "qmail-smtpd");
-  if (r == 0) return;
-  if (r == 1) bio_writeall(2, why.s, why.len, 0);
+  if (netserve_noroot("qmail-smtpd")) return;
   out("421 this server is misconfigured to run as root (#4.3.0)\r\n");
   bye(111);
 }

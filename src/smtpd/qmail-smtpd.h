@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdnoreturn.h>
+#include <sys/types.h>
 
 #include "bio.h"
 #include "qmail.h"
@@ -20,6 +21,11 @@
 /* the session's input and death helpers (qmail-smtpd.c) */
 extern bio smtpd_in;
 void smtpd_feed(void);                 /* more input, flushing replies first */
+/* smtpd_getline - the next line from the client into buf (room for max + 2),
+ * without its CR LF: its length, or -1 when it was longer than max (read to
+ * its LF and dropped). With wipe set, the bytes are zeroed in the input
+ * buffer as they are taken, and in buf on -1 (AUTH answers). */
+ssize_t smtpd_getline(char *buf, size_t max, int wipe);
 void smtpd_flush(void);                /* the replies out now */
 void smtpd_forget(void);               /* a new session: HELO, MAIL, RCPT gone */
 noreturn void die_nomem(void);

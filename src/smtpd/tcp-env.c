@@ -19,8 +19,8 @@
 #include "timeoutconn.h"
 #include "tcp-env.h"
 
-static noreturn void usage(void) { die(100, "tcp-env: usage: tcp-env [ -rR ] [ -ttimeout ] program [ arg ... ]\n", (char *)0); }
-static noreturn void die_nomem(void) { die(111, "tcp-env: fatal: out of memory\n", (char *)0); }
+static noreturn void usage(void) { die(100, "tcp-env: usage: tcp-env [ -rR ] [ -ttimeout ] program [ arg ... ]\n", NULL); }
+static noreturn void die_nomem(void) { die(111, "tcp-env: fatal: out of memory\n", NULL); }
 
 static void setenv_or_die(const char *name, const char *value)
 {
@@ -52,7 +52,7 @@ static void describe(const char *pre, const struct sockaddr_storage *ss, socklen
   unsigned port;
   size_t n = strlen(pre);
 
-  if (!split(ss, ip, sizeof ip, &port)) die(111, "tcp-env: fatal: not a TCP/IP connection\n", (char *)0);
+  if (!split(ss, ip, sizeof ip, &port)) die(111, "tcp-env: fatal: not a TCP/IP connection\n", NULL);
   memcpy(var, pre, n);
   strcpy(var + n, "IP"); setenv_or_die(var, ip);
   num[fmt_ulong(num, port)] = 0;
@@ -129,9 +129,9 @@ int main(int argc, char **argv)
   if (!*argv) usage();
   if (!proto || strcmp(proto, "TCP")) {
     if (getsockname(0, (struct sockaddr *)&local, &llen) == -1)
-      die(111, "tcp-env: fatal: unable to get local address: ", say_errno(), "\n", (char *)0);
+      die(111, "tcp-env: fatal: unable to get local address: ", say_errno(), "\n", NULL);
     if (getpeername(0, (struct sockaddr *)&remote, &rlen) == -1)
-      die(111, "tcp-env: fatal: unable to get remote address: ", say_errno(), "\n", (char *)0);
+      die(111, "tcp-env: fatal: unable to get remote address: ", say_errno(), "\n", NULL);
     setenv_or_die("PROTO", "TCP");
     describe("TCPLOCAL", &local, llen);
     describe("TCPREMOTE", &remote, rlen);
@@ -140,5 +140,5 @@ int main(int argc, char **argv)
       setenv_or_die("TCPREMOTEINFO", info);
   }
   execvp(argv[0], argv);
-  die(111, "tcp-env: fatal: unable to run ", argv[0], ": ", say_errno(), "\n", (char *)0);
+  die(111, "tcp-env: fatal: unable to run ", argv[0], ": ", say_errno(), "\n", NULL);
 }

@@ -25,12 +25,12 @@ const char *tls_reason(void)
 
 noreturn void tls_die(const char *a, const char *b)
 {
-  die(111, tls_prog, ": fatal: ", a, b, ": ", tls_reason(), "\n", (char *)0);
+  die(111, tls_prog, ": fatal: ", a, b, ": ", tls_reason(), "\n", NULL);
 }
 
 noreturn void tls_diex(const char *a, const char *b)
 {
-  die(111, tls_prog, ": fatal: ", a, b, "\n", (char *)0);
+  die(111, tls_prog, ": fatal: ", a, b, "\n", NULL);
 }
 
 /* TLS 1.2 suites: forward secret and AEAD only; TLS 1.3 keeps OpenSSL's

@@ -8,7 +8,6 @@
  * The only program of the suite that links libssl (ucspi-tlsd(8)). */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "ucspi-tlsd.h"
 #include "fd.h"
 #include "fmt.h"
+#include "priv.h"
 #include "say.h"
 #include "scan.h"
 #include "sig.h"
@@ -28,10 +28,10 @@ const char *tls_prog = "ucspi-tlsd";
 static noreturn void usage(void)
 {
   die(100, "ucspi-tlsd: usage: ucspi-tlsd [-i] [-h secs] [-t secs] prog...\n"
-           "       ucspi-tlsd -c [-C cafile] [-V] [-n name]... [-h secs] [-t secs]\n", (char *)0);
+           "       ucspi-tlsd -c [-C cafile] [-V] [-n name]... [-h secs] [-t secs]\n", NULL);
 }
 
-static noreturn void die_sys(const char *what) { die(111, "ucspi-tlsd: fatal: unable to ", what, ": ", say_errno(), "\n", (char *)0); }
+static noreturn void die_sys(const char *what) { die(111, "ucspi-tlsd: fatal: unable to ", what, ": ", say_errno(), "\n", NULL); }
 
 /* loadfile - check that the file named in $var can be read by us now, so
  * the message names the file and the errno, not an OpenSSL code */
@@ -39,9 +39,9 @@ static const char *loadfile(const char *var)
 {
   const char *fn = getenv(var);
   int fd;
-  if (!fn || !*fn) die(111, "ucspi-tlsd: fatal: ", var, " is not set\n", (char *)0);
+  if (!fn || !*fn) die(111, "ucspi-tlsd: fatal: ", var, " is not set\n", NULL);
   fd = open(fn, O_RDONLY | O_CLOEXEC);
-  if (fd == -1) die(111, "ucspi-tlsd: fatal: unable to read ", var, " ", fn, ": ", say_errno(), "\n", (char *)0);
+  if (fd == -1) die(111, "ucspi-tlsd: fatal: unable to read ", var, " ", fn, ": ", say_errno(), "\n", NULL);
   close(fd);
   return fn;
 }
@@ -63,7 +63,7 @@ static int ids(const char *u, const char *g, uid_t *uid, gid_t *gid)
   unsigned long a, b;
   if (!x || !y) return 0;
   if (!*x || scan_ulong(x, &a) != strlen(x) || !*y || scan_ulong(y, &b) != strlen(y))
-    die(111, "ucspi-tlsd: fatal: ", u, " or ", g, " is not a number\n", (char *)0);
+    die(111, "ucspi-tlsd: fatal: ", u, " or ", g, " is not a number\n", NULL);
   *uid = (uid_t)a;
   *gid = (gid_t)b;
   return 1;
@@ -71,8 +71,7 @@ static int ids(const char *u, const char *g, uid_t *uid, gid_t *gid)
 
 static void become(uid_t uid, gid_t gid)
 {
-  if (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1) die_sys("drop privileges");
-  if (getuid() != uid || geteuid() != uid || getegid() != gid) die(111, "ucspi-tlsd: fatal: privileges were not dropped\n", (char *)0);
+  if (!priv_drop(uid, gid)) die_sys("drop privileges");
 }
 
 /* Started as root, the key is read first; then the TLS engine, which
@@ -92,7 +91,7 @@ static void plan_ids(void)
   engine_ids = ids("TLS_UID", "TLS_GID", &engine_uid, &engine_gid);
   if (!engine_ids && prog_ids) { engine_ids = 1; engine_uid = prog_uid; engine_gid = prog_gid; }
   if (!engine_ids || !engine_uid)
-    die(111, "ucspi-tlsd: fatal: running as root: set TLS_UID and TLS_GID, or UID and GID, to the account the TLS engine runs as\n", (char *)0);
+    die(111, "ucspi-tlsd: fatal: running as root: set TLS_UID and TLS_GID, or UID and GID, to the account the TLS engine runs as\n", NULL);
 }
 
 static void drop_engine(void) { if (engine_ids) become(engine_uid, engine_gid); }
@@ -119,14 +118,14 @@ static noreturn void runprog(char **prog)
   drop_prog();
   unsetenv("CERTFILE"); unsetenv("KEYFILE"); unsetenv("TLS_UID"); unsetenv("TLS_GID");
   execvp(prog[0], prog);
-  die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", (char *)0);
+  die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", NULL);
 }
 
 static unsigned hsecs = 30, idle = 1200;
 
 static noreturn void handshake_failed(const char *why)
 {
-  die(111, "ucspi-tlsd: TLS handshake failed: ", why ? why : tls_reason(), "\n", (char *)0);
+  die(111, "ucspi-tlsd: TLS handshake failed: ", why ? why : tls_reason(), "\n", NULL);
 }
 
 /* immediate - -i: the engine (the child) does the handshake and reports
@@ -205,7 +204,7 @@ static noreturn void delayed(SSL_CTX *ctx, char **prog)
   do r = read(ctl[1], &c, 1); while (r == -1 && errno == EINTR);
   if (r == -1) die_sys("read the control socket");
   if (r == 0) _exit(0);
-  if (c != 'Y' && c != 'y') die(100, "ucspi-tlsd: fatal: unknown command on the control socket\n", (char *)0);
+  if (c != 'Y' && c != 'y') die(100, "ucspi-tlsd: fatal: unknown command on the control socket\n", NULL);
   ssl = SSL_new(ctx);
   if (!ssl) tls_die("unable to start TLS", "");
   SSL_set_accept_state(ssl);

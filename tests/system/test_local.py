@@ -792,7 +792,9 @@ def test_lspawn_without_getpw_server(pw):
         elapsed = time.monotonic() - start
         runs = [r for r in ls.runs() if r != "-s"]
         assert runs == ["-- " + USER] * 3 + ["-- %s-ext" % USER, "-- qlfail", "-- qlfail"], runs
-        assert 1 <= ls.runs().count("-s") <= int(elapsed) + 1, (ls.runs(), elapsed)
+        # once a second by a clock of whole seconds: one more start when a
+        # second ends in between, never one per delivery (six here)
+        assert 1 <= ls.runs().count("-s") <= int(elapsed) + 2, (ls.runs(), elapsed)
         assert ls.delivered() == 4
     finally:
         ls.close()

@@ -324,8 +324,8 @@ def test_maildirmake_temporary_failure(opendir):
 # ---------------------------------------------------------------- maildir2mbox
 
 def ctime_utc(t):
-    g = time.gmtime(t)
-    return time.strftime("%a %b %d %H:%M:%S %Y", g)
+    """the asctime(3) form of mbox From_ lines: the day padded with a space"""
+    return time.asctime(time.gmtime(t))
 
 
 def m2m_env(tmp_path):
@@ -384,7 +384,7 @@ def test_maildir2mbox_creates_the_mbox_and_cleans_tmp(tmp_path):
     r = run([bin_path("maildir2mbox")], env=m2m_env(tmp_path))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "mbox").read_bytes() == (
-        b"From s@x Thu Jan 01 00:16:40 1970\nReturn-Path: <s@x>\n\nbody\n\n")
+        b"From s@x Thu Jan  1 00:16:40 1970\nReturn-Path: <s@x>\n\nbody\n\n")
     assert stat.S_IMODE(os.stat(tmp_path / "mbox").st_mode) == 0o600
     assert os.listdir(md / "tmp") == ["fresh"]
 
@@ -411,7 +411,7 @@ def test_maildir2mbox_quotes_long_lines_once(tmp_path):
     r = run([bin_path("maildir2mbox")], env=m2m_env(tmp_path))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "mbox").read_bytes() == (
-        b"From XXX Thu Jan 01 00:16:40 1970\n>From the start\n>" + long + b">>From x\n"
+        b"From XXX Thu Jan  1 00:16:40 1970\n>From the start\n>" + long + b">>From x\n"
         + b"z" * 70000 + b"\n>From end\n\n")
 
 
@@ -422,7 +422,7 @@ def test_maildir2mbox_sender_with_odd_bytes(tmp_path):
     r = run([bin_path("maildir2mbox")], env=m2m_env(tmp_path))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "mbox").read_bytes().startswith(
-        "From j\u00fcrgen-@x Thu Jan 01 00:16:40 1970\n".encode())
+        "From j\u00fcrgen-@x Thu Jan  1 00:16:40 1970\n".encode())
 
 
 def test_maildir2mbox_makes_the_rename_durable_before_it_unlinks(tmp_path):

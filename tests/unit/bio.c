@@ -114,3 +114,23 @@ TEST(bio_read_timeout)
   close(p[0]);
   close(p[1]);
 }
+
+/* bio_copy is positive when it reached EOF, negative on either failure */
+TEST(bio_copy_results)
+{
+  char ibuf[4], obuf[8], got[32];
+  bio in, out;
+  int p[2], fd = pipe_with("copied through", 14);
+
+  CHECK(pipe(p) == 0);
+  bio_init(&in, fd, ibuf, sizeof ibuf);
+  bio_init(&out, p[1], obuf, sizeof obuf);
+  CHECK(bio_copy(&out, &in) == 1);
+  CHECK(bio_flush(&out) == 1);
+  close(p[1]);
+  CHECK(read(p[0], got, sizeof got) == 14 && memcmp(got, "copied through", 14) == 0);
+  close(p[0]);
+  close(fd);
+  bio_init(&in, -1, ibuf, sizeof ibuf);
+  CHECK(bio_copy(&out, &in) == -1 && errno == EBADF);
+}

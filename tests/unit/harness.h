@@ -1,7 +1,9 @@
 /* harness - a tiny libc-only unit test harness.
  * TEST(name) { ... } defines and registers a test; CHECK(cond) records a
  * failure (with file and line) and goes on. The runner (harness.c) runs every
- * test and ends with "N passed, N failed"; a test passes when no CHECK failed. */
+ * test and ends with "N passed, N failed"; a test passes when no CHECK failed.
+ * There is no limit on the number of tests; a test that cannot be registered
+ * (out of memory) fails the whole run. */
 #ifndef HARNESS_H
 #define HARNESS_H
 

@@ -1,6 +1,6 @@
 #include <errno.h>
 
-#include "wait.h"
+#include "waitchild.h"
 
 pid_t wait_pid(pid_t pid, int *status)
 {

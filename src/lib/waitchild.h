@@ -1,9 +1,9 @@
-/* wait - waitpid(2) wrappers.
+/* waitchild - waitpid(2) wrappers.
  * wait_pid waits for pid (retrying EINTR) and returns it, or -1 with errno
  * set; *status as waitpid. wait_nohang reaps any ended child without
  * waiting: its pid, 0 when none has ended, -1 (ECHILD) when none is left. */
-#ifndef WAIT_H
-#define WAIT_H
+#ifndef WAITCHILD_H
+#define WAITCHILD_H
 
 #include <sys/types.h>
 #include <sys/wait.h>

@@ -1,6 +1,6 @@
 #include <errno.h>
 
-#include "err.h"
+#include "errtemp.h"
 
 int err_temp(int e)
 {
