@@ -2,8 +2,10 @@
 # plus any src/<stage>/<program>-<part>.c that is not itself a program;
 # shell programs are src/<stage>/<program>.sh. Extra link flags for one
 # program go in src/<stage>/<program>.libs: a system library beyond libc
-# (-lcrypt), or -static for a program run once per message that never looks
-# up users or hosts through NSS (exec is about a fifth cheaper).
+# (-lcrypt), or -static for a program run once per message that looks up at
+# most the qmail accounts (exec is about a fifth cheaper; glibc answers
+# those from /etc/passwd with its built-in files backend, and the linker's
+# warning about NSS in static programs is about the other backends).
 # Generated files go to $(O).
 #
 # Libraries, linked in this order: a program's own parts; $(O)/<stage>.a,

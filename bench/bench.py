@@ -1,20 +1,42 @@
-"""The benchmarks of issues 3, 4 and 5, ours and Postfix's in one run.
+"""The speed benchmarks (issues 3, 4, 5, 14 and 16): ours and Postfix's in
+one run, each figure measured RUNS times (default 3) with the two systems
+taking turns, reported as median rates and the min/median/max of the
+ours/Postfix ratios of the single runs.
 
-    python3 bench/bench.py --build O --home QMAILHOME [fsync|local|smtp|remote ...]
+    python3 bench/bench.py --build O --home QMAILHOME [--runs N] [JOB ...]
 
-With no names every benchmark runs. The fsync and fork+exec rates are always
-measured first, so every figure can be set against them. See bench/README.md
-for what each figure means. Needs root (test accounts, Postfix, tcpserver -u).
+With no JOB names every default job runs. The fsync and fork+exec rates are
+always measured, before and after, so every figure can be set against them.
+See bench/README.md for what each figure means. Needs root (test accounts,
+Postfix, tcpserver -u).
+
+Adding a job: in a module named in JOB_MODULES (bench/<name>.py), write
+
+    from bench import job, Figure, Result, goal
+
+    @job("name", "what it measures")
+    def name(ctx):
+        yield Figure(["label"], lambda side: Result(n, secs))
+
+A job is a generator of Figures; each Figure is measured ctx.runs times on
+each side it names (default both; sides=("ours",) for one), and its
+measure(side) returns one Result per label (a tuple when there are several).
+ctx has the sides (ctx.ours, ctx.theirs), ctx.tools, ctx.work and ctx.sink.
+goal(text, labels, test) adds a line to the goals check below the table.
 """
 import argparse
+import importlib
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# job modules say "from bench import job": let that name this very module
+sys.modules.setdefault("bench", sys.modules[__name__])
 
 from util import (wait_until, free_port, listening, make_user, make_maildir,  # noqa: E402
                   clear_maildir, count_new, write_owned)
@@ -22,6 +44,7 @@ import util  # noqa: E402
 import postfix as pfx  # noqa: E402
 import qmail as qm  # noqa: E402
 
+RUNS = 3             # each figure, each side
 NLOCAL = 2000        # local (a) and smtp: messages
 NEXT = 1000          # local (b): extension addresses
 NREMOTE = 1000       # remote: recipients
@@ -35,6 +58,8 @@ PDOMAIN = "pf.bench.test"    # Postfix's local domain
 QUSER = "benchq"
 PUSER = "benchp"
 SENDER = "bench@client.test"
+# modules with more jobs (bench/<name>.py); one that is not there is skipped
+JOB_MODULES = ("scale", "deliver")
 
 
 def say(*a):
@@ -46,15 +71,22 @@ class Stale(Exception):
 
 
 class Result:
-    """One measurement: n items in secs, or why it did not finish."""
+    """One measurement: n items in secs, or why it did not finish. A
+    figure that is not a rate (memory, a count) gives value= and unit=."""
 
-    def __init__(self, n=None, secs=None, status="ok", note=""):
+    def __init__(self, n=None, secs=None, status="ok", note="", value=None, unit=""):
         self.n, self.secs, self.status, self.note = n, secs, status, note
+        self.value, self.unit = value, unit
         self.detail = ""
 
     @property
     def rate(self):
-        if self.status != "ok" or not self.secs:
+        """items per second, or the value; None when there is none"""
+        if self.status != "ok":
+            return None
+        if self.value is not None:
+            return self.value
+        if not self.secs:
             return None
         return self.n / self.secs
 
@@ -62,6 +94,8 @@ class Result:
         if self.status != "ok":
             return "%s (%s)" % (self.status, self.note) if self.note else self.status
         extra = " (%s)" % self.detail if self.detail else ""
+        if self.value is not None:
+            return "%g %s%s" % (self.value, self.unit, extra)
         return "%d in %.3f s = %.1f/s%s" % (self.n, self.secs, self.rate, extra)
 
 
@@ -92,6 +126,46 @@ def timed_count(start, count, target, timeout):
     if ok:
         return Result(target, secs)
     return Result(status="incomplete", note="%d of %d after %.1f s" % (n, target, secs))
+
+
+# --- the job registry ---
+
+class Figure:
+    """Rows of the table measured together: measure(side) returns one
+    Result per label (a tuple when there are several). needs names Side
+    attributes that must be set (e.g. "smtp_port"); lower=True marks a
+    figure where the smaller value is the better (e.g. memory)."""
+
+    def __init__(self, labels, measure, sides=("ours", "postfix"), needs=(), lower=False):
+        self.labels = [labels] if isinstance(labels, str) else list(labels)
+        self.measure, self.sides, self.needs, self.lower = measure, sides, needs, lower
+
+
+JOBS = {}    # name -> (doc, generator function, runs by default)
+GOALS = []   # (text, labels, test(rates by label and side))
+
+
+def job(name, doc, default=True):
+    """Register a job: fn(ctx) yields Figures."""
+    def register(fn):
+        JOBS[name] = (doc, fn, default)
+        return fn
+    return register
+
+
+def goal(text, labels, test):
+    """A line of the goals check: test(r) gets r(label, side), the median
+    rate or value (None when missing), and says whether the aim is met."""
+    GOALS.append((text, labels, test))
+
+
+class Ctx:
+    def __init__(self, tools, work, sink, ours, theirs, runs):
+        self.tools, self.work, self.sink = tools, work, sink
+        self.ours, self.theirs, self.runs = ours, theirs, runs
+
+    def side(self, name):
+        return self.ours if name == "ours" else self.theirs
 
 
 # --- the machine's limits ---
@@ -230,7 +304,7 @@ def settle(side, timeout=30):
     wait_until(side.drained, timeout, 0.05)
 
 
-# --- the jobs ---
+# --- the measurements ---
 
 def job_local_many(side, tools, work):
     """(a) NLOCAL messages by INJECTORS parallel injectors to one user,
@@ -359,32 +433,8 @@ def job_remote(side, sink):
         sink.stop()
 
 
-# --- report ---
 
-def fmt_rate(r):
-    if r is None:
-        return "-"
-    if r.status != "ok":
-        return r.status
-    return "%.1f" % r.rate
-
-
-def fmt_secs(r):
-    if r is None or r.status != "ok":
-        return "-"
-    return "%.3f" % r.secs
-
-
-def ratio(a, b):
-    if a is None or b is None or not b:
-        return "-"
-    return "%.2f" % (a / b)
-
-
-LA = "local %d msgs x%d inj" % (NLOCAL, INJECTORS)
-LB = "local 1 msg %d ext" % NEXT
-LR = "remote %d rcpt %d dom" % (NREMOTE, NDOMAINS)
-
+# --- the jobs ---
 
 def lacc(n):
     return "smtp %d sess accepted" % n
@@ -398,41 +448,124 @@ def ltls(n, what):
     return "smtps %d sess %s" % (n, what)
 
 
-def goals(rows):
-    """The aims the issues set, each met, NOT met or unknown (a figure
-    is missing)."""
-    d = {label: (ours, theirs) for label, ours, theirs in rows}
-
-    def rate(label, who):
-        r = d.get(label, (None, None))[who]
-        return r.rate if r is not None else None
-
-    def check(text, *vals_and_test):
-        *vals, test = vals_and_test
-        if not any(label in d for label in text[1]):
-            return None
-        if any(v is None for v in vals):
-            return "unknown  %s" % text[0]
-        return "%s  %s" % ("met     " if test(*vals) else "NOT met ", text[0])
-
-    out = [
-        check(("issue 3: 1000 extensions faster than Postfix", [LB]),
-              rate(LB, 0), rate(LB, 1), lambda a, b: a > b),
-        check(("issue 3: 1000 extensions under notqmail's 1.7 s", [LB]),
-              rate(LB, 0), lambda a: NEXT / a < 1.7),
-        check(("issue 4: accepted/s at 50 sessions above Postfix", [lacc(50)]),
-              rate(lacc(50), 0), rate(lacc(50), 1), lambda a, b: a > b),
-        check(("issue 4: end-to-end/s at 50 sessions above Postfix", [le2e(50)]),
-              rate(le2e(50), 0), rate(le2e(50), 1), lambda a, b: a > b),
-        check(("issue 4: our end-to-end/s at 50 sessions not below 1 session", [le2e(50)]),
-              rate(le2e(50), 0), rate(le2e(1), 0), lambda a, b: a >= b),
-        check(("issue 5: fan-out no slower than Postfix", [LR]),
-              rate(LR, 0), rate(LR, 1), lambda a, b: a >= b),
-    ]
-    return [x for x in out if x]
+LA = "local %d msgs x%d inj" % (NLOCAL, INJECTORS)
+LB = "local 1 msg %d ext" % NEXT
+LR = "remote %d rcpt %d dom" % (NREMOTE, NDOMAINS)
 
 
-def report(rates, rows, out):
+@job("local", "local delivery: %s; one message to %d extensions" % (LA, NEXT))
+def local_jobs(ctx):
+    yield Figure(LA, lambda s: job_local_many(s, ctx.tools, ctx.work))
+    yield Figure(LB, job_local_ext)
+
+
+@job("smtp", "smtp-source, one message a session, at %s sessions" % "/".join(map(str, SESSIONS)))
+def smtp_jobs(ctx):
+    for n in SESSIONS:
+        yield Figure((lacc(n), le2e(n)), lambda s, n=n: job_smtp(s, n), needs=("smtp_port",))
+
+
+@job("tls", "SMTPS, one message a session, at %s sessions" % "/".join(map(str, TLS_SESSIONS)))
+def tls_jobs(ctx):
+    for n in TLS_SESSIONS:
+        yield Figure((ltls(n, "accepted"), ltls(n, "end-to-end")), lambda s, n=n: job_tls(s, n),
+                     needs=("tls_port",))
+
+
+@job("remote", "one message to %d recipients in %d domains, to smtp-sink" % (NREMOTE, NDOMAINS))
+def remote_jobs(ctx):
+    yield Figure(LR, lambda s: job_remote(s, ctx.sink))
+
+
+def _ratio_at_least(k, label):
+    return lambda r: None if None in (r(label, "ours"), r(label, "postfix")) \
+        else r(label, "ours") >= k * r(label, "postfix")
+
+
+for _n in SESSIONS:
+    goal("issue 14: SMTP accepted/s at %d sessions >= 1.2x Postfix" % _n, [lacc(_n)], _ratio_at_least(1.2, lacc(_n)))
+    goal("issue 14: SMTP end-to-end/s at %d sessions >= 1.2x Postfix" % _n, [le2e(_n)],
+         _ratio_at_least(1.2, le2e(_n)))
+goal("issue 14: our end-to-end/s at 50 sessions not below 1 session", [le2e(50), le2e(1)],
+     lambda r: None if None in (r(le2e(50), "ours"), r(le2e(1), "ours")) else r(le2e(50), "ours") >= r(le2e(1), "ours"))
+goal("issue 14: local fan-out (1000 extensions) under 0.6 s", [LB],
+     lambda r: None if r(LB, "ours") is None else NEXT / r(LB, "ours") < 0.6)
+goal("issue 14: local fan-out >= 1.3x Postfix", [LB], _ratio_at_least(1.3, LB))
+goal("issue 14: remote fan-out ahead of Postfix", [LR],
+     lambda r: None if None in (r(LR, "ours"), r(LR, "postfix")) else r(LR, "ours") > r(LR, "postfix"))
+goal("issue 3: 1000 extensions under notqmail's 1.7 s", [LB],
+     lambda r: None if r(LB, "ours") is None else NEXT / r(LB, "ours") < 1.7)
+
+
+# --- running the figures ---
+
+def measure_figure(ctx, fig):
+    """fig measured ctx.runs times on each of its sides, taking turns;
+    returns {label: {side name: [Result per run]}}."""
+    out = {label: {name: [] for name in fig.sides} for label in fig.labels}
+    for run in range(ctx.runs):
+        for name in fig.sides:
+            s = ctx.side(name)
+            missing = [a for a in fig.needs if not getattr(s, a, None)]
+            if s.why or missing:
+                rs = [not_run(s.why or "no %s" % missing[0])] * len(fig.labels)
+            else:
+                say("bench: %s: %s run %d ..." % (fig.labels[0], name, run + 1))
+                try:
+                    rs = fig.measure(s)
+                    rs = list(rs) if isinstance(rs, (tuple, list)) else [rs]
+                except (OSError, subprocess.SubprocessError, Stale) as e:
+                    rs = [Result(status="failed", note=str(e)[:120])] * len(fig.labels)
+                say("bench: %s: %s run %d: %s" % (fig.labels[0], name, run + 1, " / ".join(map(str, rs))))
+            for label, r in zip(fig.labels, rs):
+                out[label][name].append(r)
+    return out
+
+
+class Row:
+    """One label's runs on both sides, summarized: the median rate of
+    each side over the runs that finished, and the ours/Postfix ratio of
+    each run where both finished (min, median, max)."""
+
+    def __init__(self, label, runs, lower=False):
+        self.label, self.lower = label, lower
+        self.ours = runs.get("ours", [])
+        self.theirs = runs.get("postfix", [])
+        self.ratios = [a.rate / b.rate for a, b in zip(self.ours, self.theirs)
+                       if a.rate is not None and b.rate]
+        if lower:
+            self.ratios = [1 / x for x in self.ratios if x]
+
+    @staticmethod
+    def median(results):
+        v = [r.rate for r in results if r.rate is not None]
+        return statistics.median(v) if v else None
+
+    def rate(self, side):
+        return self.median(self.ours if side == "ours" else self.theirs)
+
+    def secs(self, side):
+        v = [r.secs for r in (self.ours if side == "ours" else self.theirs) if r.rate is not None and r.secs]
+        return statistics.median(v) if v else None
+
+    def unit(self):
+        for r in self.ours + self.theirs:
+            if r.status == "ok" and r.value is not None:
+                return r.unit
+        return None
+
+    def notes(self):
+        for side, rs in (("ours", self.ours), ("postfix", self.theirs)):
+            for i, r in enumerate(rs):
+                if r.status != "ok":
+                    yield "%s, %s, run %d: %s" % (self.label, side, i + 1, r)
+
+
+def fmt(v, spec="%.1f"):
+    return "-" if v is None else spec % v
+
+
+def report(rates, rows, runs, out):
     lines = []
     w = lines.append
     f1, f4, sp = rates.get("fsync"), rates.get("fsync4"), rates.get("spawn")
@@ -445,28 +578,49 @@ def report(rates, rows, out):
         w("         (better of the measurements before and after the jobs: %s)" % "; ".join(
             "%s %s then %s" % (k.split()[0], num(rates[k][0]), num(rates[k][1]))
             for k in ("fsync runs", "fsync4 runs", "spawn runs")))
+    w("%d runs of each figure on each side, taking turns; rates are medians over the runs," % runs)
+    w("ours/pfx is the median of the runs' ratios, with their min and max")
     w("")
-    head = ("%-26s %10s %9s %10s %9s %8s %8s %8s %8s" %
-            ("benchmark (items)", "ours/s", "ours s", "pfx/s", "pfx s", "ours/pfx", "ours/fs", "pfx/fs", "ours/sp"))
+    head = ("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s" %
+            ("benchmark (items)", "ours/s", "ours s", "pfx/s", "pfx s", "ours/pfx", "(min-max)",
+             "ours/fs", "pfx/fs", "ours/sp"))
     w(head)
     w("-" * len(head))
-    for label, ours, theirs in rows:
-        orate = ours.rate if ours else None
-        prate = theirs.rate if theirs else None
-        w("%-26s %10s %9s %10s %9s %8s %8s %8s %8s" % (
-            label, fmt_rate(ours), fmt_secs(ours), fmt_rate(theirs), fmt_secs(theirs),
-            ratio(orate, prate), ratio(orate, f1), ratio(prate, f1), ratio(orate, sp)))
-    notes = [(label, who, r) for label, ours, theirs in rows for who, r in (("ours", ours), ("postfix", theirs))
-             if r is not None and r.status != "ok" and r.note]
+    for row in rows:
+        o, p = row.rate("ours"), row.rate("postfix")
+        rr = row.ratios
+        spread = "(%.2f-%.2f)" % (min(rr), max(rr)) if rr else "-"
+        med = statistics.median(rr) if rr else None
+        unit = row.unit()
+        if unit:   # not a rate: the value in the rate columns, no fsync/spawn figures
+            w("%-26s %9s %8s %9s %8s %8s %13s" % (row.label, fmt(o, "%g"), unit, fmt(p, "%g"), unit if p else "-",
+                                                  fmt(med, "%.2f"), spread))
+            continue
+        w("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s" % (
+            row.label, fmt(o), fmt(row.secs("ours"), "%.3f"), fmt(p), fmt(row.secs("postfix"), "%.3f"),
+            fmt(med, "%.2f"), spread,
+            fmt(o / f1 if o and f1 else None, "%.2f"), fmt(p / f1 if p and f1 else None, "%.2f"),
+            fmt(o / sp if o and sp else None, "%.2f")))
+    notes = [n for row in rows for n in row.notes()]
     if notes:
         w("")
-        for label, who, r in notes:
-            w("%s, %s: %s" % (label, who, r))
-    g = goals(rows)
-    if g:
+        for n in notes:
+            w(n)
+    by = {row.label: row for row in rows}
+
+    def r(label, side):
+        return by[label].rate(side) if label in by else None
+
+    checks = []
+    for text, labels, test in GOALS:
+        if not any(label in by for label in labels):
+            continue
+        v = test(r)
+        checks.append("%s  %s" % ("unknown " if v is None else "met     " if v else "NOT met ", text))
+    if checks:
         w("")
-        w("goals (issues 3, 4, 5):")
-        for x in g:
+        w("goals:")
+        for x in checks:
             w("  " + x)
     w("")
     w("rates are items per second (messages, deliveries or recipients); ours/pfx > 1 means we are faster;")
@@ -552,7 +706,7 @@ def setup_postfix(work, sink_port):
     return side
 
 
-def run(which, build, home):
+def run(which, build, home, runs):
     if os.geteuid() != 0:
         say("bench: must run as root (test accounts, Postfix, tcpserver -u)")
         return 100
@@ -569,51 +723,20 @@ def run(which, build, home):
     # a stray TERM/INT still stops everything we started
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(111))
     try:
-        if which - {"fsync"}:
+        if which:
             ours = setup_ours(home, work, sink.port)
             sides.append(ours)
             theirs = setup_postfix(work, sink.port)
             sides.append(theirs)
             for s in (ours, theirs):
                 say("bench: %s: %s" % (s.name, "ready" if not s.why else "not available: " + s.why))
-
-            def both(label, fn, need_smtp=False, pair=False):
-                out = []
-                for s in (ours, theirs):
-                    if s.why:
-                        r = not_run(s.why)
-                    elif need_smtp and not s.smtp_port:
-                        r = not_run("no SMTP server")
-                    else:
-                        say("bench: %s: %s ..." % (label, s.name))
-                        try:
-                            r = fn(s)
-                        except (OSError, subprocess.SubprocessError, Stale) as e:
-                            r = Result(status="failed", note=str(e)[:120])
-                            r = (r, r) if pair else r
-                        say("bench: %s: %s: %s" % (label, s.name, " / ".join(map(str, r)) if pair else r))
-                        out.append(r)
-                        continue
-                    out.append((r, r) if pair else r)
-                return out
-
-            if "local" in which:
-                rows.append((LA,) +
-                            tuple(both("local (a)", lambda s: job_local_many(s, tools, work))))
-                rows.append((LB,) + tuple(both("local (b)", job_local_ext)))
-            if "smtp" in which:
-                for n in SESSIONS:
-                    acc, e2e = zip(*both("smtp %d sessions" % n, lambda s: job_smtp(s, n), True, True))
-                    rows.append((lacc(n),) + acc)
-                    rows.append((le2e(n),) + e2e)
-            if "tls" in which:
-                for n in TLS_SESSIONS:
-                    acc, e2e = zip(*both("smtps %d sessions" % n, lambda s: job_tls(s, n), True, True))
-                    rows.append((ltls(n, "accepted"),) + acc)
-                    rows.append((ltls(n, "end-to-end"),) + e2e)
-            if "remote" in which:
-                rows.append((LR,) +
-                            tuple(both("remote", lambda s: job_remote(s, sink))))
+            ctx = Ctx(tools, work, sink, ours, theirs, runs)
+            for name in JOBS:
+                if name not in which:
+                    continue
+                for fig in JOBS[name][1](ctx):
+                    got = measure_figure(ctx, fig)
+                    rows.extend(Row(label, got[label], fig.lower) for label in fig.labels)
     finally:
         sink.stop()
         for s in sides:
@@ -630,21 +753,33 @@ def run(which, build, home):
             rates[k + " runs"] = (rates[k], v)
             if v is not None and (rates[k] is None or v > rates[k]):
                 rates[k] = v
-    report(rates, rows, os.path.join(work, "results.txt"))
+    report(rates, rows, runs, os.path.join(work, "results.txt"))
     return 0
 
 
+def load_modules():
+    here = os.path.dirname(os.path.abspath(__file__))
+    for m in JOB_MODULES:
+        if os.path.exists(os.path.join(here, m + ".py")):
+            importlib.import_module(m)
+
+
 def main():
-    ap = argparse.ArgumentParser()
+    load_modules()
+    ap = argparse.ArgumentParser(epilog="jobs: " + "; ".join("%s: %s" % (k, v[0]) for k, v in JOBS.items()))
     ap.add_argument("--build", required=True, help="the build directory (O)")
     ap.add_argument("--home", required=True, help="the qmail home the build was made for")
-    ap.add_argument("which", nargs="*", help="fsync local smtp tls remote (default: all)")
+    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", RUNS)),
+                    help="runs of each figure (default %d, or $BENCH_RUNS)" % RUNS)
+    ap.add_argument("which", nargs="*", help="fsync or job names (default: every default job)")
     a = ap.parse_args()
-    names = {"fsync", "local", "smtp", "tls", "remote"}
-    which = set(a.which) or names
+    names = set(JOBS) | {"fsync"}
+    which = set(a.which) or {k for k, v in JOBS.items() if v[2]}
     if which - names:
-        ap.error("unknown benchmark: %s" % " ".join(sorted(which - names)))
-    return run(which, a.build, a.home)
+        ap.error("unknown job: %s" % " ".join(sorted(which - names)))
+    if a.runs < 1:
+        ap.error("--runs must be at least 1")
+    return run(which - {"fsync"}, a.build, a.home, a.runs)
 
 
 if __name__ == "__main__":

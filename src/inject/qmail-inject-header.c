@@ -55,7 +55,7 @@ void addlist(sa *list, size_t *n, const char *s, size_t len)
 }
 
 /* qualify - add defaulthost, plusdomain and defaultdomain as qmail-header(5) says */
-void qualify(sa *local, int *at, sa *domain)
+void qualify(const struct inject *in, sa *local, int *at, sa *domain)
 {
   sa *last = *at ? domain : local;
   size_t i;
@@ -67,26 +67,26 @@ void qualify(sa *local, int *at, sa *domain)
   if (*at && !domain->len) *at = 0;      /* box@ is box */
   if (!local->len && !*at) return;
   if (!*at) {
-    if (!inj.havedefaulthost) die_noname("defaulthost", local);
+    if (!in->havedefaulthost) die_noname("defaulthost", local);
     *at = 1;
-    if (!sa_copy(domain, &inj.defaulthost)) die_nomem();
+    if (!sa_copy(domain, &in->defaulthost)) die_nomem();
   }
   if (domain->len && domain->s[domain->len - 1] == '+') {
-    if (!inj.haveplusdomain) die_noname("plusdomain", local);
+    if (!in->haveplusdomain) die_noname("plusdomain", local);
     --domain->len;
-    if (!sa_append(domain, '.') || !sa_cat(domain, &inj.plusdomain)) die_nomem();
+    if (!sa_append(domain, '.') || !sa_cat(domain, &in->plusdomain)) die_nomem();
   }
   for (i = 0; i < domain->len; ++i)
     if (domain->s[i] == '.' || domain->s[i] == '[') return;
-  if (!inj.havedefaultdomain) die_noname("defaultdomain", local);
-  if (!sa_append(domain, '.') || !sa_cat(domain, &inj.defaultdomain)) die_nomem();
+  if (!in->havedefaultdomain) die_noname("defaultdomain", local);
+  if (!sa_append(domain, '.') || !sa_cat(domain, &in->defaultdomain)) die_nomem();
 }
 
 static sa local = SA_ZERO, domain = SA_ZERO, raw = SA_ZERO, out = SA_ZERO;
 static rfc822_list list = RFC822_ZERO;
 
 /* addrfield - rewrite an address field; 1 done, 0 syntax error (why) */
-static int addrfield(sa *h, size_t nl, int type, const char **why)
+static int addrfield(struct inject *in, sa *h, size_t nl, int type, const char **why)
 {
   size_t colon = byte_chr(h->s, h->len, ':'), k;
   size_t end = h->len;
@@ -111,7 +111,7 @@ static int addrfield(sa *h, size_t nl, int type, const char **why)
       *why = "'@' in the domain of an address";
       return 0;
     }
-    qualify(&local, &at, &domain);
+    qualify(in, &local, &at, &domain);
     if (local.len + (size_t)at + domain.len > ADDR_MAX) {   /* each < 5 MiB */
       *why = "address too long";
       return 0;
@@ -125,19 +125,19 @@ static int addrfield(sa *h, size_t nl, int type, const char **why)
     if (!rfc822_addr(&raw, &list, k)) die_nomem();
     switch (type) {
       case H_TO: case H_CC:
-        addlist(&inj.tocc, &inj.ntocc, raw.s, raw.len);
+        addlist(&in->tocc, &in->ntocc, raw.s, raw.len);
         /* fall through */
       case H_BCC: case H_APPARENTLYTO:
-        if (raw.len) addlist(&inj.hr, &inj.nhr, raw.s, raw.len);
+        if (raw.len) addlist(&in->hr, &in->nhr, raw.s, raw.len);
         break;
       case H_R_TO: case H_R_CC: case H_R_BCC:
-        if (raw.len) addlist(&inj.hrr, &inj.nhrr, raw.s, raw.len);
+        if (raw.len) addlist(&in->hrr, &in->nhrr, raw.s, raw.len);
         break;
       case H_RETURNPATH:
-        if (!inj.senderset) {
-          if (!sa_copy(&inj.sender, &raw)) die_nomem();
-          if (inj.flaghackrecip && raw.len && !sa_cats(&inj.sender, "-@[]")) die_nomem();
-          inj.senderset = 1;
+        if (!in->senderset) {
+          if (!sa_copy(&in->sender, &raw)) die_nomem();
+          if (in->flaghackrecip && raw.len && !sa_cats(&in->sender, "-@[]")) die_nomem();
+          in->senderset = 1;
         }
         break;
     }
@@ -150,17 +150,17 @@ static int addrfield(sa *h, size_t nl, int type, const char **why)
 }
 
 /* field - one complete header field: rewrite, record, keep or drop it */
-static void field(sa *h)
+static void field(struct inject *in, sa *h)
 {
   size_t nl = namelen(h->s, h->len);
   int type = fieldtype(h->s, nl);
   int recip = 0;
   const char *why;
 
-  if (inj.flagdeletefrom && type == H_FROM) return;
-  if (inj.flagdeletemessid && type == H_MESSAGEID) return;
-  if (inj.flagdeletesender && type == H_RETURNPATH) return;
-  inj.seen[type] = 1;
+  if (in->flagdeletefrom && type == H_FROM) return;
+  if (in->flagdeletemessid && type == H_MESSAGEID) return;
+  if (in->flagdeletesender && type == H_RETURNPATH) return;
+  in->seen[type] = 1;
 
   switch (type) {
     case H_TO: case H_CC: case H_BCC: case H_APPARENTLYTO:
@@ -170,17 +170,17 @@ static void field(sa *h)
     case H_RETURNPATH: case H_SENDER: case H_FROM: case H_REPLYTO:
     case H_RETURNRECEIPTTO: case H_ERRORSTO: case H_R_SENDER: case H_R_FROM:
     case H_R_REPLYTO:
-      if (addrfield(h, nl, type, &why)) break;
+      if (addrfield(in, h, nl, type, &why)) break;
       /* with -a nothing depends on a broken recipient field: keep it */
-      if (recip && !inj.flagrh) break;
+      if (recip && !in->flagrh) break;
       die_perm(why, h->s, h->len);
   }
   switch (type) {
     case H_BCC: case H_R_BCC: case H_RETURNPATH: case H_CONTENTLENGTH:
       return;
   }
-  if (!sa_cat(&inj.saved, h)) die_nomem();
-  if (inj.saved.len > REWRITTEN_MAX) die_perm("header too large", 0, 0);
+  if (!sa_cat(&in->saved, h)) die_nomem();
+  if (in->saved.len > REWRITTEN_MAX) die_perm("header too large", 0, 0);
 }
 
 /* couldbefield - whether a line cut short at the size limit may still be
@@ -203,7 +203,7 @@ static int couldbefield(const sa *l, int infield)
 }
 
 /* header_read - collect fields up to the blank line, in bounded memory */
-void header_read(sa *body)
+void header_read(struct inject *in, sa *body)
 {
   static sa line = SA_ZERO, h = SA_ZERO;
   size_t total = 0;   /* header bytes so far; at most HEADER_MAX here */
@@ -213,7 +213,7 @@ void header_read(sa *body)
   h.len = 0;
   for (;;) {
     line.len = 0;
-    r = bio_getln(&inj.in, &line, '\n', HEADER_MAX + 2 - total);
+    r = bio_getln(&in->in, &line, '\n', HEADER_MAX + 2 - total);
     if (r == -1) die_read();
     if (r == -2) {
       if (couldbefield(&line, h.len > 0)) die_perm("header too large", 0, 0);
@@ -235,7 +235,7 @@ void header_read(sa *body)
       if (!sa_cat(&h, &line)) die_nomem();
       continue;
     }
-    if (h.len) { field(&h); h.len = 0; }
+    if (h.len) { field(in, &h); h.len = 0; }
     if (line.len == 1) { line.len = 0; break; }   /* the blank line */
     if (total > HEADER_MAX && couldbefield(&line, 0)) die_perm("header too large", 0, 0);
     if (line.len >= 5 && !memcmp(line.s, "From ", 5)) {
@@ -248,7 +248,7 @@ void header_read(sa *body)
     }
     break;
   }
-  if (h.len) { field(&h); h.len = 0; }
+  if (h.len) { field(in, &h); h.len = 0; }
   if (line.len && !sa_copy(body, &line)) die_nomem();
 }
 
@@ -267,60 +267,60 @@ static void catname(sa *o, const char *s, char open, char close)
 }
 
 /* default_address - user@host qualified, with the -m and -r hacks when asked */
-void default_address(sa *o, const char *user, const char *host, int hack)
+void default_address(const struct inject *in, sa *o, const char *user, const char *host, int hack)
 {
   int at = host != 0;
   if (!sa_copys(&local, user)) die_nomem();
-  if (hack && inj.flaghackmess) {
+  if (hack && in->flaghackmess) {
     char num[FMT_ULONG];
     if (!sa_append(&local, '-')) die_nomem();
-    if (!sa_catb(&local, num, fmt_ulong(num, (unsigned long)inj.start))) die_nomem();
+    if (!sa_catb(&local, num, fmt_ulong(num, (unsigned long)in->start))) die_nomem();
     if (!sa_append(&local, '.')) die_nomem();
     if (!sa_catb(&local, num, fmt_ulong(num, (unsigned long)getpid()))) die_nomem();
   }
-  if (hack && inj.flaghackrecip && !sa_append(&local, '-')) die_nomem();
+  if (hack && in->flaghackrecip && !sa_append(&local, '-')) die_nomem();
   if (!sa_copys(&domain, host ? host : "")) die_nomem();
-  qualify(&local, &at, &domain);
+  qualify(in, &local, &at, &domain);
   if (!sa_copy(o, &local)) die_nomem();
   if (at && (!sa_append(o, '@') || !sa_cat(o, &domain))) die_nomem();
 }
 
 /* addfrom - a From field for the user, with the full name as asked */
-static void addfrom(const char *prefix)
+static void addfrom(struct inject *in, const char *prefix)
 {
-  if (!sa_cats(&inj.added, prefix) || !sa_cats(&inj.added, "From: ")) die_nomem();
-  default_address(&raw, inj.mailuser, inj.mailhost, 0);
+  if (!sa_cats(&in->added, prefix) || !sa_cats(&in->added, "From: ")) die_nomem();
+  default_address(in, &raw, in->mailuser, in->mailhost, 0);
   out.len = 0;
   if (!quote_addr(&out, raw.s, raw.len)) die_nomem();
-  if (inj.fullname && !inj.flagnamecomment) {
-    catname(&inj.added, inj.fullname, '"', '"');
-    if (!sa_cats(&inj.added, " <") || !sa_cat(&inj.added, &out) ||
-        !sa_append(&inj.added, '>')) die_nomem();
+  if (in->fullname && !in->flagnamecomment) {
+    catname(&in->added, in->fullname, '"', '"');
+    if (!sa_cats(&in->added, " <") || !sa_cat(&in->added, &out) ||
+        !sa_append(&in->added, '>')) die_nomem();
   } else {
-    if (!sa_cat(&inj.added, &out)) die_nomem();
-    if (inj.fullname) {
-      if (!sa_append(&inj.added, ' ')) die_nomem();
-      catname(&inj.added, inj.fullname, '(', ')');
+    if (!sa_cat(&in->added, &out)) die_nomem();
+    if (in->fullname) {
+      if (!sa_append(&in->added, ' ')) die_nomem();
+      catname(&in->added, in->fullname, '(', ')');
     }
   }
-  if (!sa_append(&inj.added, '\n')) die_nomem();
+  if (!sa_append(&in->added, '\n')) die_nomem();
 }
 
-static void adddate(const char *prefix)
+static void adddate(struct inject *in, const char *prefix)
 {
-  if (!sa_cats(&inj.added, prefix) || !sa_cats(&inj.added, "Date: ") ||
-      !date822_fmt(&inj.added, inj.start) || !sa_append(&inj.added, '\n'))
+  if (!sa_cats(&in->added, prefix) || !sa_cats(&in->added, "Date: ") ||
+      !date822_fmt(&in->added, in->start) || !sa_append(&in->added, '\n'))
     die_nomem();
 }
 
 /* addmsgid - <YYYYMMDDHHMMSS.pid.qmail@idhost>, as qmail makes them */
-static void addmsgid(const char *prefix)
+static void addmsgid(struct inject *in, const char *prefix)
 {
   struct tm tm;
   char buf[64];
   size_t n = 0;
 
-  if (!gmtime_r(&inj.start, &tm)) memset(&tm, 0, sizeof tm);
+  if (!gmtime_r(&in->start, &tm)) memset(&tm, 0, sizeof tm);
   n += fmt_ulong0(buf + n, (unsigned long)tm.tm_year + 1900, 4);
   n += fmt_ulong0(buf + n, (unsigned long)tm.tm_mon + 1, 2);
   n += fmt_ulong0(buf + n, (unsigned long)tm.tm_mday, 2);
@@ -329,69 +329,69 @@ static void addmsgid(const char *prefix)
   n += fmt_ulong0(buf + n, (unsigned long)tm.tm_sec, 2);
   buf[n++] = '.';
   n += fmt_ulong(buf + n, (unsigned long)getpid());
-  if (!sa_cats(&inj.added, prefix) || !sa_cats(&inj.added, "Message-ID: <") ||
-      !sa_catb(&inj.added, buf, n) || !sa_cats(&inj.added, ".qmail@") ||
-      !sa_cat(&inj.added, &inj.idhost) || !sa_cats(&inj.added, ">\n"))
+  if (!sa_cats(&in->added, prefix) || !sa_cats(&in->added, "Message-ID: <") ||
+      !sa_catb(&in->added, buf, n) || !sa_cats(&in->added, ".qmail@") ||
+      !sa_cat(&in->added, &in->idhost) || !sa_cats(&in->added, ">\n"))
     die_nomem();
 }
 
 /* addmft - Mail-Followup-To when To or Cc names a list in QMAILMFTFILE */
-static void addmft(void)
+static void addmft(struct inject *in)
 {
   size_t i, j, col;
   const char *a, *m;
   int hit = 0;
 
-  if (!inj.flagmft || inj.seen[H_MAILFOLLOWUPTO]) return;
-  for (a = inj.tocc.s, i = 0; i < inj.ntocc && !hit; ++i, a += strlen(a) + 1)
-    for (m = inj.mft.s, j = 0; j < inj.mft.len; j += strlen(m + j) + 1)
+  if (!in->flagmft || in->seen[H_MAILFOLLOWUPTO]) return;
+  for (a = in->tocc.s, i = 0; i < in->ntocc && !hit; ++i, a += strlen(a) + 1)
+    for (m = in->mft.s, j = 0; j < in->mft.len; j += strlen(m + j) + 1)
       if (!case_diffs(a, m + j)) { hit = 1; break; }
   if (!hit) return;
-  if (!sa_cats(&inj.added, "Mail-Followup-To: ")) die_nomem();
+  if (!sa_cats(&in->added, "Mail-Followup-To: ")) die_nomem();
   col = 18;
-  for (a = inj.tocc.s, i = 0; i < inj.ntocc; ++i, a += strlen(a) + 1) {
+  for (a = in->tocc.s, i = 0; i < in->ntocc; ++i, a += strlen(a) + 1) {
     out.len = 0;
     if (!quote_addr(&out, a, strlen(a))) die_nomem();
     if (i) {
       if (col + 2 + out.len > 78) {
-        if (!sa_cats(&inj.added, ",\n  ")) die_nomem();
+        if (!sa_cats(&in->added, ",\n  ")) die_nomem();
         col = 2;
       } else {
-        if (!sa_cats(&inj.added, ", ")) die_nomem();
+        if (!sa_cats(&in->added, ", ")) die_nomem();
         col += 2;
       }
     }
-    if (!sa_cat(&inj.added, &out)) die_nomem();
+    if (!sa_cat(&in->added, &out)) die_nomem();
     col += out.len;
   }
-  if (!sa_append(&inj.added, '\n')) die_nomem();
+  if (!sa_append(&in->added, '\n')) die_nomem();
 }
 
 /* header_finish - the sender and the fields qmail-inject adds */
-void header_finish(void)
+void header_finish(struct inject *in)
 {
-  const int *s = inj.seen;
+  const int *s = in->seen;
 
-  inj.flagresent = s[H_R_SENDER] || s[H_R_FROM] || s[H_R_REPLYTO] || s[H_R_TO] ||
+  in->flagresent = s[H_R_SENDER] || s[H_R_FROM] || s[H_R_REPLYTO] || s[H_R_TO] ||
                    s[H_R_CC] || s[H_R_BCC] || s[H_R_DATE] || s[H_R_MESSAGEID];
-  if (!inj.senderset) {
-    default_address(&inj.sender, inj.mailruser, inj.mailrhost, 1);
-    if (inj.flaghackrecip && !sa_cats(&inj.sender, "-@[]")) die_nomem();
-    inj.senderset = 1;
+  if (!in->senderset) {
+    default_address(in, &in->sender, in->mailruser, in->mailrhost, 1);
+    if (in->flaghackrecip && !sa_cats(&in->sender, "-@[]")) die_nomem();
+    in->senderset = 1;
   }
-  if (!sa_copys(&inj.added, "")) die_nomem();
-  if (inj.flagresent) {
-    if (!s[H_R_DATE]) adddate("Resent-");
-    if (!s[H_R_MESSAGEID]) addmsgid("Resent-");
-    if (!s[H_R_FROM]) addfrom("Resent-");
+  if (!sa_copys(&in->added, "")) die_nomem();
+  if (in->flagresent) {
+    if (!s[H_R_DATE]) adddate(in, "Resent-");
+    if (!s[H_R_MESSAGEID]) addmsgid(in, "Resent-");
+    if (!s[H_R_FROM]) addfrom(in, "Resent-");
     if (!s[H_R_TO] && !s[H_R_CC])
-      if (!sa_cats(&inj.added, "Resent-Cc: recipient list not shown: ;\n")) die_nomem();
+      if (!sa_cats(&in->added, "Resent-Cc: recipient list not shown: ;\n")) die_nomem();
   } else {
-    if (!s[H_DATE]) adddate("");
-    if (!s[H_MESSAGEID]) addmsgid("");
-    if (!s[H_FROM]) addfrom("");
+    if (!s[H_DATE]) adddate(in, "");
+    if (!s[H_MESSAGEID]) addmsgid(in, "");
+    if (!s[H_FROM]) addfrom(in, "");
     if (!s[H_TO] && !s[H_CC])
-      if (!sa_cats(&inj.added, "Cc: recipient list not shown: ;\n")) die_nomem();
-    addmft();
+      if (!sa_cats(&in->added, "Cc: recipient list not shown: ;\n")) die_nomem();
+    addmft(in);
   }
 }

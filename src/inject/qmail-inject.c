@@ -22,7 +22,7 @@
 
 #define FATAL "qmail-inject: fatal: "
 
-struct inject inj;
+static struct inject inj;
 static qmail qq;
 static int qqopen;
 static char outbuf[BIO_SIZE];
@@ -198,7 +198,7 @@ static void address(sa *o, const char *s, const char *what)
   }
   if (!local.s && !sa_copyb(&local, "", 0)) die_nomem();
   if (!domain.s && !sa_copyb(&domain, "", 0)) die_nomem();
-  qualify(&local, &flagat, &domain);
+  qualify(&inj, &local, &flagat, &domain);
   if (!sa_copy(o, &local)) die_nomem();
   if (flagat && (!sa_append(o, '@') || !sa_cat(o, &domain))) die_nomem();
   if (o->len > ADDR_MAX) die(100, FATAL, "address too long (over 1000 bytes)\n", NULL);
@@ -348,8 +348,8 @@ int main(int argc, char **argv)
   inj.flagrh = strategy != R_ARGS;
   if (!sa_copys(&inj.saved, "")) die_nomem();
 
-  header_read(&firstline);
-  header_finish();
+  header_read(&inj, &firstline);
+  header_finish(&inj);
   checklimits();
   finish(&firstline);
 }

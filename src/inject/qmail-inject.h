@@ -1,4 +1,8 @@
-/* qmail-inject's parts share this state; see man/qmail-inject.8. */
+/* qmail-inject - the interface between qmail-inject.c (options,
+ * controls, envelope, body, the queue) and qmail-inject-header.c (reading
+ * and rewriting the header). qmail-inject.c owns the one struct inject,
+ * file-static there, and passes it to the header functions; the death
+ * helpers are qmail-inject.c's. See man/qmail-inject.8. */
 #ifndef QMAIL_INJECT_H
 #define QMAIL_INJECT_H
 
@@ -43,8 +47,6 @@ struct inject {
   bio in;
 };
 
-extern struct inject inj;
-
 noreturn void die_nomem(void);
 noreturn void die_read(void);
 noreturn void die_perm(const char *why, const char *what, size_t n);
@@ -55,13 +57,14 @@ noreturn void die_noname(const char *fn, const sa *local);
 /* qmail-inject-header.c */
 /* header_read - read and rewrite the header; the first body line, if the
  * header ended at one, is left in body (else body is empty) */
-void header_read(sa *body);
-void header_finish(void);
+void header_read(struct inject *in, sa *body);
+/* header_finish - add the fields the header lacks (From, Date, Message-ID ...) */
+void header_finish(struct inject *in);
 /* qualify - qmail-header(5) qualification of local[@domain] in place */
-void qualify(sa *local, int *at, sa *domain);
+void qualify(const struct inject *in, sa *local, int *at, sa *domain);
 /* addlist - append an address to a list (entry ends in NUL) */
 void addlist(sa *list, size_t *n, const char *s, size_t len);
 /* default_address - the user's address: local=user, domain=host */
-void default_address(sa *out, const char *user, const char *host, int quote);
+void default_address(const struct inject *in, sa *out, const char *user, const char *host, int quote);
 
 #endif

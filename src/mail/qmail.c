@@ -34,7 +34,9 @@ int qmail_open(qmail *q)
       prog = path;
     }
   }
-  q->pid = prog ? fork() : -1;
+  /* vfork: the parent's memory is not copied. The child only moves fds,
+   * resets SIGPIPE and execs (or _exits), touching nothing of ours. */
+  q->pid = prog ? vfork() : -1;
   if (q->pid == -1) {
     int e = errno;
     close(pm[0]); close(pm[1]); close(pe[0]); close(pe[1]);

@@ -73,8 +73,9 @@ static void sigalrm(int sig) { (void)sig; quit(52); }
 /* memory may be corrupt: touch no file names */
 static void sigbug(int sig) { (void)sig; _exit(81); }
 
-/* received - "Received: (qmail PID invoked ...); DATE\n" into line */
-static void received(sa *line, unsigned long pid, uid_t uid, time_t now)
+/* received - "Received: (qmail PID invoked ...); " into line; the date
+ * follows once the message begins (dated) */
+static void received(sa *line, unsigned long pid, uid_t uid)
 {
   uid_t ua, ud, us;
 
@@ -88,9 +89,21 @@ static void received(sa *line, unsigned long pid, uid_t uid, time_t now)
   else if (uid == ud) { if (!sa_cats(line, "from network")) die_nomem(); }
   else if (uid == us) { if (!sa_cats(line, "for bounce")) die_nomem(); }
   else if (!sa_cats(line, "by uid ") || !sa_catulong(line, uid)) die_nomem();
-  if (!sa_cats(line, "); ") || !date822_fmt_utc(line, now) ||
-      !sa_append(line, '\n'))
-    die_nomem();
+  if (!sa_cats(line, "); ")) die_nomem();
+}
+
+static void dated(sa *line, time_t now)
+{
+  if (!date822_fmt_utc(line, now) || !sa_append(line, '\n')) die_nomem();
+}
+
+/* waitinput - block until the message's first bytes (or its end) are on
+ * fd 0: a caller may start us ahead of time (qmail-smtpd at MAIL), and
+ * until the message begins we hold no file */
+static void waitinput(void)
+{
+  bio_init(&in, 0, inbuf, sizeof inbuf);
+  if (bio_feed(&in) == -1) _exit(54);
 }
 
 /* pidfile - create pid/PID.TIME.SEQ exclusively; its inode names the message */
@@ -236,7 +249,6 @@ static void pickname(unsigned long pid, time_t now)
 static void message(const sa *line)
 {
   bio_init(&out, messfd, outbuf, sizeof outbuf);
-  bio_init(&in, 0, inbuf, sizeof inbuf);
   put(line->s, line->len);
   switch (bio_copy(&out, &in)) {
     case -1: die_read();
@@ -285,7 +297,7 @@ int main(void)
 {
   unsigned long pid = (unsigned long)getpid();
   uid_t uid = getuid();
-  time_t now = time(0);
+  time_t now;
   sa line = SA_ZERO;
 
   sig_blocknone();
@@ -293,9 +305,12 @@ int main(void)
   umask(033);
   if (chdir(auto_home) == -1) _exit(61);
   if (chdir("queue") == -1) _exit(62);
-  received(&line, pid, uid, now);
+  received(&line, pid, uid);
   signals();
   alarm(DEATH);          /* before any file exists */
+  waitinput();
+  now = time(0);
+  dated(&line, now);
   pickname(pid, now);
   message(&line);
   intd(pid, uid);

@@ -1,8 +1,8 @@
 /* qmail-send-bounce - permanent failures and bounce messages (QSBMF).
- * addbounce appends one paragraph to bounce/<id> and fsyncs it before the
+ * bounce_add appends one paragraph to bounce/<id> and fsyncs it before the
  * caller marks the recipient done, so a crash cannot lose a failure; a
  * crash between the two at worst repeats a paragraph. When the message is
- * finished, injectbounce sends bounce/<id> with a copy of the message to
+ * finished, bounce_inject sends bounce/<id> with a copy of the message to
  * the sender (a double bounce to doublebounceto when the sender is empty;
  * a failed double bounce is dropped and logged), then removes bounce/<id>. */
 #include <errno.h>
@@ -21,17 +21,18 @@
 
 static sa bouncetext = SA_ZERO;
 
-void addbounce(unsigned long id, const char *recip, const char *report, size_t len)
+void bounce_add(unsigned long id, const char *recip, const char *report, size_t len)
 {
+  char f[QFN_SIZE];
   int fd;
 
   bouncetext.len = 0;
-  while (!qsbmf_para(&bouncetext, rewrite_unprepend(recip, &mapvdoms), report, len)) {
+  while (!qsbmf_para(&bouncetext, rewrite_unprepend(recip, &send_ctl()->vdoms), report, len)) {
     bouncetext.len = 0;
-    nomem();
+    log_nomem();
   }
   for (;;) {
-    fd = open_append(fn2("bounce", id));
+    fd = open_append(queue_fn(f, "bounce", id));
     if (fd != -1) {
       if (bio_writeall(fd, bouncetext.s, bouncetext.len, 0) && fsync(fd) == 0) {
         close(fd);
@@ -40,12 +41,12 @@ void addbounce(unsigned long id, const char *recip, const char *report, size_t l
       /* a partial paragraph would repeat; qmail accepts that too */
       close(fd);
     }
-    qlog("alert: unable to append to bounce message; HELP! sleeping...\n", NULL);
+    log_line("alert: unable to append to bounce message; HELP! sleeping...\n", NULL);
     sleep(10);
   }
 }
 
-/* copy - the whole file fn into the message; 0 on a read error */
+/* copy - the whole file f into the message; 0 on a read error */
 static int copy(qmail *q, const char *f)
 {
   char buf[8192];
@@ -63,10 +64,11 @@ static int copy(qmail *q, const char *f)
   return r == 0;
 }
 
-int injectbounce(unsigned long id)
+int bounce_inject(unsigned long id)
 {
   static sa sender = SA_ZERO, hdr = SA_ZERO;
-  char num[FMT_ULONG], num2[FMT_ULONG];
+  const send_controls *ctl = send_ctl();
+  char num[FMT_ULONG], num2[FMT_ULONG], bf[QFN_SIZE], f[QFN_SIZE];
   const char *bsender, *brecip;
   struct stat st;
   time_t birth;
@@ -75,13 +77,13 @@ int injectbounce(unsigned long id)
 
   /* no bounce: info is not even read (after a crash, a finished message
    * that was never committed may have lost its contents) */
-  if (stat(fn2("bounce", id), &st) == -1) {
+  if (stat(queue_fn(bf, "bounce", id), &st) == -1) {
     if (errno == ENOENT) return 1;
-    qlog("warning: unable to stat ", fn2("bounce", id), "\n", NULL);
+    log_line("warning: unable to stat ", bf, "\n", NULL);
     return 0;
   }
-  if (!getinfo(&sender, &birth, id)) {
-    qlog("warning: trouble reading ", fn("info", id), "; will try again later\n", NULL);
+  if (!queue_info(id, &sender, &birth)) {
+    log_line("warning: trouble reading ", queue_fn(f, "info", id), "; will try again later\n", NULL);
     return 0;
   }
   /* owner-@host-@[] -> owner-@host: the bounce goes to the list owner */
@@ -92,21 +94,21 @@ int injectbounce(unsigned long id)
     sender.len = slen + 1;
   }
   if (!strcmp(sender.s, "#@[]"))
-    qlog("triple bounce: discarding ", fn2("bounce", id), "\n", NULL);
+    log_line("triple bounce: discarding ", bf, "\n", NULL);
   else {
     if (qmail_open(&q) == -1) {
-      qlog("warning: unable to start qmail-queue, will try later\n", NULL);
+      log_line("warning: unable to start qmail-queue, will try later\n", NULL);
       return 0;
     }
     if (*sender.s) { bsender = ""; brecip = sender.s; }
-    else { bsender = "#@[]"; brecip = doublebounceto.s; }
+    else { bsender = "#@[]"; brecip = ctl->doublebounceto.s; }
     hdr.len = 0;
     if (!sa_cats(&hdr, "Date: ") || !date822_fmt(&hdr, time(0)) ||
-        !sa_cats(&hdr, "\nFrom: ") || !quote_cat(&hdr, bouncefrom.s, bouncefrom.len) ||
-        !sa_append(&hdr, '@') || !sa_cat(&hdr, &bouncehost) ||
+        !sa_cats(&hdr, "\nFrom: ") || !quote_cat(&hdr, ctl->bouncefrom.s, ctl->bouncefrom.len) ||
+        !sa_append(&hdr, '@') || !sa_cat(&hdr, &ctl->bouncehost) ||
         !sa_cats(&hdr, "\nTo: ") || !quote_addr(&hdr, brecip, strlen(brecip)) ||
         !sa_cats(&hdr, "\nSubject: failure notice\n\nHi. This is the qmail-send program at ") ||
-        !sa_cat(&hdr, &bouncehost)) {
+        !sa_cat(&hdr, &ctl->bouncehost)) {
       qmail_fail(&q);
       hdr.len = 0;
     }
@@ -116,7 +118,7 @@ int injectbounce(unsigned long id)
                      "This is a permanent error; I've given up. Sorry it didn't work out.\n\n");
     else
       qmail_puts(&q, ".\nI tried to deliver a bounce message to this address, but the bounce bounced!\n\n");
-    if (!copy(&q, fn2("bounce", id))) qmail_fail(&q);
+    if (!copy(&q, bf)) qmail_fail(&q);
     qmail_puts(&q, *sender.s ? "--- Below this line is a copy of the message.\n\n"
                              : "--- Below this line is the original bounce.\n\n");
     hdr.len = 0;
@@ -126,17 +128,17 @@ int injectbounce(unsigned long id)
       hdr.len = 0;
     }
     qmail_put(&q, hdr.s ? hdr.s : "", hdr.len);
-    if (!copy(&q, fn("mess", id))) qmail_fail(&q);
+    if (!copy(&q, queue_fn(f, "mess", id))) qmail_fail(&q);
     qmail_from(&q, bsender);
     qmail_to(&q, brecip);
     if (*qmail_close(&q)) {
-      qlog("warning: trouble injecting bounce message, will try later\n", NULL);
+      log_line("warning: trouble injecting bounce message, will try later\n", NULL);
       return 0;
     }
-    qlog("bounce msg ", ulstr(num, id), " qp ", ulstr(num2, qmail_qp(&q)), "\n", NULL);
+    log_line("bounce msg ", log_ul(num, id), " qp ", log_ul(num2, qmail_qp(&q)), "\n", NULL);
   }
-  if (unlink(fn2("bounce", id)) == -1) {
-    qlog("warning: unable to unlink ", fn2("bounce", id), "\n", NULL);
+  if (unlink(bf) == -1) {
+    log_line("warning: unable to unlink ", bf, "\n", NULL);
     return 0;
   }
   return 1;

@@ -1,29 +1,19 @@
-/* qmail-send-deliver - the delivery side of qmail-send.
- * Priority queues hold message ids by next attempt: pqchan[c] for
- * messages with a local/ (c 0) or remote/ (c 1) recipient list, pqnew[c]
- * for those fresh from todo/ (served in turn with pqchan[c], so new mail
- * does not wait behind a backlog of retries), pqdone for
- * messages with neither (ready to finish), pqfail for ids whose files
- * could not be examined. A pass reads one recipient list a window at a
- * time and starts deliveries from it, as many as the concurrency allows,
- * through the spawner on fds 1/2 (local) and 3/4 (remote). A delivery
- * takes one local recipient, or up to remotebatch remote recipients of
- * one domain (one SMTP transaction), and counts once against the
- * concurrency; every recipient still has its own delivery number, report,
- * mark, retry and bounce paragraph. A job is one pass over one list; it
- * stays while its deliveries run. A finished recipient is marked in
- * place: its T becomes D, and the marks are fsynced together, at most
- * MARK_DELAY ms later; a crash before that repeats those deliveries but
- * never loses one. The marks of a message that is not committed yet
- * (todo/id still there) need no fsync of their own: a crash preprocesses
- * the whole message again anyway, and its commit fsyncs the list. */
+/* qmail-send-deliver - the delivery side of qmail-send: the two
+ * channels, local (spawner on fds 1/2) and remote (fds 3/4), one struct
+ * each. A pass takes a due message from the scheduler (sched_take),
+ * reads its recipient list one window at a time and starts deliveries
+ * from it, as many as the concurrency allows. A delivery takes one local
+ * recipient, or up to remotebatch remote recipients of one domain (one
+ * SMTP transaction), and counts once against the concurrency; every
+ * recipient still has its own delivery number, report, mark (the mark
+ * part), retry and bounce paragraph. A job is one pass over one list; it
+ * stays while its deliveries run, and its last reference gives the
+ * message back to the scheduler: to retry, or finished. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <utime.h>
 
 #include "auto.h"
 #include "bio.h"
@@ -35,48 +25,6 @@
 #include "spawnproto.h"
 #include "str.h"
 #include "qmail-send.h"
-
-prioq pqchan[CHANNELS], pqnew[CHANNELS], pqdone, pqfail;
-static int takenew[CHANNELS];
-int flagspawnalive[CHANNELS];
-
-static const char *const chanaddr[CHANNELS] = { "local", "remote" };
-static const char *const chanstatus[CHANNELS] = { " local ", " remote " };
-static const char *const tochan[CHANNELS] = { " to local ", " to remote " };
-static const int chanfdout[CHANNELS] = { 1, 3 };
-static const int chanfdin[CHANNELS] = { 2, 4 };
-static const unsigned long chanskip[CHANNELS] = { RETRY_SKIP_LOCAL, RETRY_SKIP_REMOTE };
-
-/* ------------------------------------------------------------- INFO */
-
-int getinfo(sa *sender, time_t *birth, unsigned long id)
-{
-  char buf[512];
-  struct stat st;
-  bio b;
-  int fd, r;
-  const memmsg *m = todo_mem(id);
-
-  if (m) {
-    if (!sa_copy(sender, &m->sender)) return 0;
-    *birth = m->birth;
-    return 1;
-  }
-
-  fd = open_read(fn("info", id));
-  if (fd == -1) return 0;
-  if (fstat(fd, &st) == -1) { close(fd); return 0; }
-  bio_init(&b, fd, buf, sizeof buf);
-  sender->len = 0;
-  r = bio_getln(&b, sender, 0, RECORDMAX);
-  close(fd);
-  if (r != 1 || sender->s[0] != 'F') return 0;
-  /* drop the F, keep the NUL */
-  memmove(sender->s, sender->s + 1, sender->len - 1);
-  --sender->len;
-  *birth = st.st_mtime;
-  return 1;
-}
 
 /* ------------------------------------------------------------- JOBS */
 
@@ -131,7 +79,7 @@ struct pass {
   unsigned long id;     /* 0: no pass open */
   size_t j;
   int fd;               /* -1: reading from mem */
-  const memmsg *mem;    /* the message not committed yet */
+  const todo_msg *mem;  /* the message not committed yet */
   int eof;              /* the list is read to its end */
   size_t cap;           /* recipients per delivery */
   off_t mpos;
@@ -146,86 +94,100 @@ struct pass {
   size_t ngrp, nextgrp;
 };
 
-static struct job *jo[CHANNELS];
-static size_t numjobs[CHANNELS];
-static struct del *d[CHANNELS];
-static size_t *freeslot[CHANNELS];   /* stack of unused delivery slots */
-static size_t numfree[CHANNELS];
-static unsigned long slots[CHANNELS];
-static unsigned long used[CHANNELS];
-static struct pass pass[CHANNELS];
-static sa comm[CHANNELS];
-static size_t commpos[CHANNELS];
-static spawnrd rd[CHANNELS];
+/* a channel: its spawner, its jobs, its delivery slots, its pass */
+struct chan {
+  int c;                /* 0 local, 1 remote */
+  const char *status;   /* in the status line */
+  const char *to;       /* in the starting delivery line */
+  int fdout, fdin;      /* to and from the spawner */
+  unsigned long skip;   /* of the retry schedule */
+  int alive;            /* the spawner is there */
+  unsigned long limit;  /* what the spawner can run, as it said */
+  unsigned long slots;  /* that, at least 1 */
+  unsigned long concurrency;
+  unsigned long used;   /* deliveries in progress */
+  struct job *jobs;
+  size_t numjobs;
+  struct del *dels;     /* slots of them */
+  size_t *freeslot;     /* stack of unused delivery slots */
+  size_t numfree;
+  struct pass pass;
+  sa comm;              /* commands not yet written to the spawner */
+  size_t commpos;
+  spawnrd rd;           /* the report being read */
+  int idxin, idxout;    /* in the poll set, or -1 */
+};
+
+static struct chan chans[CHANNELS] = {
+  { .c = 0, .status = " local ", .to = " to local ", .fdout = 1, .fdin = 2, .skip = RETRY_SKIP_LOCAL },
+  { .c = 1, .status = " remote ", .to = " to remote ", .fdout = 3, .fdin = 4, .skip = RETRY_SKIP_REMOTE },
+};
 static unsigned long masterdelid = 1;
 static sa line = SA_ZERO;
 static sa verp = SA_ZERO;
 
-static void spawndied(int c)
+static void spawndied(struct chan *ch)
 {
-  qlog("alert: oh no! lost spawn connection! dying...\n", NULL);
-  flagspawnalive[c] = 0;
-  flagexitasap = 1;
+  log_line("alert: oh no! lost spawn connection! dying...\n", NULL);
+  ch->alive = 0;
+  send_exit();
 }
 
-static long job_open(int c, unsigned long id)
+static long job_open(struct chan *ch, unsigned long id)
 {
+  struct job *job;
   size_t j;
-  for (j = 0; j < numjobs[c]; ++j) if (!jo[c][j].used) break;
-  if (j == numjobs[c]) return -1;
-  jo[c][j].used = 1;
-  jo[c][j].refs = 1;
-  jo[c][j].id = id;
-  jo[c][j].numtodo = 0;
-  jo[c][j].hiteof = 0;
-  jo[c][j].dying = 0;
+  for (j = 0; j < ch->numjobs; ++j) if (!ch->jobs[j].used) break;
+  if (j == ch->numjobs) return -1;
+  job = &ch->jobs[j];
+  job->used = 1;
+  job->refs = 1;
+  job->id = id;
+  job->numtodo = 0;
+  job->hiteof = 0;
+  job->dying = 0;
   return (long)j;
 }
 
-static void mark_drop(int c, unsigned long id);
-static void pass_close(int c);
+static void pass_close(struct chan *ch);
 
 /* job_close - drop one reference; the last one decides what comes next */
-static void job_close(int c, size_t j)
+static void job_close(struct chan *ch, size_t j)
 {
-  struct job *job = &jo[c][j];
-  prioq_elt pe;
+  struct job *job = &ch->jobs[j];
+  char f[QFN_SIZE];
   struct stat st;
+  time_t when;
   int other;
 
   if (--job->refs) return;
   job->used = 0;
-  pe.id = job->id;
-  pe.dt = job->retry;
+  when = job->retry;
   if (job->hiteof && !job->numtodo) {
-    memmsg *m = todo_mem(job->id);
+    todo_msg *m = todo_find(job->id);
     if (m) {                          /* not committed: no file to remove */
-      m->has[c] = 0;
-      for (other = 0; other < CHANNELS; ++other) if (m->has[other]) return;
-      pe.dt = time(0);
-      while (!prioq_insert(&pqdone, &pe)) nomem();
+      if (todo_listdone(m, ch->c)) sched_finished(job->id, time(0));
       return;
     }
-    mark_drop(c, job->id);
-    if (unlink(fn(chanaddr[c], job->id)) == -1) {
-      qlog("warning: unable to unlink ", fn(chanaddr[c], job->id), "; will try again later\n", NULL);
-      pe.dt = time(0) + SLEEP_SYSFAIL;
+    mark_drop(ch->c, job->id);
+    if (unlink(queue_fn(f, queue_chan(ch->c), job->id)) == -1) {
+      log_line("warning: unable to unlink ", f, "; will try again later\n", NULL);
+      when = time(0) + SLEEP_SYSFAIL;
     }
     else {
       for (other = 0; other < CHANNELS; ++other) {
-        if (other == c) continue;
-        if (stat(fn(chanaddr[other], job->id), &st) == 0) return;  /* still going there */
+        if (other == ch->c) continue;
+        if (stat(queue_fn(f, queue_chan(other), job->id), &st) == 0) return;  /* still going there */
         if (errno != ENOENT) {
-          qlog("warning: unable to stat ", fn(chanaddr[other], job->id), "\n", NULL);
-          break;   /* messdone checks again */
+          log_line("warning: unable to stat ", f, "\n", NULL);
+          break;   /* the scheduler checks again */
         }
       }
-      pe.dt = time(0);
-      while (!prioq_insert(&pqdone, &pe)) nomem();
+      sched_finished(job->id, time(0));
       return;
     }
   }
-  while (!prioq_insert(&pqchan[c], &pe)) nomem();
+  sched_retry(ch->c, job->id, when);
 }
 
 /* ------------------------------------------------------- DELIVERIES */
@@ -233,64 +195,78 @@ static void job_close(int c, size_t j)
 void del_init(const unsigned long limit[CHANNELS])
 {
   static const size_t max[3] = { 20, 20, REPORTMAX };
-  int c;
   size_t i;
+  int c;
 
   for (c = 0; c < CHANNELS; ++c) {
-    slots[c] = limit[c] ? limit[c] : 1;
-    if (concurrency[c] > limit[c]) concurrency[c] = limit[c];
-    numjobs[c] = slots[c] + 1;
-    while (!(jo[c] = calloc(numjobs[c], sizeof *jo[c]))) nomem();
-    while (!(d[c] = calloc(slots[c], sizeof *d[c]))) nomem();
-    while (!(freeslot[c] = calloc(slots[c], sizeof *freeslot[c]))) nomem();
-    for (i = 0; i < slots[c]; ++i) freeslot[c][i] = slots[c] - 1 - i;
-    numfree[c] = slots[c];
-    used[c] = 0;
-    flagspawnalive[c] = 1;
-    pass[c].id = 0;
-    spawnrd_init(&rd[c], 3, max);
+    struct chan *ch = &chans[c];
+    ch->limit = limit[c];
+    ch->slots = limit[c] ? limit[c] : 1;
+    ch->concurrency = send_ctl()->concurrency[c];
+    if (ch->concurrency > limit[c]) ch->concurrency = limit[c];
+    ch->numjobs = ch->slots + 1;
+    while (!(ch->jobs = calloc(ch->numjobs, sizeof *ch->jobs))) log_nomem();
+    while (!(ch->dels = calloc(ch->slots, sizeof *ch->dels))) log_nomem();
+    while (!(ch->freeslot = calloc(ch->slots, sizeof *ch->freeslot))) log_nomem();
+    for (i = 0; i < ch->slots; ++i) ch->freeslot[i] = ch->slots - 1 - i;
+    ch->numfree = ch->slots;
+    ch->used = 0;
+    ch->alive = 1;
+    ch->pass.id = 0;
+    ch->idxin = ch->idxout = -1;
+    spawnrd_init(&ch->rd, 3, max);
     /* never block writing to a spawner: it may be blocked writing to us */
-    if (fd_nonblock(chanfdout[c]) == -1) spawndied(c);
-    fd_nonblock(chanfdin[c]);
+    if (fd_nonblock(ch->fdout) == -1) spawndied(ch);
+    fd_nonblock(ch->fdin);
   }
   del_status();
+}
+
+/* del_setconcurrency - new limits, capped by what each spawner can run */
+void del_setconcurrency(const unsigned long conc[CHANNELS])
+{
+  int c;
+  for (c = 0; c < CHANNELS; ++c)
+    chans[c].concurrency = conc[c] < chans[c].limit ? conc[c] : chans[c].limit;
 }
 
 void del_status(void)
 {
   char a[FMT_ULONG], b[FMT_ULONG], x[FMT_ULONG], y[FMT_ULONG];
-  qlog("status:", chanstatus[0], ulstr(a, used[0]), "/", ulstr(b, concurrency[0]),
-       chanstatus[1], ulstr(x, used[1]), "/", ulstr(y, concurrency[1]),
-       flagexitasap ? " exitasap" : "", "\n", NULL);
+  const struct chan *l = &chans[0], *r = &chans[1];
+  log_line("status:", l->status, log_ul(a, l->used), "/", log_ul(b, l->concurrency),
+           r->status, log_ul(x, r->used), "/", log_ul(y, r->concurrency),
+           send_exiting() ? " exitasap" : "", "\n", NULL);
 }
 
 int del_canexit(void)
 {
   int c;
   for (c = 0; c < CHANNELS; ++c)
-    if (flagspawnalive[c] && used[c]) return 0;   /* a dead one's jobs are lost anyway */
+    if (chans[c].alive && chans[c].used) return 0;   /* a dead one's jobs are lost anyway */
   return 1;
 }
 
-static int del_avail(int c)
+static int del_avail(const struct chan *ch)
 {
-  return flagspawnalive[c] && used[c] < concurrency[c] && numfree[c];
+  return ch->alive && ch->used < ch->concurrency && ch->numfree;
 }
 
-/* del_start - one delivery for the entries of group g of channel c's pass */
-static void del_start(int c, const struct grp *g)
+/* del_start - one delivery for the entries of group g of the pass */
+static void del_start(struct chan *ch, const struct grp *g)
 {
   char num[FMT_ULONG], num2[FMT_ULONG], messfn[2 * FMT_ULONG + 2];
-  struct pass *p = &pass[c];
+  struct pass *p = &ch->pass;
+  struct job *job = &ch->jobs[p->j];
   struct del *x;
   size_t i, k, n;
   unsigned long id = p->id;
 
-  i = freeslot[c][--numfree[c]];
-  x = &d[c][i];
+  i = ch->freeslot[--ch->numfree];
+  x = &ch->dels[i];
   {
     struct drcpt *r;
-    while (!(r = grow(x->r, &x->ra, g->n, sizeof *r))) nomem();
+    while (!(r = grow(x->r, &x->ra, g->n, sizeof *r))) log_nomem();
     x->r = r;
   }
   x->recips.len = 0;
@@ -300,234 +276,147 @@ static void del_start(int c, const struct grp *g)
     x->r[k].mpos = e->mpos;
     x->r[k].off = x->recips.len;
     x->r[k].done = 0;
-    while (!sa_catb(&x->recips, p->pool.s + e->off, e->len + 1)) nomem();
+    while (!sa_catb(&x->recips, p->pool.s + e->off, e->len + 1)) log_nomem();
   }
   x->n = x->left = g->n;
   x->j = p->j;
-  ++jo[c][p->j].refs;
+  ++job->refs;
   x->used = 1;
-  ++used[c];
+  ++ch->used;
   n = fmt_ulong(messfn, id % auto_split);
   messfn[n++] = '/';
   n += fmt_ulong(messfn + n, id);
   messfn[n] = 0;
   /* a VERP sender makes the pass take one recipient a delivery */
-  while (!rewrite_verp(&verp, jo[c][p->j].sender.s, x->recips.s)) nomem();
-  while (!spawnproto_cmd(&comm[c], i, messfn, verp.s ? verp.s : "", verp.len,
-                         x->recips.s, x->recips.len, g->n)) nomem();
+  while (!rewrite_verp(&verp, job->sender.s, x->recips.s)) log_nomem();
+  while (!spawnproto_cmd(&ch->comm, i, messfn, verp.s ? verp.s : "", verp.len,
+                         x->recips.s, x->recips.len, g->n)) log_nomem();
   for (k = 0; k < g->n; ++k)
-    qlog("starting delivery ", ulstr(num, x->r[k].delid), ": msg ", ulstr(num2, id), tochan[c],
-         LOGSAFE, x->recips.s + x->r[k].off, "\n", NULL);
+    log_line("starting delivery ", log_ul(num, x->r[k].delid), ": msg ", log_ul(num2, id), ch->to,
+             LOG_SAFE, x->recips.s + x->r[k].off, "\n", NULL);
   del_status();
-}
-
-/* markdone - turn the T at pos into D. The marks are fsynced together
- * by mark_flush, MARK_DELAY ms after the first of them at the latest; a
- * crash before that repeats those deliveries, never loses them. */
-#define MARKMAX 256
-#define MARK_DELAY 50        /* ms */
-static int markfd[MARKMAX];
-static unsigned long markid[MARKMAX];
-static int markchan[MARKMAX];
-static size_t nummarks;
-static long marktime;        /* when the first unflushed mark was made */
-
-/* mark_flush - fsync the marks: all with force, else only when due */
-static void mark_flush(int force)
-{
-  size_t i;
-  if (!nummarks) return;
-  if (!force && nummarks < MARKMAX && msnow() - marktime < MARK_DELAY) return;
-  for (i = 0; i < nummarks; ++i) {
-    /* not committed: todo/id still holds the message, see the top */
-    if (fsync(markfd[i]) == -1)
-      qlog("warning: trouble marking ", fn(chanaddr[markchan[i]], markid[i]),
-           "; message will be delivered twice!\n", NULL);
-    close(markfd[i]);
-  }
-  nummarks = 0;
-}
-
-/* mark_drop - the list of id on channel c is about to go: its marks need
- * no fsync any more */
-static void mark_drop(int c, unsigned long id)
-{
-  size_t i;
-  for (i = 0; i < nummarks; ++i)
-    if (markid[i] == id && markchan[i] == c) {
-      close(markfd[i]);
-      --nummarks;
-      markfd[i] = markfd[nummarks];
-      markid[i] = markid[nummarks];
-      markchan[i] = markchan[nummarks];
-      return;
-    }
-}
-
-void del_timeout(long *ms)
-{
-  long left;
-  if (!nummarks) return;
-  left = marktime + MARK_DELAY - msnow();
-  if (left < 0) left = 0;
-  if (left < *ms) *ms = left;
-}
-
-void del_exit(void)
-{
-  mark_flush(1);
 }
 
 /* del_committed - id now lives in its files: a pass reading it from
  * memory goes on in the file, at the same place */
 void del_committed(unsigned long id)
 {
+  char f[QFN_SIZE];
   int c;
   for (c = 0; c < CHANNELS; ++c) {
-    struct pass *p = &pass[c];
+    struct chan *ch = &chans[c];
+    struct pass *p = &ch->pass;
     if (!p->id || p->id != id || p->fd != -1) continue;
     p->mem = 0;
-    p->fd = open_read(fn(chanaddr[c], id));
+    p->fd = open_read(queue_fn(f, queue_chan(c), id));
     if (p->fd != -1 && lseek(p->fd, p->mpos, SEEK_SET) == -1) { close(p->fd); p->fd = -1; }
     if (p->fd == -1) {
       /* the pass ends here; the rest waits for the retry */
-      qlog("warning: trouble reading ", fn(chanaddr[c], id), "; will try again later\n", NULL);
+      log_line("warning: trouble reading ", f, "; will try again later\n", NULL);
       p->eof = 0;
       p->nextgrp = p->ngrp;
-      pass_close(c);
+      pass_close(ch);
       continue;
     }
     bio_init(&p->b, p->fd, p->buf, sizeof p->buf);
   }
 }
 
-static void markdone(int c, unsigned long id, off_t pos)
-{
-  size_t i;
-  int fd;
-  memmsg *m = todo_mem(id);
-
-  /* not committed: the mark goes into memory, and into the file with it */
-  if (m) {
-    if (pos >= 0 && (size_t)pos < m->list[c].len) m->list[c].s[pos] = 'D';
-    return;
-  }  /* the recipients of one delivery share a file: one open, one fsync */
-  for (i = nummarks; i-- > 0;)
-    if (markid[i] == id && markchan[i] == c) {
-      if (pwrite(markfd[i], "D", 1, pos) == 1) return;
-      qlog("warning: trouble marking ", fn(chanaddr[c], id), "; message will be delivered twice!\n", NULL);
-      return;
-    }
-  if (nummarks == MARKMAX) mark_flush(1);
-  fd = open(fn(chanaddr[c], id), O_WRONLY | O_CLOEXEC);
-  if (fd != -1) {
-    if (pwrite(fd, "D", 1, pos) == 1) {
-      if (!nummarks) marktime = msnow();
-      markfd[nummarks] = fd;
-      markid[nummarks] = id;
-      markchan[nummarks++] = c;
-      return;
-    }
-    close(fd);
-  }
-  qlog("warning: trouble marking ", fn(chanaddr[c], id), "; message will be delivered twice!\n", NULL);
-}
-
 static const char toolong[] = "I'm not going to try again; this message has been in the queue too long.\n";
 
-static void del_report(int c)
+static void del_report(struct chan *ch)
 {
   char num[FMT_ULONG];
   unsigned long n, k;
   struct del *x;
   struct drcpt *r;
   struct job *job;
-  sa *rep = &rd[c].f[2];
+  sa *rep = &ch->rd.f[2];
   const char *recip;
   size_t len;
-  memmsg *m;
+  todo_msg *m;
 
-  if (rd[c].nomem || !spawnproto_num(&rd[c].f[0], &n) || n >= slots[c] || !d[c][n].used
-      || !spawnproto_num(&rd[c].f[1], &k) || k >= d[c][n].n || d[c][n].r[k].done) {
-    qlog("warning: internal error: delivery report out of range\n", NULL);
+  if (ch->rd.nomem || !spawnproto_num(&ch->rd.f[0], &n) || n >= ch->slots || !ch->dels[n].used
+      || !spawnproto_num(&ch->rd.f[1], &k) || k >= ch->dels[n].n || ch->dels[n].r[k].done) {
+    log_line("warning: internal error: delivery report out of range\n", NULL);
     return;
   }
-  x = &d[c][n];
+  x = &ch->dels[n];
   r = &x->r[k];
   r->done = 1;
   recip = x->recips.s + r->off;
-  job = &jo[c][x->j];
-  ulstr(num, r->delid);
+  job = &ch->jobs[x->j];
+  log_ul(num, r->delid);
   len = rep->len - 1;
   if (len && rep->s[0] == 'Z' && job->dying) {
     /* past queuelifetime a temporary failure counts as permanent */
     rep->s[0] = 'D';
     rep->len = len;
-    while (!sa_cats(rep, toolong) || !sa_0(rep)) nomem();
+    while (!sa_cats(rep, toolong) || !sa_0(rep)) log_nomem();
     len = rep->len - 1;
   }
   switch (len ? rep->s[0] : 0) {
     case 'K':
-      qlog("delivery ", num, ": success: ", LOGSAFE, rep->s + 1, "\n", NULL);
-      markdone(c, job->id, r->mpos);
+      log_line("delivery ", num, ": success: ", LOG_SAFE, rep->s + 1, "\n", NULL);
+      mark_done(ch->c, job->id, r->mpos);
       --job->numtodo;
       break;
     case 'Z':
       /* the message stays in the queue: into its files with it now */
-      m = todo_mem(job->id);
+      m = todo_find(job->id);
       if (m) todo_commit(m);
-      qlog("delivery ", num, ": deferral: ", LOGSAFE, rep->s + 1, "\n", NULL);
+      log_line("delivery ", num, ": deferral: ", LOG_SAFE, rep->s + 1, "\n", NULL);
       break;
     case 'D':
-      qlog("delivery ", num, ": failure: ", LOGSAFE, rep->s + 1, "\n", NULL);
+      log_line("delivery ", num, ": failure: ", LOG_SAFE, rep->s + 1, "\n", NULL);
       /* the bounce text is on disk before the mark */
-      addbounce(job->id, recip, rep->s + 1, len - 1);
-      markdone(c, job->id, r->mpos);
+      bounce_add(job->id, recip, rep->s + 1, len - 1);
+      mark_done(ch->c, job->id, r->mpos);
       --job->numtodo;
       break;
     default:
-      qlog("delivery ", num, ": report mangled, will defer\n", NULL);
+      log_line("delivery ", num, ": report mangled, will defer\n", NULL);
   }
   if (--x->left) return;
   /* the last report of the delivery frees its slot */
-  job_close(c, x->j);
+  job_close(ch, x->j);
   x->used = 0;
   if (x->recips.a > 65536) sa_free(&x->recips);
-  freeslot[c][numfree[c]++] = n;
-  --used[c];
+  ch->freeslot[ch->numfree++] = n;
+  --ch->used;
   del_status();
 }
 
-static void del_read(int c)
+static void del_read(struct chan *ch)
 {
   char buf[4096];
   ssize_t r;
   size_t pos = 0;
   int done;
 
-  r = read(chanfdin[c], buf, sizeof buf);
+  r = read(ch->fdin, buf, sizeof buf);
   if (r == -1) return;
-  if (r == 0) { spawndied(c); return; }
+  if (r == 0) { spawndied(ch); return; }
   while (pos < (size_t)r) {
-    pos += spawnrd_feed(&rd[c], buf + pos, (size_t)r - pos, &done);
-    if (done) { del_report(c); spawnrd_reset(&rd[c]); }
+    pos += spawnrd_feed(&ch->rd, buf + pos, (size_t)r - pos, &done);
+    if (done) { del_report(ch); spawnrd_reset(&ch->rd); }
   }
 }
 
-static void comm_do(int c)
+static void comm_do(struct chan *ch)
 {
   ssize_t w;
-  if (commpos[c] >= comm[c].len) return;
-  w = write(chanfdout[c], comm[c].s + commpos[c], comm[c].len - commpos[c]);
+  if (ch->commpos >= ch->comm.len) return;
+  w = write(ch->fdout, ch->comm.s + ch->commpos, ch->comm.len - ch->commpos);
   if (w == -1) {
-    if (errno == EPIPE) spawndied(c);
+    if (errno == EPIPE) spawndied(ch);
     return;
   }
-  commpos[c] += (size_t)w;
-  if (commpos[c] == comm[c].len) {
-    commpos[c] = 0;
-    comm[c].len = 0;
-    if (comm[c].a > 65536) sa_free(&comm[c]);
+  ch->commpos += (size_t)w;
+  if (ch->commpos == ch->comm.len) {
+    ch->commpos = 0;
+    ch->comm.len = 0;
+    if (ch->comm.a > 65536) sa_free(&ch->comm);
   }
 }
 
@@ -571,15 +460,15 @@ static int byfirst(const void *a, const void *b)
 
 /* pass_group - split the window into deliveries: runs of one domain, at
  * most cap long, started in the order their first entry was read */
-static void pass_group(int c)
+static void pass_group(struct chan *ch)
 {
-  struct pass *p = &pass[c];
+  struct pass *p = &ch->pass;
   size_t i, k, *o;
   struct grp *gr;
 
-  while (!(o = grow(p->ord, &p->orda, p->nent, sizeof *o))) nomem();
+  while (!(o = grow(p->ord, &p->orda, p->nent, sizeof *o))) log_nomem();
   p->ord = o;
-  while (!(gr = grow(p->grp, &p->grpa, p->nent, sizeof *gr))) nomem();
+  while (!(gr = grow(p->grp, &p->grpa, p->nent, sizeof *gr))) log_nomem();
   p->grp = gr;
   for (i = 0; i < p->nent; ++i) p->ord[i] = i;
   p->ngrp = p->nextgrp = 0;
@@ -604,9 +493,10 @@ static void pass_group(int c)
 }
 
 /* pass_fill - read the next window of T records; 0 on trouble (logged) */
-static int pass_fill(int c)
+static int pass_fill(struct chan *ch)
 {
-  struct pass *p = &pass[c];
+  struct pass *p = &ch->pass;
+  char f[QFN_SIZE];
   int r;
 
   p->pool.len = 0;
@@ -615,24 +505,25 @@ static int pass_fill(int c)
     line.len = 0;
     if (p->fd != -1) r = bio_getln(&p->b, &line, 0, RECORDMAX);
     else {
-      const sa *l = &p->mem->list[c];
+      const sa *l = todo_list(p->mem, ch->c);
       size_t at = (size_t)p->mpos, k;
       r = 0;
       if (at < l->len) {
         k = byte_chr(l->s + at, l->len - at, 0);
         r = k < l->len - at ? 1 : -1;     /* a record ends in its NUL */
-        if (r == 1) while (!sa_copyb(&line, l->s + at, k + 1)) nomem();
+        if (r == 1) while (!sa_copyb(&line, l->s + at, k + 1)) log_nomem();
       }
     }
     if (r < 0) {
-      qlog("warning: trouble reading ", fn(chanaddr[c], p->id), "; will try again later\n", NULL);
+      log_line("warning: trouble reading ", queue_fn(f, queue_chan(ch->c), p->id),
+               "; will try again later\n", NULL);
       return 0;
     }
     if (r == 0) { p->eof = 1; break; }
     if (line.s[0] == 'T') {
       struct ent *e;
       size_t at;
-      while (!(e = grow(p->ent, &p->enta, p->nent + 1, sizeof *e))) nomem();
+      while (!(e = grow(p->ent, &p->enta, p->nent + 1, sizeof *e))) log_nomem();
       p->ent = e;
       e = &p->ent[p->nent++];
       e->off = p->pool.len;
@@ -640,128 +531,125 @@ static int pass_fill(int c)
       e->mpos = p->mpos;
       at = byte_rchr(line.s + 1, e->len, '@');
       e->dom = e->off + (at < e->len ? at + 1 : e->len);
-      while (!sa_catb(&p->pool, line.s + 1, line.len - 1)) nomem();
-      ++jo[c][p->j].numtodo;
+      while (!sa_catb(&p->pool, line.s + 1, line.len - 1)) log_nomem();
+      ++ch->jobs[p->j].numtodo;
     }
     else if (line.s[0] != 'D') {
-      qlog("warning: unknown record type in ", fn(chanaddr[c], p->id), "!\n", NULL);
+      log_line("warning: unknown record type in ", queue_fn(f, queue_chan(ch->c), p->id), "!\n", NULL);
       return 0;
     }
     p->mpos += (off_t)line.len;
   }
-  pass_group(c);
+  pass_group(ch);
   return 1;
 }
 
-static void pass_close(int c)
+static void pass_close(struct chan *ch)
 {
-  struct pass *p = &pass[c];
+  struct pass *p = &ch->pass;
   if (p->fd != -1) close(p->fd);
-  job_close(c, p->j);
+  job_close(ch, p->j);
   p->id = 0;
   p->nent = p->ngrp = p->nextgrp = 0;
   if (p->pool.a > POOLBYTES) sa_free(&p->pool);
 }
 
-/* pass_step - one step of channel c's pass; 1 when it got something done */
-static int pass_step(int c)
+/* pass_step - one step of the channel's pass; 1 when it got something done */
+static int pass_step(struct chan *ch)
 {
-  struct pass *p = &pass[c];
-  prioq_elt pe;
-  time_t birth;
-  long j;
-  int r;
+  struct pass *p = &ch->pass;
+  const send_controls *ctl = send_ctl();
+  time_t now = send_now();
 
-  if (flagexitasap) return 0;
+  if (send_exiting()) return 0;
   if (!p->id) {
-    prioq *src;
-    int due = prioq_min(&pqchan[c], &pe) && pe.dt <= recent;
-    int duenew = prioq_min(&pqnew[c], &pe) && pe.dt <= recent;
-    if (!due && !duenew) return 0;
-    if (!del_avail(c)) return 0;
-    /* alternate between first attempts and retries when both wait */
-    src = duenew && (!due || takenew[c]) ? &pqnew[c] : &pqchan[c];
-    takenew[c] = src != &pqnew[c];
-    prioq_min(src, &pe);
-    prioq_delmin(src);
-    p->mem = todo_mem(pe.id);
-    p->fd = p->mem ? -1 : open_read(fn(chanaddr[c], pe.id));
+    char f[QFN_SIZE];
+    struct job *job;
+    unsigned long id;
+    time_t birth;
+    long j;
+    int r;
+
+    if (!sched_ready(ch->c)) return 0;
+    if (!del_avail(ch)) return 0;
+    sched_take(ch->c, &id);
+    p->mem = todo_find(id);
+    p->fd = p->mem ? -1 : open_read(queue_fn(f, queue_chan(ch->c), id));
     if (p->mem || p->fd != -1) {
-      while (!(r = getinfo(&line, &birth, pe.id)) && errno == ENOMEM) nomem();
+      while (!(r = queue_info(id, &line, &birth)) && errno == ENOMEM) log_nomem();
       if (!r && p->fd != -1) { close(p->fd); p->fd = -1; }
       if (!r) p->mem = 0;
     }
     if (!p->mem && p->fd == -1) {
-      qlog("warning: trouble opening ", fn(chanaddr[c], pe.id), "; will try again later\n", NULL);
-      pe.dt = recent + SLEEP_SYSFAIL;
-      while (!prioq_insert(&pqchan[c], &pe)) nomem();
+      log_line("warning: trouble opening ", queue_fn(f, queue_chan(ch->c), id),
+               "; will try again later\n", NULL);
+      sched_retry(ch->c, id, now + SLEEP_SYSFAIL);
       return 1;
     }
-    j = job_open(c, pe.id);
+    j = job_open(ch, id);
     if (j == -1) {                    /* cannot happen: one job per slot and one spare */
       if (p->fd != -1) close(p->fd);
-      while (!prioq_insert(&pqchan[c], &pe)) nomem();
+      sched_retry(ch->c, id, now);
       return 0;
     }
-    p->id = pe.id;
+    job = &ch->jobs[j];
+    p->id = id;
     p->j = (size_t)j;
     p->mpos = 0;
     p->eof = 0;
     p->nent = p->ngrp = p->nextgrp = 0;
     if (p->fd != -1) bio_init(&p->b, p->fd, p->buf, sizeof p->buf);
-    jo[c][j].retry = retry_next(birth, recent, chanskip[c]);
-    jo[c][j].dying = (unsigned long)(recent - birth) > lifetime && recent > birth;
-    while (!sa_copy(&jo[c][j].sender, &line)) nomem();
+    job->retry = retry_next(birth, now, ch->skip);
+    job->dying = (unsigned long)(now - birth) > ctl->lifetime && now > birth;
+    while (!sa_copy(&job->sender, &line)) log_nomem();
     /* VERP gives each recipient its own sender: no sharing then */
-    p->cap = c == 1 && !(line.len >= 5 && !memcmp(line.s + line.len - 5, "-@[]", 5)) ? remotebatch : 1;
+    p->cap = ch->c == 1 && !(line.len >= 5 && !memcmp(line.s + line.len - 5, "-@[]", 5))
+             ? ctl->remotebatch : 1;
   }
-  if (!del_avail(c)) return 0;
+  if (!del_avail(ch)) return 0;
   if (p->nextgrp < p->ngrp) {
-    del_start(c, &p->grp[p->nextgrp++]);
+    del_start(ch, &p->grp[p->nextgrp++]);
     return 1;
   }
   if (p->eof) {                       /* the end of the list */
-    jo[c][p->j].hiteof = 1;
-    pass_close(c);
+    ch->jobs[p->j].hiteof = 1;
+    pass_close(ch);
     return 1;
   }
-  if (!pass_fill(c)) pass_close(c);
+  if (!pass_fill(ch)) pass_close(ch);
   return 1;
 }
 
 /* ------------------------------------------------- THE POLL LOOP SIDE */
 
-void del_prep(struct pollfd *p, nfds_t *n, int *idx, time_t *wakeup)
+void del_poll(struct pollfd *p, nfds_t *n, time_t *wakeup)
 {
-  prioq_elt pe;
   int c;
 
   for (c = 0; c < CHANNELS; ++c) {
-    idx[2 * c] = idx[2 * c + 1] = -1;
-    if (!flagspawnalive[c]) continue;
-    idx[2 * c] = (int)*n;
-    p[*n].fd = chanfdin[c]; p[*n].events = POLLIN; p[*n].revents = 0; ++*n;
-    if (commpos[c] < comm[c].len) {
-      idx[2 * c + 1] = (int)*n;
-      p[*n].fd = chanfdout[c]; p[*n].events = POLLOUT; p[*n].revents = 0; ++*n;
+    struct chan *ch = &chans[c];
+    ch->idxin = ch->idxout = -1;
+    if (!ch->alive) continue;
+    ch->idxin = (int)*n;
+    p[*n].fd = ch->fdin; p[*n].events = POLLIN; p[*n].revents = 0; ++*n;
+    if (ch->commpos < ch->comm.len) {
+      ch->idxout = (int)*n;
+      p[*n].fd = ch->fdout; p[*n].events = POLLOUT; p[*n].revents = 0; ++*n;
     }
-    if (flagexitasap) continue;
-    if (!del_avail(c)) continue;
-    if (pass[c].id) { *wakeup = 0; continue; }
-    if (prioq_min(&pqchan[c], &pe) && pe.dt < *wakeup) *wakeup = pe.dt;
-    if (prioq_min(&pqnew[c], &pe) && pe.dt < *wakeup) *wakeup = pe.dt;
+    if (send_exiting()) continue;
+    if (!del_avail(ch)) continue;
+    if (ch->pass.id) { *wakeup = 0; continue; }
+    sched_due(c, wakeup);
   }
-  if (flagexitasap) return;
-  if (prioq_min(&pqfail, &pe) && pe.dt < *wakeup) *wakeup = pe.dt;
-  if (prioq_min(&pqdone, &pe) && pe.dt < *wakeup) *wakeup = pe.dt;
 }
 
-void del_do(const struct pollfd *p, const int *idx)
+void del_do(const struct pollfd *p)
 {
   int c;
   for (c = 0; c < CHANNELS; ++c) {
-    if (idx[2 * c + 1] != -1 && p[idx[2 * c + 1]].revents && flagspawnalive[c]) comm_do(c);
-    if (idx[2 * c] != -1 && p[idx[2 * c]].revents && flagspawnalive[c]) del_read(c);
+    struct chan *ch = &chans[c];
+    if (ch->idxout != -1 && p[ch->idxout].revents && ch->alive) comm_do(ch);
+    if (ch->idxin != -1 && p[ch->idxin].revents && ch->alive) del_read(ch);
   }
   mark_flush(0);
   del_startall();
@@ -771,186 +659,8 @@ void del_startall(void)
 {
   int c;
   for (c = 0; c < CHANNELS; ++c) {
-    while (pass_step(c)) ;
-    if (flagspawnalive[c]) comm_do(c);   /* most commands fit the pipe at once */
-  }
-}
-
-/* ------------------------------------------------------ PRIORITY QUEUES */
-
-/* stale - remove what an earlier run left of id before its commit: the
- * message is preprocessed again from todo/ */
-static void stale(unsigned long id)
-{
-  static const char *const dirs[] = { "info", "local", "remote", "bounce" };
-  size_t i;
-  for (i = 0; i < sizeof dirs / sizeof *dirs; ++i)
-    if (unlink(fn(dirs[i], id)) == -1 && errno != ENOENT)
-      qlog("warning: unable to unlink ", fn(dirs[i], id), "\n", NULL);
-}
-
-/* pq_add - put a message found in info/ where it belongs */
-void pq_add(unsigned long id)
-{
-  prioq_elt pe, pechan[CHANNELS];
-  int flag[CHANNELS], c, any = 0;
-  struct stat st;
-  const char *f;
-
-  f = fn("info", id);
-  if (stat(f, &st) == -1) {
-    if (errno == ENOENT) return;      /* gone meanwhile */
-    goto fail;
-  }
-  if ((st.st_mode & 07777) == INFO_FINAL) {
-    /* committed by a run that had lost qmail-clean: the files are the
-     * message, todo/ is what that run could not remove */
-    if (!clean_do("todo", id)) goto fail;
-  }
-  f = fn("todo", id);
-  if (stat(f, &st) == 0) {
-    /* not committed when the last run ended: todo/ has it, and the
-     * files are leftovers of a commit that did not finish */
-    if (!todo_mem(id)) stale(id);
-    return;
-  }
-  if (errno != ENOENT) goto fail;
-  for (c = 0; c < CHANNELS; ++c) {
-    f = fn(chanaddr[c], id);
-    flag[c] = 0;
-    if (stat(f, &st) == -1) { if (errno != ENOENT) goto fail; continue; }
-    flag[c] = 1;
-    any = 1;
-    pechan[c].id = id;
-    pechan[c].dt = st.st_mtime;      /* the next attempt, as pq_finish left it */
-  }
-  for (c = 0; c < CHANNELS; ++c)
-    if (flag[c]) while (!prioq_insert(&pqchan[c], &pechan[c])) nomem();
-  if (!any) {
-    pe.id = id;
-    pe.dt = time(0);
-    while (!prioq_insert(&pqdone, &pe)) nomem();
-  }
-  return;
-fail:
-  qlog("warning: unable to stat ", f, "; will try again later\n", NULL);
-  pe.id = id;
-  pe.dt = time(0) + SLEEP_SYSFAIL;
-  while (!prioq_insert(&pqfail, &pe)) nomem();
-}
-
-void pq_start(void)
-{
-  subdir s;
-  unsigned long id;
-  struct stat st;
-  struct dirent *e;
-  DIR *dir;
-
-  subdir_init(&s, "info");
-  while (subdir_next(&s, &id)) pq_add(id);
-  /* bounce text of deliveries of a message that was never committed:
-   * they are made again */
-  while (!(dir = opendir("bounce"))) pausedir("bounce");
-  while ((e = readdir(dir)))
-    if (qfn_id(e->d_name, &id) && stat(fn("todo", id), &st) == 0 && stat(fn("info", id), &st) == -1
-        && errno == ENOENT)
-      stale(id);
-  closedir(dir);
-}
-
-/* pq_finish - at exit, record each list's next attempt as its mtime */
-void pq_finish(void)
-{
-  prioq_elt pe;
-  struct utimbuf ut;
-  int c;
-
-  for (c = 0; c < CHANNELS; ++c)
-    while (prioq_min(&pqchan[c], &pe)) {
-      prioq_delmin(&pqchan[c]);
-      ut.actime = ut.modtime = pe.dt;
-      if (utime(fn(chanaddr[c], pe.id), &ut) == -1)
-        qlog("warning: unable to utime ", fn(chanaddr[c], pe.id), "; message will be retried too soon\n", NULL);
-    }
-}
-
-void pq_run(void)
-{
-  int c;
-  for (c = 0; c < CHANNELS; ++c) prioq_setall(&pqchan[c], recent);
-}
-
-/* messdone - every recipient is done: bounce if needed, then remove */
-static void messdone(unsigned long id)
-{
-  prioq_elt pe;
-  struct stat st;
-  int c;
-  memmsg *m = todo_mem(id);
-
-  if (m) {
-    /* not committed: no files but todo/ and the message */
-    for (c = 0; c < CHANNELS; ++c) if (m->has[c]) return;
-    if (!injectbounce(id)) goto fail;
-    /* the bounce is queued before todo/ goes: a crash before this point
-     * preprocesses the message again, never forgets the bounce */
-    if (!todo_release(m)) goto fail;
-    {
-      char num[FMT_ULONG];
-      qlog("end msg ", ulstr(num, id), "\n", NULL);
-    }
-    return;
-  }
-  for (c = 0; c < CHANNELS; ++c) {
-    if (stat(fn(chanaddr[c], id), &st) == 0) return;   /* still in progress */
-    if (errno != ENOENT) {
-      qlog("warning: unable to stat ", fn(chanaddr[c], id), "; will try again later\n", NULL);
-      goto fail;
-    }
-  }
-  if (stat(fn("todo", id), &st) == 0) return;
-  if (errno != ENOENT) {
-    qlog("warning: unable to stat ", fn("todo", id), "; will try again later\n", NULL);
-    goto fail;
-  }
-  if (stat(fn("info", id), &st) == -1) {
-    if (errno == ENOENT) return;
-    qlog("warning: unable to stat ", fn("info", id), "; will try again later\n", NULL);
-    goto fail;
-  }
-  if (!injectbounce(id)) goto fail;   /* it logged why */
-  {
-    char num[FMT_ULONG];
-    qlog("end msg ", ulstr(num, id), "\n", NULL);
-  }
-  if (unlink(fn("info", id)) == -1) {
-    qlog("warning: unable to unlink ", fn("info", id), "; will try again later\n", NULL);
-    goto fail;
-  }
-  /* info is gone: from here the message is only garbage for qmail-clean */
-  clean_do("foop", id);   /* else the scan of mess/ finds it */
-  return;
-fail:
-  pe.id = id;
-  pe.dt = time(0) + SLEEP_SYSFAIL;
-  while (!prioq_insert(&pqdone, &pe)) nomem();
-}
-
-/* pq_do - retry failed stats and finish messages, a bounded number a turn */
-void pq_do(void)
-{
-  prioq_elt pe;
-  int k;
-
-  if (flagexitasap) return;
-  for (k = 0; k < 64 && prioq_min(&pqfail, &pe) && pe.dt <= recent; ++k) {
-    prioq_delmin(&pqfail);
-    pq_add(pe.id);
-  }
-  for (k = 0; k < 64 && prioq_min(&pqdone, &pe) && pe.dt <= recent; ++k) {
-    prioq_delmin(&pqdone);
-    messdone(pe.id);
-    if (flagexitasap) return;
+    struct chan *ch = &chans[c];
+    while (pass_step(ch)) ;
+    if (ch->alive) comm_do(ch);   /* most commands fit the pipe at once */
   }
 }

@@ -3,7 +3,6 @@
  * that fails is dropped: delivery does not wait for the logger to recover. */
 #include <stdarg.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bio.h"
@@ -11,11 +10,10 @@
 #include "logsafe.h"
 #include "qmail-send.h"
 
-const char LOGSAFE[] = "";
-
 static sa line = SA_ZERO;
 
-void qlog(const char *s, ...)
+/* log_line - the piece after LOG_SAFE is data, whatever it holds */
+void log_line(const char *s, ...)
 {
   va_list ap;
   int safe = 0, ok = 1;
@@ -23,10 +21,9 @@ void qlog(const char *s, ...)
   line.len = 0;
   va_start(ap, s);
   for (; s; s = va_arg(ap, const char *)) {
-    if (s == LOGSAFE) { safe = 1; continue; }
-    if (safe) ok = ok && logsafe_cat(&line, s, strlen(s));
+    if (safe) { ok = ok && logsafe_cat(&line, s, strlen(s)); safe = 0; }
+    else if (!strcmp(s, LOG_SAFE)) safe = 1;
     else ok = ok && sa_cats(&line, s);
-    safe = 0;
   }
   va_end(ap);
   if (!ok) {
@@ -37,26 +34,19 @@ void qlog(const char *s, ...)
   bio_writeall(0, line.s, line.len, 0);
 }
 
-void nomem(void)
+void log_nomem(void)
 {
-  qlog("alert: out of memory, sleeping...\n", NULL);
+  log_line("alert: out of memory, sleeping...\n", NULL);
   sleep(10);
 }
 
-void pausedir(const char *dir)
+void log_pausedir(const char *dir)
 {
-  qlog("alert: unable to opendir ", dir, ", sleeping...\n", NULL);
+  log_line("alert: unable to opendir ", dir, ", sleeping...\n", NULL);
   sleep(10);
 }
 
-long msnow(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-const char *ulstr(char *buf, unsigned long u)
+const char *log_ul(char *buf, unsigned long u)
 {
   buf[fmt_ulong(buf, u)] = 0;
   return buf;

@@ -1,6 +1,7 @@
 /* qmail-send-queue - queue file names, scans of the split directories,
- * qmail-clean's protocol (fds 5 and 6) and the slow scan of mess/ for
- * messages abandoned by a crashed qmail-queue. */
+ * the lock qmail-queue holds on a message it has not decided on yet, and
+ * a message's sender and birth. Names go into the caller's buffer, so
+ * two of them can be live in one log line. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,8 +13,7 @@
 #include "open.h"
 #include "qmail-send.h"
 
-static char fnbuf[QFN_SIZE];
-static char fnbuf2[QFN_SIZE];
+static const char *const chandir[CHANNELS] = { "local", "remote" };
 
 static int splitdir(const char *dir)
 {
@@ -21,26 +21,25 @@ static int splitdir(const char *dir)
       && strcmp(dir, "foop") && strcmp(dir, "done");
 }
 
-const char *fn(const char *dir, unsigned long id)
+const char *queue_fn(char *buf, const char *dir, unsigned long id)
 {
-  qfn_fmt(fnbuf, dir, id, splitdir(dir));
-  return fnbuf;
+  qfn_fmt(buf, dir, id, splitdir(dir));
+  return buf;
 }
 
-const char *fn2(const char *dir, unsigned long id)
+const char *queue_chan(int c)
 {
-  qfn_fmt(fnbuf2, dir, id, splitdir(dir));
-  return fnbuf2;
+  return chandir[c];
 }
 
-void subdir_init(subdir *s, const char *name)
+void queue_scan_init(queue_scan *s, const char *name)
 {
   s->name = name;
   s->sub = 0;
   s->dir = 0;
 }
 
-int subdir_next(subdir *s, unsigned long *id)
+int queue_scan_next(queue_scan *s, unsigned long *id)
 {
   struct dirent *e;
 
@@ -51,8 +50,8 @@ int subdir_next(subdir *s, unsigned long *id)
       if (strlen(s->name) + FMT_ULONG + 2 > sizeof s->path) return 0;
       strcpy(s->path, s->name);
       strcat(s->path, "/");
-      strcat(s->path, ulstr(num, s->sub));
-      while (!(s->dir = opendir(s->path))) pausedir(s->path);
+      strcat(s->path, log_ul(num, s->sub));
+      while (!(s->dir = opendir(s->path))) log_pausedir(s->path);
     }
     e = readdir(s->dir);
     if (!e) {
@@ -65,12 +64,13 @@ int subdir_next(subdir *s, unsigned long *id)
   }
 }
 
-/* mess_unlocked - qmail-queue holds a lock on mess/N/id until it has
+/* queue_unlocked - qmail-queue holds a lock on mess/N/id until it has
  * decided the message's fate; 1 no lock (st: the file), 0 still locked,
  * -1 (errno) no such file or trouble */
-int mess_unlocked(unsigned long id, struct stat *st)
+int queue_unlocked(unsigned long id, struct stat *st)
 {
-  int fd = open_read(fn("mess", id));
+  char f[QFN_SIZE];
+  int fd = open_read(queue_fn(f, "mess", id));
   int r, e;
 
   if (fd == -1) return -1;
@@ -87,110 +87,26 @@ int mess_unlocked(unsigned long id, struct stat *st)
   return r;
 }
 
-/* qmail-clean: "dir/id" NUL out on fd 5, one byte back on fd 6. The one
- * place that learns qmail-clean is gone is clean_lost: from then on no
- * queue file can be removed, so nothing more is scheduled; what is in
- * progress finishes, the messages held in memory are committed for good
- * (todo_exit) and qmail-send exits. */
-int flagcleanalive = 1;
-
-void clean_lost(void)
+int queue_info(unsigned long id, sa *sender, time_t *birth)
 {
-  if (!flagcleanalive) return;
-  qlog("alert: oh no! lost qmail-clean connection! dying...\n", NULL);
-  flagcleanalive = 0;
-  flagexitasap = 1;
-}
-
-static int clean_cmd(const char *dir, unsigned long id)
-{
-  char cmd[QFN_SIZE];
-  size_t n = qfn_fmt(cmd, dir, id, 0);
-  char c;
-  ssize_t r;
-
-  if (!bio_writeall(5, cmd, n + 1, 0)) return 0;
-  do r = read(6, &c, 1); while (r == -1 && errno == EINTR);
-  return r == 1 ? c : 0;
-}
-
-int clean_do(const char *dir, unsigned long id)
-{
-  int r;
-
-  if (!flagcleanalive) return 0;
-  r = clean_cmd(dir, id);
-  if (r == '+') return 1;
-  if (!r) clean_lost();
-  else qlog("warning: qmail-clean unable to clean up ", fn(dir, id), "\n", NULL);
-  return 0;
-}
-
-void clean_prep(struct pollfd *p, nfds_t *n, int *idx)
-{
-  *idx = -1;
-  if (!flagcleanalive) return;
-  *idx = (int)*n;
-  p[*n].fd = 6; p[*n].events = POLLIN; p[*n].revents = 0; ++*n;
-}
-
-/* clean_check - qmail-clean speaks only when spoken to: fd 6 ready
- * between commands means it has gone (EOF) or gone mad */
-void clean_check(const struct pollfd *p, int idx)
-{
-  if (idx != -1 && p[idx].revents) clean_lost();
-}
-
-/* cleanup: at start, on SIGALRM and every SLEEP_CLEANUP seconds walk
- * mess/, a few entries a turn, and remove messages that qmail-queue gave
- * up on: no info, no todo, and no longer locked by a qmail-queue */
-static int flagcleanup;
-static time_t cleanuptime;
-static subdir cleanupdir;
-
-void cleanup_init(void)
-{
-  flagcleanup = 0;
-  cleanuptime = time(0);
-}
-
-void cleanup_now(void)
-{
-  if (!flagcleanup) cleanuptime = 0;
-}
-
-void cleanup_prep(time_t *wakeup)
-{
-  if (flagcleanup) *wakeup = 0;
-  if (*wakeup > cleanuptime) *wakeup = cleanuptime;
-}
-
-void cleanup_do(void)
-{
-  unsigned long id;
+  char buf[512], f[QFN_SIZE];
   struct stat st;
-  int k;
+  bio b;
+  int fd, r;
+  const todo_msg *m = todo_find(id);
 
-  if (flagexitasap) return;
-  if (!flagcleanup) {
-    if (recent < cleanuptime) return;
-    subdir_init(&cleanupdir, "mess");
-    flagcleanup = 1;
-  }
-  for (k = 0; k < 64; ++k) {
-    if (!subdir_next(&cleanupdir, &id)) {
-      flagcleanup = 0;
-      cleanuptime = recent + SLEEP_CLEANUP;
-      return;
-    }
-    if (todo_mem(id)) continue;
-    if (stat(fn("info", id), &st) == 0 || errno != ENOENT) continue;
-    /* the lock first: a qmail-queue that lets go after our look at
-     * todo/ may have linked it just before */
-    if (mess_unlocked(id, &st) != 1) continue;
-    if (stat(fn("todo", id), &st) == 0 || errno != ENOENT) continue;
-    if (stat(fn("info", id), &st) == 0 || errno != ENOENT) continue;
-    qlog("warning: removing ", fn("mess", id), ", abandoned by qmail-queue\n", NULL);
-    if (!clean_do("foop", id)) return;
-  }
+  if (m) return todo_info(m, sender, birth);
+  fd = open_read(queue_fn(f, "info", id));
+  if (fd == -1) return 0;
+  if (fstat(fd, &st) == -1) { close(fd); return 0; }
+  bio_init(&b, fd, buf, sizeof buf);
+  sender->len = 0;
+  r = bio_getln(&b, sender, 0, RECORDMAX);
+  close(fd);
+  if (r != 1 || sender->s[0] != 'F') return 0;
+  /* drop the F, keep the NUL */
+  memmove(sender->s, sender->s + 1, sender->len - 1);
+  --sender->len;
+  *birth = st.st_mtime;
+  return 1;
 }

@@ -41,7 +41,17 @@
 #define COMMIT_BATCH 64        /* messages a commit fsyncs together */
 #define COMMIT_RETRY 10000     /* ms after a failed commit */
 
-int triggerfd = -1;
+/* a message preprocessed, not committed */
+struct todo_msg {
+  unsigned long id;
+  time_t birth;
+  sa sender;                  /* with its NUL, as queue_info gives it */
+  sa list[CHANNELS];          /* T and D records, as local/ and remote/ */
+  int has[CHANNELS];          /* the list is there: not all done yet */
+};
+
+static int triggerfd = -1;
+static int trigidx = -1;       /* in the poll set */
 static DIR *tododir;
 static time_t nexttodorun;
 static int flagtodo;           /* the trigger was pulled */
@@ -58,30 +68,28 @@ void todo_init(void)
   triggerfd = open("lock/trigger", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 }
 
-void todo_prep(time_t *wakeup)
+void todo_poll(struct pollfd *p, nfds_t *n, time_t *wakeup)
 {
-  if (flagexitasap) return;
+  trigidx = -1;
+  if (send_exiting()) return;
+  if (triggerfd != -1) {
+    trigidx = (int)*n;
+    p[*n].fd = triggerfd; p[*n].events = POLLIN; p[*n].revents = 0; ++*n;
+  }
   if (tododir || flagtodo) { *wakeup = 0; return; }
   if (*wakeup > nexttodorun) *wakeup = nexttodorun;
 }
-
-void todo_triggered(void)
-{
-  char buf[256];
-  while (read(triggerfd, buf, sizeof buf) > 0) ;
-  flagtodo = 1;
-}
-
-static const char *const chname[CHANNELS] = { "local", "remote" };
 
 /* The messages preprocessed but not committed: a ring of ids in the order
  * they were preprocessed, so the oldest is due first, and a hash set of
  * the messages by id. An id taken out of the middle of the ring leaves a
  * hole (0: no message has id 0). */
-static unsigned long ring[PENDMAX];
-static long ringdue[PENDMAX];
+static struct pend {
+  unsigned long id;             /* 0: a hole */
+  long due;                     /* send_ms() of its commit */
+} ring[PENDMAX];
 static size_t ringhead, ringlen;
-static memmsg *hset[HSETSIZE];      /* open addressing */
+static todo_msg *hset[HSETSIZE];      /* open addressing */
 static size_t numpend;
 static size_t membytes;             /* held in the lists */
 
@@ -90,7 +98,7 @@ static size_t hslot(unsigned long id)
   return (size_t)((id * 2654435761UL) ^ (id >> 16)) & (HSETSIZE - 1);
 }
 
-memmsg *todo_mem(unsigned long id)
+todo_msg *todo_find(unsigned long id)
 {
   size_t i;
   for (i = hslot(id); hset[i]; i = (i + 1) & (HSETSIZE - 1))
@@ -98,7 +106,37 @@ memmsg *todo_mem(unsigned long id)
   return 0;
 }
 
-static void hset_add(memmsg *m)
+int todo_info(const todo_msg *m, sa *sender, time_t *birth)
+{
+  if (!sa_copy(sender, &m->sender)) return 0;
+  *birth = m->birth;
+  return 1;
+}
+
+const sa *todo_list(const todo_msg *m, int c)
+{
+  return &m->list[c];
+}
+
+void todo_mark(todo_msg *m, int c, off_t pos)
+{
+  if (pos >= 0 && (size_t)pos < m->list[c].len) m->list[c].s[pos] = 'D';
+}
+
+int todo_listdone(todo_msg *m, int c)
+{
+  m->has[c] = 0;
+  return !todo_pending(m);
+}
+
+int todo_pending(const todo_msg *m)
+{
+  int c;
+  for (c = 0; c < CHANNELS; ++c) if (m->has[c]) return 1;
+  return 0;
+}
+
+static void hset_add(todo_msg *m)
 {
   size_t i;
   for (i = hslot(m->id); hset[i]; i = (i + 1) & (HSETSIZE - 1)) ;
@@ -130,7 +168,7 @@ static void hset_del(unsigned long id)
   }
 }
 
-static void mem_free(memmsg *m)
+static void mem_free(todo_msg *m)
 {
   int c;
   sa_free(&m->sender);
@@ -142,72 +180,72 @@ static void mem_free(memmsg *m)
 }
 
 /* forget - id is committed or finished: out of the set and the ring */
-static void forget(memmsg *m)
+static void forget(todo_msg *m)
 {
   size_t n, k;
   hset_del(m->id);
   for (n = 0; n < ringlen; ++n) {
     k = (ringhead + n) % PENDMAX;
-    if (ring[k] == m->id) { ring[k] = 0; break; }
+    if (ring[k].id == m->id) { ring[k].id = 0; break; }
   }
-  while (ringlen && !ring[ringhead]) { ringhead = (ringhead + 1) % PENDMAX; --ringlen; }
+  while (ringlen && !ring[ringhead].id) { ringhead = (ringhead + 1) % PENDMAX; --ringlen; }
   mem_free(m);
 }
 
-/* todo_write - preprocess todo/id into memory; 1 when it is queued for
- * delivery, or 0 (logged) to leave it for later */
-static int todo_write(unsigned long id)
+/* read_todo - read todo/id and preprocess it into memory; 1 when it is
+ * handed to the scheduler, or 0 (logged) to leave it for later */
+static int read_todo(unsigned long id)
 {
   char num[FMT_ULONG], num2[FMT_ULONG], num3[FMT_ULONG], num4[FMT_ULONG];
-  char inbuf[4096];
+  char inbuf[4096], tf[QFN_SIZE], f[QFN_SIZE];
+  const send_controls *ctl = send_ctl();
   bio in;
   struct stat st, st2;
-  prioq_elt pe;
-  memmsg *m;
-  int fd, c, r, any = 0;
+  todo_msg *m;
+  int fd, c, r;
   unsigned long uid = 0, pid = 0;
   rewrite_ctl rc;
 
-  fd = open_read(fn("todo", id));
+  fd = open_read(queue_fn(tf, "todo", id));
   if (fd == -1) {
     /* a stale entry of a scan: the message finished meanwhile */
-    if (errno != ENOENT) qlog("warning: unable to open ", fn("todo", id), "\n", NULL);
+    if (errno != ENOENT) log_line("warning: unable to open ", tf, "\n", NULL);
     return 0;
   }
   /* qmail-queue still holds the message: it may yet undo todo/id, and
    * pulls the trigger once it has let go */
-  switch (mess_unlocked(id, &st)) {            /* st for the statistics */
+  switch (queue_unlocked(id, &st)) {            /* st for the statistics */
     case 0: close(fd); return 0;
     case -1:
-      if (errno != ENOENT || stat(fn("todo", id), &st) == 0)
-        qlog("warning: unable to stat ", fn("mess", id), "\n", NULL);
+      if (errno != ENOENT || stat(tf, &st) == 0)
+        log_line("warning: unable to stat ", queue_fn(f, "mess", id), "\n", NULL);
       close(fd);
       return 0;
   }
   /* qmail-queue has let go; an undone message has lost todo/ by now */
-  if (stat(fn("todo", id), &st2) == -1) { close(fd); return 0; }
+  if (stat(tf, &st2) == -1) { close(fd); return 0; }
   /* leftovers of an earlier run that crashed before the commit (info,
-   * lists, bounce text) were removed when this run started (pq_start) */
+   * lists, bounce text) were removed when this run started (sched_start) */
   m = calloc(1, sizeof *m);
-  if (!m) { nomem(); close(fd); return 0; }
+  if (!m) { log_nomem(); close(fd); return 0; }
   m->id = id;
-  m->birth = recent;
-  qlog("new msg ", ulstr(num, id), "\n", NULL);
+  m->birth = send_now();
+  log_line("new msg ", log_ul(num, id), "\n", NULL);
   /* queued a while before we saw it (qmail-send was down): say when, so
    * that log analysis reports its real delay (qmail-log(5)) */
-  if (st.st_mtime + 2 <= recent)
-    qlog("birth msg ", ulstr(num, id), ": ", ulstr(num2, (unsigned long)st.st_mtime), "\n", NULL);
+  if (st.st_mtime + 2 <= m->birth)
+    log_line("birth msg ", log_ul(num, id), ": ", log_ul(num2, (unsigned long)st.st_mtime), "\n", NULL);
 
-  rc.envnoathost = envnoathost.s;
-  rc.percenthack = &mappercenthack;
-  rc.locals = &maplocals;
-  rc.vdoms = &mapvdoms;
+  rc.envnoathost = ctl->envnoathost.s;
+  rc.percenthack = &ctl->percenthack;
+  rc.locals = &ctl->locals;
+  rc.vdoms = &ctl->vdoms;
   bio_init(&in, fd, inbuf, sizeof inbuf);
   for (;;) {
     rec.len = 0;
     r = bio_getln(&in, &rec, 0, RECORDMAX);
     if (r == -1 || r == -2 || (r == 0 && rec.len)) {
-      qlog("warning: trouble reading ", fn("todo", id), "\n", NULL);
+      log_line("warning: trouble reading ", tf, "\n", NULL);
       goto fail;
     }
     if (r == 0) break;
@@ -215,48 +253,41 @@ static int todo_write(unsigned long id)
       case 'u': scan_ulong(rec.s + 1, &uid); break;
       case 'p': scan_ulong(rec.s + 1, &pid); break;
       case 'F':
-        if (!sa_copyb(&m->sender, rec.s + 1, rec.len - 1)) { nomem(); goto fail; }
-        qlog("info msg ", ulstr(num, id), ": bytes ", ulstr(num2, (unsigned long)st.st_size),
-             " from <", LOGSAFE, rec.s + 1, "> qp ", ulstr(num3, pid), " uid ",
-             ulstr(num4, uid), "\n", NULL);
+        if (!sa_copyb(&m->sender, rec.s + 1, rec.len - 1)) { log_nomem(); goto fail; }
+        log_line("info msg ", log_ul(num, id), ": bytes ", log_ul(num2, (unsigned long)st.st_size),
+             " from <", LOG_SAFE, rec.s + 1, "> qp ", log_ul(num3, pid), " uid ",
+             log_ul(num4, uid), "\n", NULL);
         break;
       case 'T':
         r = rewrite_rcpt(&addr, rec.s + 1, rec.len - 2, &rc);
-        if (!r) { nomem(); goto fail; }
+        if (!r) { log_nomem(); goto fail; }
         c = r == REWRITE_LOCAL ? 0 : 1;
         membytes -= m->list[c].a;
         r = sa_append(&m->list[c], 'T') && sa_catb(&m->list[c], addr.s ? addr.s : "", addr.len)
             && sa_0(&m->list[c]);
         membytes += m->list[c].a;
-        if (!r) { nomem(); goto fail; }
+        if (!r) { log_nomem(); goto fail; }
         m->has[c] = 1;
         break;
       default:
-        qlog("warning: unknown record type in ", fn("todo", id), "\n", NULL);
+        log_line("warning: unknown record type in ", tf, "\n", NULL);
         goto fail;
     }
   }
   close(fd);
   if (!m->sender.s) {
-    qlog("warning: trouble reading ", fn("todo", id), "\n", NULL);
+    log_line("warning: trouble reading ", tf, "\n", NULL);
     mem_free(m);
     return 0;
   }
   /* the ring has room: todo_do checked */
   r = (int)((ringhead + ringlen) % PENDMAX);
-  ring[r] = id;
+  ring[r].id = id;
   /* too much held in memory: to the files with it at the next commit */
-  ringdue[r] = membytes > MEMMAX ? 0 : msnow() + COMMIT_DELAY;
+  ring[r].due = membytes > MEMMAX ? 0 : send_ms() + COMMIT_DELAY;
   ++ringlen;
   hset_add(m);
-  pe.id = id;
-  pe.dt = recent;
-  for (c = 0; c < CHANNELS; ++c)
-    if (m->has[c]) {
-      any = 1;
-      while (!prioq_insert(&pqnew[c], &pe)) nomem();
-    }
-  if (!any) while (!prioq_insert(&pqdone, &pe)) nomem();
+  sched_new(id, m->has);
   return 1;
 
 fail:
@@ -272,11 +303,11 @@ static int create(const char *f, const char *s, size_t len)
   /* a leftover: while todo/ names the message, only memory counts */
   if (fd == -1 && errno == EEXIST && unlink(f) == 0) fd = open_excl_mode(f, 0600);
   if (fd == -1) {
-    qlog("warning: unable to create ", f, "\n", NULL);
+    log_line("warning: unable to create ", f, "\n", NULL);
     return -1;
   }
   if (!bio_writeall(fd, s, len, 0)) {
-    qlog("warning: trouble writing to ", f, "\n", NULL);
+    log_line("warning: trouble writing to ", f, "\n", NULL);
     close(fd);
     unlink(f);
     return -1;
@@ -288,29 +319,31 @@ static int create(const char *f, const char *s, size_t len)
 
 /* writeout - the files of m: info (mtime the birth), then the lists
  * still in progress; 1 with their fds in fds, or 0 (logged, undone) */
-static int writeout(memmsg *m, int *fds)
+static int writeout(todo_msg *m, int *fds)
 {
+  char f[QFN_SIZE];
   struct timespec t[2];
   int c;
 
   for (c = 0; c <= CHANNELS; ++c) fds[c] = -1;
   rec.len = 0;
   if (!sa_append(&rec, 'F') || !sa_cat(&rec, &m->sender)) {
-    nomem();
+    log_nomem();
     return 0;
   }
-  fds[0] = create(fn("info", m->id), rec.s, rec.len);
+  fds[0] = create(queue_fn(f, "info", m->id), rec.s, rec.len);
   if (fds[0] == -1) return 0;
   t[0].tv_sec = t[1].tv_sec = m->birth;
   t[0].tv_nsec = t[1].tv_nsec = 0;
   futimens(fds[0], t);
   for (c = 0; c < CHANNELS; ++c) {
     if (!m->has[c]) continue;
-    fds[1 + c] = create(fn(chname[c], m->id), m->list[c].s, m->list[c].len);
+    fds[1 + c] = create(queue_fn(f, queue_chan(c), m->id), m->list[c].s, m->list[c].len);
     if (fds[1 + c] == -1) {
-      while (c-- > 0) if (fds[1 + c] != -1) { close(fds[1 + c]); unlink(fn(chname[c], m->id)); }
+      while (c-- > 0)
+        if (fds[1 + c] != -1) { close(fds[1 + c]); unlink(queue_fn(f, queue_chan(c), m->id)); }
       close(fds[0]);
-      unlink(fn("info", m->id));
+      unlink(queue_fn(f, "info", m->id));
       return 0;
     }
   }
@@ -324,9 +357,11 @@ static int writeout(memmsg *m, int *fds)
  * goes again: no file may outlive a message that then finishes from
  * memory. With qmail-clean gone (at exit) todo/ has to stay: the info
  * file is then marked final (mode 0640) once everything is on disk, and
- * the next run removes todo/ and keeps the files (pq_add). */
-static void commit_msgs(memmsg **ms, size_t n)
+ * the next run removes todo/ and keeps the files (sched_start). */
+static void commit_msgs(todo_msg **ms, size_t n)
 {
+  char f[QFN_SIZE];
+  int alive = clean_alive();
   int fds[COMMIT_BATCH][1 + CHANNELS];
   int ok[COMMIT_BATCH], written[COMMIT_BATCH];
   size_t k, slot;
@@ -337,26 +372,27 @@ static void commit_msgs(memmsg **ms, size_t n)
     if (!ok[k]) continue;
     for (c = 0; c <= CHANNELS; ++c)
       if (fds[k][c] != -1 && fsync(fds[k][c]) == -1) {
-        qlog("warning: trouble fsyncing ", fn(c ? chname[c - 1] : "info", ms[k]->id), "\n", NULL);
+        log_line("warning: trouble fsyncing ", queue_fn(f, c ? queue_chan(c - 1) : "info", ms[k]->id),
+                 "\n", NULL);
         ok[k] = 0;
       }
     /* the mark comes last: a final info promises the lists are there */
-    if (ok[k] && !flagcleanalive &&
+    if (ok[k] && !alive &&
         (fchmod(fds[k][0], INFO_FINAL) == -1 || fsync(fds[k][0]) == -1)) {
-      qlog("warning: trouble fsyncing ", fn("info", ms[k]->id), "\n", NULL);
+      log_line("warning: trouble fsyncing ", queue_fn(f, "info", ms[k]->id), "\n", NULL);
       ok[k] = 0;
     }
     for (c = 0; c <= CHANNELS; ++c) if (fds[k][c] != -1) close(fds[k][c]);
   }
   for (k = 0; k < n; ++k) {
-    memmsg *m = ms[k];
-    if (ok[k] && !flagcleanalive) {
+    todo_msg *m = ms[k];
+    if (ok[k] && !alive) {
       /* final: the files are the message; todo/ goes next run */
       del_committed(m->id);
       forget(m);
       continue;
     }
-    if (ok[k] && clean_do("todo", m->id)) {
+    if (ok[k] && clean_cmd("todo", m->id)) {
       /* from here the files are the message */
       del_committed(m->id);
       forget(m);
@@ -365,19 +401,19 @@ static void commit_msgs(memmsg **ms, size_t n)
     /* the files written are harmless while todo/id is there, but they
      * must not stay once the message is done */
     if (written[k]) {
-      for (c = 0; c < CHANNELS; ++c) if (m->has[c]) unlink(fn(chname[c], m->id));
-      unlink(fn("info", m->id));
+      for (c = 0; c < CHANNELS; ++c) if (m->has[c]) unlink(queue_fn(f, queue_chan(c), m->id));
+      unlink(queue_fn(f, "info", m->id));
     }
     /* still pending: due again later (at exit: next time qmail-send runs) */
     for (slot = 0; slot < ringlen; ++slot)
-      if (ring[(ringhead + slot) % PENDMAX] == m->id) {
-        ringdue[(ringhead + slot) % PENDMAX] = msnow() + COMMIT_RETRY;
+      if (ring[(ringhead + slot) % PENDMAX].id == m->id) {
+        ring[(ringhead + slot) % PENDMAX].due = send_ms() + COMMIT_RETRY;
         break;
       }
     if (slot == ringlen && ringlen < PENDMAX) {
       slot = (ringhead + ringlen++) % PENDMAX;
-      ring[slot] = m->id;
-      ringdue[slot] = msnow() + COMMIT_RETRY;
+      ring[slot].id = m->id;
+      ring[slot].due = send_ms() + COMMIT_RETRY;
     }
   }
 }
@@ -387,16 +423,16 @@ static void commit_msgs(memmsg **ms, size_t n)
  * due, or that have to make room for a new batch */
 static void commit(int all, size_t max)
 {
-  memmsg *ms[COMMIT_BATCH];
-  long now = msnow();
+  todo_msg *ms[COMMIT_BATCH];
+  long now = send_ms();
   size_t n = 0;
 
   for (; ringlen && n < COMMIT_BATCH && max; --max) {
     size_t h = ringhead;
-    if (!ring[h]) { ringhead = (h + 1) % PENDMAX; --ringlen; continue; }
-    if (!all && ringdue[h] > now && ringlen + TODO_BATCH <= PENDMAX) break;
+    if (!ring[h].id) { ringhead = (h + 1) % PENDMAX; --ringlen; continue; }
+    if (!all && ring[h].due > now && ringlen + TODO_BATCH <= PENDMAX) break;
     /* out of the ring; commit_msgs puts back what it cannot commit */
-    ms[n] = todo_mem(ring[h]);
+    ms[n] = todo_find(ring[h].id);
     ringhead = (h + 1) % PENDMAX;
     --ringlen;
     if (ms[n]) ++n;
@@ -405,18 +441,18 @@ static void commit(int all, size_t max)
 }
 
 /* todo_commit - commit m now: it is going to stay in the queue */
-void todo_commit(memmsg *m)
+void todo_commit(todo_msg *m)
 {
-  if (flagcleanalive) commit_msgs(&m, 1);
+  if (clean_alive()) commit_msgs(&m, 1);
 }
 
 /* todo_release - m is finished, never committed: qmail-clean removes
  * todo/, intd/ and mess/ in one command (which it carries out even if
  * we die meanwhile), with no fsync. 1 done (m is freed), 0 trouble
  * (logged) */
-int todo_release(memmsg *m)
+int todo_release(todo_msg *m)
 {
-  if (!clean_do("done", m->id)) return 0;
+  if (!clean_cmd("done", m->id)) return 0;
   forget(m);
   return 1;
 }
@@ -425,9 +461,9 @@ void todo_timeout(long *ms)
 {
   long left;
   size_t h = ringhead, n;
-  for (n = 0; n < ringlen && !ring[h]; ++n) h = (h + 1) % PENDMAX;
+  for (n = 0; n < ringlen && !ring[h].id; ++n) h = (h + 1) % PENDMAX;
   if (n == ringlen) return;
-  left = ringdue[h] - msnow();
+  left = ring[h].due - send_ms();
   if (left < 0) left = 0;
   if (left < *ms) *ms = left;
 }
@@ -443,30 +479,35 @@ void todo_exit(void)
   }
 }
 
-void todo_do(void)
+void todo_do(const struct pollfd *p)
 {
   struct dirent *e;
   unsigned long id;
   int k;
   long start;
 
-  if (flagcleanalive) commit(0, COMMIT_BATCH);
-  if (flagexitasap) return;
+  if (trigidx != -1 && p[trigidx].revents) {
+    char buf[256];
+    while (read(triggerfd, buf, sizeof buf) > 0) ;
+    flagtodo = 1;
+  }
+  if (clean_alive()) commit(0, COMMIT_BATCH);
+  if (send_exiting()) return;
   if (!tododir) {
-    if (!flagtodo && recent < nexttodorun) return;
+    if (!flagtodo && send_now() < nexttodorun) return;
     flagtodo = 0;
     tododir = opendir("todo");
-    if (!tododir) { pausedir("todo"); return; }
-    nexttodorun = recent + SLEEP_TODO;
+    if (!tododir) { log_pausedir("todo"); return; }
+    nexttodorun = send_now() + SLEEP_TODO;
   }
-  start = msnow();
+  start = send_ms();
   for (k = 0; k < TODO_BATCH && ringlen < PENDMAX; ) {
     e = readdir(tododir);
     if (!e) { closedir(tododir); tododir = 0; break; }
     if (!qfn_id(e->d_name, &id)) continue;
-    if (todo_mem(id)) continue;           /* preprocessed already */
+    if (todo_find(id)) continue;          /* preprocessed already */
     ++k;
-    todo_write(id);
-    if (msnow() - start > TODO_BUDGET_MS) break;
+    read_todo(id);
+    if (send_ms() - start > TODO_BUDGET_MS) break;
   }
 }

@@ -23,19 +23,29 @@
 #include "spawnproto.h"
 #include "qmail-send.h"
 
-time_t recent;
-int flagexitasap;
-unsigned long lifetime = 604800;
-unsigned long concurrency[CHANNELS] = { 10, 20 };
-unsigned long remotebatch = REMOTEBATCH;
-sa envnoathost = SA_ZERO, bouncefrom = SA_ZERO, bouncehost = SA_ZERO, doublebounceto = SA_ZERO;
-cmap mappercenthack = CMAP_ZERO, maplocals = CMAP_ZERO, mapvdoms = CMAP_ZERO;
-
+static send_controls ctl = {
+  604800, { 10, 20 }, REMOTEBATCH, SA_ZERO, SA_ZERO, SA_ZERO, SA_ZERO,
+  CMAP_ZERO, CMAP_ZERO, CMAP_ZERO
+};
+static time_t recent;
+static int flagexitasap;
 static sa me = SA_ZERO;
 static int flagmefallback;
 static int flagrunasap, flagreadasap;
 static int selfpipe[2] = { -1, -1 };
 static unsigned long spawnlimit[CHANNELS];
+
+const send_controls *send_ctl(void) { return &ctl; }
+time_t send_now(void) { return recent; }
+int send_exiting(void) { return flagexitasap; }
+void send_exit(void) { flagexitasap = 1; }
+
+long send_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void wake(void)
 {
@@ -64,7 +74,7 @@ static int readmaps(cmap *locals, cmap *pct, cmap *vd)
  * with the default */
 static void badnum(const char *f, const char *value)
 {
-  qlog("warning: ", f, " holds `", LOGSAFE, value, "', which is not a number; using the default\n", NULL);
+  log_line("warning: ", f, " holds `", LOG_SAFE, value, "', which is not a number; using the default\n", NULL);
 }
 
 /* readconcurrency - concurrencylocal, concurrencyremote and remotebatch */
@@ -92,42 +102,44 @@ static int getcontrols(void)
   flagmefallback = r == 2;
   if (!sa_0(&me)) return 0;
   --me.len;
-  if (control_readnum(&lifetime, "control/queuelifetime", badnum) == -1) return 0;
-  if (!readconcurrency(concurrency, &remotebatch)) return 0;
-  if (!rldef(&envnoathost, "control/envnoathost", me.s)) return 0;
-  if (!rldef(&bouncefrom, "control/bouncefrom", "MAILER-DAEMON")) return 0;
-  if (!rldef(&bouncehost, "control/bouncehost", me.s)) return 0;
+  if (control_readnum(&ctl.lifetime, "control/queuelifetime", badnum) == -1) return 0;
+  if (!readconcurrency(ctl.concurrency, &ctl.remotebatch)) return 0;
+  if (!rldef(&ctl.envnoathost, "control/envnoathost", me.s)) return 0;
+  if (!rldef(&ctl.bouncefrom, "control/bouncefrom", "MAILER-DAEMON")) return 0;
+  if (!rldef(&ctl.bouncehost, "control/bouncehost", me.s)) return 0;
   if (!rldef(&host, "control/doublebouncehost", me.s)) return 0;
-  if (!rldef(&doublebounceto, "control/doublebounceto", "postmaster")) return 0;
-  if (!sa_append(&doublebounceto, '@') || !sa_cat(&doublebounceto, &host) || !sa_0(&doublebounceto)) return 0;
-  --doublebounceto.len;
+  if (!rldef(&ctl.doublebounceto, "control/doublebounceto", "postmaster")) return 0;
+  if (!sa_append(&ctl.doublebounceto, '@') || !sa_cat(&ctl.doublebounceto, &host)
+      || !sa_0(&ctl.doublebounceto)) return 0;
+  --ctl.doublebounceto.len;
   sa_free(&host);
-  return readmaps(&maplocals, &mappercenthack, &mapvdoms);
+  return readmaps(&ctl.locals, &ctl.percenthack, &ctl.vdoms);
 }
 
 static void reread(void)
 {
   cmap l, p, v;
   unsigned long c[CHANNELS], batch;
-  int i;
 
   if (chdir(auto_home) == -1) {
-    qlog("alert: unable to reread controls: unable to switch to home directory\n", NULL);
+    log_line("alert: unable to reread controls: unable to switch to home directory\n", NULL);
     return;
   }
-  if (!readmaps(&l, &p, &v)) qlog("alert: unable to reread control/locals\n", NULL);
+  if (!readmaps(&l, &p, &v)) log_line("alert: unable to reread control/locals\n", NULL);
   else {
-    cmap_free(&maplocals); maplocals = l;
-    cmap_free(&mappercenthack); mappercenthack = p;
-    cmap_free(&mapvdoms); mapvdoms = v;
+    cmap_free(&ctl.locals); ctl.locals = l;
+    cmap_free(&ctl.percenthack); ctl.percenthack = p;
+    cmap_free(&ctl.vdoms); ctl.vdoms = v;
   }
-  if (!readconcurrency(c, &batch)) qlog("alert: unable to reread control/concurrencylocal\n", NULL);
+  if (!readconcurrency(c, &batch)) log_line("alert: unable to reread control/concurrencylocal\n", NULL);
   else {
-    for (i = 0; i < CHANNELS; ++i) concurrency[i] = c[i] < spawnlimit[i] ? c[i] : spawnlimit[i];
-    remotebatch = batch;
+    ctl.concurrency[0] = c[0];
+    ctl.concurrency[1] = c[1];
+    ctl.remotebatch = batch;
+    del_setconcurrency(c);
   }
   while (chdir("queue") == -1) {
-    qlog("alert: unable to switch back to queue directory; HELP! sleeping...\n", NULL);
+    log_line("alert: unable to switch back to queue directory; HELP! sleeping...\n", NULL);
     sleep(10);
   }
   del_status();
@@ -155,50 +167,45 @@ static int hello(int fd, unsigned long *limit)
 
 static void loop(void)
 {
-  struct pollfd p[8];
-  int idx[2 * CHANNELS];
+  struct pollfd p[POLLMAX];
   char buf[64];
 
   while (!flagexitasap || !del_canexit()) {
     time_t wakeup;
     nfds_t n = 0;
-    int trig = -1, cl, ms;
-    long msl;
+    long ms;
 
     recent = time(0);
-    if (flagrunasap) { flagrunasap = 0; pq_run(); cleanup_now(); }
+    if (flagrunasap) { flagrunasap = 0; sched_runall(); clean_sweep_now(); }
     if (flagreadasap) { flagreadasap = 0; reread(); }
 
     wakeup = recent + SLEEP_FOREVER;
     p[n].fd = selfpipe[0]; p[n].events = POLLIN; p[n].revents = 0; ++n;
-    if (!flagexitasap && triggerfd != -1) {
-      trig = (int)n;
-      p[n].fd = triggerfd; p[n].events = POLLIN; p[n].revents = 0; ++n;
+    todo_poll(p, &n, &wakeup);
+    clean_poll(p, &n);
+    del_poll(p, &n, &wakeup);
+    if (!flagexitasap) {
+      sched_wakeup(&wakeup);
+      clean_sweep_wakeup(&wakeup);
     }
-    clean_prep(p, &n, &cl);
-    del_prep(p, &n, idx, &wakeup);
-    todo_prep(&wakeup);
-    if (!flagexitasap) cleanup_prep(&wakeup);
 
-    if (wakeup <= recent) msl = 0;
-    else if (wakeup - recent > SLEEP_FOREVER) msl = SLEEP_FOREVER * 1000L;
-    else msl = (long)(wakeup - recent) * 1000;
-    del_timeout(&msl);
-    todo_timeout(&msl);
-    ms = (int)msl;
-    if (poll(p, n, ms) == -1) {
-      if (errno != EINTR) qlog("warning: trouble in select\n", NULL);
+    if (wakeup <= recent) ms = 0;
+    else if (wakeup - recent > SLEEP_FOREVER) ms = SLEEP_FOREVER * 1000L;
+    else ms = (long)(wakeup - recent) * 1000;
+    mark_timeout(&ms);
+    todo_timeout(&ms);
+    if (poll(p, n, (int)ms) == -1) {
+      if (errno != EINTR) log_line("warning: trouble in select\n", NULL);
       continue;
     }
     recent = time(0);
     if (p[0].revents) while (read(selfpipe[0], buf, sizeof buf) > 0) ;
-    clean_check(p, cl);             /* before anything is scheduled */
-    if (trig != -1 && p[trig].revents) todo_triggered();
-    del_do(p, idx);
-    todo_do();
+    clean_polled(p);                /* before anything is scheduled */
+    del_do(p);
+    todo_do(p);
     del_startall();                 /* what todo_do found goes out now */
-    pq_do();
-    if (!flagexitasap) cleanup_do();
+    sched_do();
+    if (!flagexitasap) clean_sweep_do();
   }
 }
 
@@ -207,19 +214,19 @@ int main(void)
   int fd, c;
 
   if (chdir(auto_home) == -1) {
-    qlog("alert: cannot start: unable to switch to home directory\n", NULL);
+    log_line("alert: cannot start: unable to switch to home directory\n", NULL);
     _exit(111);
   }
   if (!getcontrols()) {
-    qlog("alert: cannot start: unable to read controls\n", NULL);
+    log_line("alert: cannot start: unable to read controls\n", NULL);
     _exit(111);
   }
   if (chdir("queue") == -1) {
-    qlog("alert: cannot start: unable to switch to queue directory\n", NULL);
+    log_line("alert: cannot start: unable to switch to queue directory\n", NULL);
     _exit(111);
   }
   if (pipe2(selfpipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-    qlog("alert: cannot start: unable to create pipe\n", NULL);
+    log_line("alert: cannot start: unable to create pipe\n", NULL);
     _exit(111);
   }
   sig_ignore(SIGPIPE);
@@ -233,30 +240,30 @@ int main(void)
 
   fd = open("lock/sendmutex", O_WRONLY | O_CLOEXEC);
   if (fd == -1) {
-    qlog("alert: cannot start: unable to open mutex\n", NULL);
+    log_line("alert: cannot start: unable to open mutex\n", NULL);
     _exit(111);
   }
   if (lock_exnb(fd) == -1) {
-    qlog("alert: cannot start: qmail-send is already running\n", NULL);
+    log_line("alert: cannot start: qmail-send is already running\n", NULL);
     _exit(111);
   }
   for (c = 0; c < CHANNELS; ++c)
     if (!hello(2 + 2 * c, &spawnlimit[c])) {
-      qlog("alert: cannot start: hath the daemon spawn no fire?\n", NULL);
+      log_line("alert: cannot start: hath the daemon spawn no fire?\n", NULL);
       _exit(111);
     }
   if (flagmefallback)
-    qlog("warning: control/me is missing or empty; using the host name ", LOGSAFE, me.s, "\n", NULL);
+    log_line("warning: control/me is missing or empty; using the host name ", LOG_SAFE, me.s, "\n", NULL);
 
   recent = time(0);
-  pq_start();
+  sched_start();
   del_init(spawnlimit);
   todo_init();
-  cleanup_init();
+  clean_sweep_init();
   loop();
-  del_exit();
+  mark_flush(1);
   todo_exit();
-  pq_finish();
-  qlog("status: exiting\n", NULL);
+  sched_finish();
+  log_line("status: exiting\n", NULL);
   _exit(0);
 }

@@ -1,22 +1,42 @@
-/* qmail-send - the parts of qmail-send share this state (doc/scheduler.md).
- * qmail-send.c: controls, signals and the poll() loop; qmail-send-log.c:
- * the activity record; qmail-send-queue.c: queue file names, directory
- * scans and qmail-clean; qmail-send-todo.c: preprocessing of todo/;
- * qmail-send-deliver.c: priority queues, jobs, deliveries through the
- * spawners; qmail-send-bounce.c: bounce/ and bounce messages. */
+/* qmail-send - the interface between the parts of qmail-send
+ * (doc/scheduler.md). Each part keeps its state static in its own file
+ * and is reached only through the functions below, named after it:
+ *
+ *   send_   qmail-send.c         controls, signals, the clock, the poll() loop
+ *   log_    qmail-send-log.c     the activity record on fd 0
+ *   queue_  qmail-send-queue.c   queue file names, split-directory scans,
+ *                                mess/ locks, a message's sender and birth
+ *   clean_  qmail-send-clean.c   qmail-clean on fds 5/6 (the one place that
+ *                                learns it is gone) and the scan of mess/
+ *                                for messages abandoned by qmail-queue
+ *   todo_   qmail-send-todo.c    todo/: preprocessing into memory, the
+ *                                messages held there, their commit
+ *   sched_  qmail-send-sched.c   the priority queues: which message is due
+ *                                on which channel, and finishing messages
+ *   del_    qmail-send-deliver.c the two channels: passes over recipient
+ *                                lists, jobs, deliveries through the spawners
+ *   mark_   qmail-send-mark.c    T-to-D marks and their delayed fsync
+ *   bounce_ qmail-send-bounce.c  bounce/ and bounce messages
+ *
+ * Who calls whom: send_ runs the loop and calls each part's poll/do pair.
+ * todo_ hands a new message to sched_ (sched_new); del_ takes due
+ * messages from sched_ (sched_take) and gives them back (sched_retry,
+ * sched_finished); sched_ finishes a message through bounce_, todo_ and
+ * clean_. A message not committed yet lives in todo_'s memory (todo_msg):
+ * the other parts read and mark it only through todo_ functions. */
 #ifndef QMAIL_SEND_H
 #define QMAIL_SEND_H
 
 #include <dirent.h>
 #include <poll.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "cmap.h"
-#include "prioq.h"
 #include "qfn.h"
 #include "sa.h"
 
-#define CHANNELS 2
+#define CHANNELS 2            /* 0 local, 1 remote */
 #define SLEEP_TODO 1500       /* scan todo/ at least this often */
 #define SLEEP_FOREVER 86400   /* longest single wait */
 #define SLEEP_CLEANUP 3600    /* between scans for abandoned messages */
@@ -26,89 +46,109 @@
 #define RECORDMAX 100000      /* longest envelope record read */
 #define REMOTEBATCH 100       /* default control/remotebatch */
 #define INFO_FINAL 0640       /* info/ mode: committed, only todo/ to remove */
+#define POLLMAX 8             /* descriptors the parts add to one poll() */
 
-/* qmail-send.c */
-extern time_t recent;
-extern int flagexitasap;
-extern unsigned long lifetime;
-extern unsigned long concurrency[CHANNELS];
-extern unsigned long remotebatch;      /* remote recipients per delivery */
-extern sa envnoathost, bouncefrom, bouncehost, doublebounceto;
-extern cmap mappercenthack, maplocals, mapvdoms;
+/* qmail-send.c: the controls, read at start; SIGHUP rereads the maps
+ * and the concurrency (del_setconcurrency) */
+typedef struct send_controls {
+  unsigned long lifetime;                 /* queuelifetime */
+  unsigned long concurrency[CHANNELS];    /* as read, before the spawners' caps */
+  unsigned long remotebatch;              /* remote recipients per delivery */
+  sa envnoathost, bouncefrom, bouncehost;
+  sa doublebounceto;                      /* with the doublebouncehost */
+  cmap percenthack, locals, vdoms;
+} send_controls;
+const send_controls *send_ctl(void);
+time_t send_now(void);                  /* the clock, read once a turn */
+long send_ms(void);                     /* monotonic milliseconds */
+int send_exiting(void);                 /* schedule nothing new */
+void send_exit(void);                   /* finish what runs, then exit */
 
-/* qmail-send-log.c: qlog writes its pieces (ending with a null pointer)
- * as one line in one write to fd 0; the piece after LOGSAFE is sanitised */
-extern const char LOGSAFE[];
-void qlog(const char *s, ...) __attribute__((sentinel));
-void nomem(void);                       /* logs, sleeps 10 s */
-void pausedir(const char *dir);         /* logs, sleeps 10 s */
-const char *ulstr(char *buf, unsigned long u);  /* buf of FMT_ULONG */
-long msnow(void);                       /* monotonic milliseconds */
+/* qmail-send-log.c: log_line writes its pieces (ending with a null
+ * pointer) as one line in one write to fd 0; the piece after LOG_SAFE is
+ * sanitised. A failed write is dropped. */
+#define LOG_SAFE "\001"
+void log_line(const char *s, ...) __attribute__((sentinel));
+void log_nomem(void);                   /* logs, sleeps 10 s */
+void log_pausedir(const char *dir);     /* logs, sleeps 10 s */
+const char *log_ul(char *buf, unsigned long u);  /* buf of FMT_ULONG */
 
-/* qmail-send-queue.c */
-typedef struct subdir {
+/* qmail-send-queue.c: names go into the caller's buffer of QFN_SIZE */
+typedef struct queue_scan {
   const char *name;
   unsigned long sub;       /* next split subdirectory */
   DIR *dir;
   char path[QFN_SIZE];
-} subdir;
-const char *fn(const char *dir, unsigned long id);   /* static buffer */
-const char *fn2(const char *dir, unsigned long id);  /* a second one */
-void subdir_init(subdir *s, const char *name);
-int subdir_next(subdir *s, unsigned long *id);  /* 1 id, 0 done */
+} queue_scan;
+const char *queue_fn(char *buf, const char *dir, unsigned long id);  /* buf */
+const char *queue_chan(int c);          /* "local" or "remote" */
+void queue_scan_init(queue_scan *s, const char *name);
+int queue_scan_next(queue_scan *s, unsigned long *id);  /* 1 id, 0 done */
 struct stat;
-int mess_unlocked(unsigned long id, struct stat *st); /* 1, 0 locked, -1 */
-extern int flagcleanalive;
-void clean_lost(void);                  /* logs once, stops scheduling */
-int clean_do(const char *dir, unsigned long id); /* 1 done, 0 not (logged) */
-void clean_prep(struct pollfd *p, nfds_t *n, int *idx);
-void clean_check(const struct pollfd *p, int idx);
-void cleanup_init(void);
-void cleanup_now(void);                 /* start a scan of mess/ */
-void cleanup_prep(time_t *wakeup);
-void cleanup_do(void);
+int queue_unlocked(unsigned long id, struct stat *st); /* 1, 0 locked, -1 */
+/* queue_info - sender (with its NUL) and birth of id, from memory or
+ * info/; 1, or 0 (errno) */
+int queue_info(unsigned long id, sa *sender, time_t *birth);
+
+/* qmail-send-clean.c: once qmail-clean is lost (logged once) nothing is
+ * removed and nothing new is scheduled; qmail-send finishes and exits */
+int clean_alive(void);
+int clean_cmd(const char *dir, unsigned long id); /* 1 done, 0 not (logged) */
+void clean_poll(struct pollfd *p, nfds_t *n);
+void clean_polled(const struct pollfd *p);      /* before anything is scheduled */
+void clean_sweep_init(void);
+void clean_sweep_now(void);             /* start a scan of mess/ */
+void clean_sweep_wakeup(time_t *wakeup);
+void clean_sweep_do(void);
 
 /* qmail-send-todo.c: a message preprocessed and not committed is held in
- * memory (see there); its files do not exist yet */
-typedef struct memmsg {
-  unsigned long id;
-  time_t birth;
-  sa sender;                  /* with its NUL, as getinfo gives it */
-  sa list[CHANNELS];          /* T and D records, as local/ and remote/ */
-  int has[CHANNELS];          /* the list is there: not all done yet */
-} memmsg;
-extern int triggerfd;
+ * memory; its info and list files do not exist yet */
+typedef struct todo_msg todo_msg;
 void todo_init(void);
-void todo_prep(time_t *wakeup);
+void todo_poll(struct pollfd *p, nfds_t *n, time_t *wakeup);
 void todo_timeout(long *ms);            /* lowers *ms to the next commit */
-void todo_triggered(void);
-void todo_do(void);
-memmsg *todo_mem(unsigned long id);     /* not committed yet, or 0 */
-int todo_release(memmsg *m);            /* finished: remove todo/id; 0 trouble */
-void todo_commit(memmsg *m);            /* to the files with it now */
+void todo_do(const struct pollfd *p);
+todo_msg *todo_find(unsigned long id);  /* not committed yet, or 0 */
+int todo_info(const todo_msg *m, sa *sender, time_t *birth);  /* 1, 0 ENOMEM */
+const sa *todo_list(const todo_msg *m, int c);  /* T and D records */
+void todo_mark(todo_msg *m, int c, off_t pos);  /* its T becomes D */
+int todo_listdone(todo_msg *m, int c);  /* list c finished; 1 no list left */
+int todo_pending(const todo_msg *m);    /* 1 some list is left */
+void todo_commit(todo_msg *m);          /* to the files with it now */
+int todo_release(todo_msg *m);          /* finished: remove todo/id; 0 trouble */
 void todo_exit(void);                   /* commit everything */
 
+/* qmail-send-sched.c */
+void sched_start(void);                 /* every committed message of info/ */
+void sched_new(unsigned long id, const int has[CHANNELS]);  /* from todo/ */
+int sched_ready(int c);                 /* 1: a message is due on c */
+int sched_take(int c, unsigned long *id);  /* 1: id is due on c, taken */
+void sched_due(int c, time_t *wakeup);  /* lowers *wakeup to c's next */
+void sched_retry(int c, unsigned long id, time_t when);
+void sched_finished(unsigned long id, time_t when);  /* no list left */
+void sched_runall(void);                /* every retry due now */
+void sched_wakeup(time_t *wakeup);
+void sched_do(void);
+void sched_finish(void);                /* at exit: retry times as mtimes */
+
 /* qmail-send-deliver.c */
-extern prioq pqchan[CHANNELS], pqnew[CHANNELS], pqdone, pqfail;
-extern int flagspawnalive[CHANNELS];
-int getinfo(sa *sender, time_t *birth, unsigned long id);
 void del_init(const unsigned long limit[CHANNELS]);
+void del_setconcurrency(const unsigned long conc[CHANNELS]);  /* capped */
 void del_status(void);
 int del_canexit(void);
-void del_prep(struct pollfd *p, nfds_t *n, int *idx, time_t *wakeup);
-void del_timeout(long *ms);             /* lowers *ms to the next mark flush */
-void del_do(const struct pollfd *p, const int *idx);
+void del_poll(struct pollfd *p, nfds_t *n, time_t *wakeup);
+void del_do(const struct pollfd *p);
 void del_startall(void);                /* start what the concurrency allows */
-void del_exit(void);                    /* flush the marks */
-void del_committed(unsigned long id);   /* its memmsg becomes its files */
-void pq_add(unsigned long id);
-void pq_start(void);
-void pq_finish(void);
-void pq_run(void);
-void pq_do(void);
+void del_committed(unsigned long id);   /* its todo_msg became its files */
+
+/* qmail-send-mark.c */
+void mark_done(int c, unsigned long id, off_t pos);
+void mark_drop(int c, unsigned long id); /* the list goes: no fsync needed */
+void mark_flush(int force);             /* fsync the marks: all, or when due */
+void mark_timeout(long *ms);            /* lowers *ms to the next flush */
 
 /* qmail-send-bounce.c */
-void addbounce(unsigned long id, const char *recip, const char *report, size_t len);
-int injectbounce(unsigned long id);      /* 1 done, 0 try later */
+void bounce_add(unsigned long id, const char *recip, const char *report, size_t len);
+int bounce_inject(unsigned long id);    /* 1 done, 0 try later */
 
 #endif

@@ -54,12 +54,12 @@ static int ask(const char *address)
   struct pollfd p;
   struct timespec t0, t1;
   int pi[2], null, wstat, r;
-  long left = RCPTCHECK_WAIT * 1000L;
+  long left;
   char c;
   pid_t pid;
 
   if (pipe2(pi, O_CLOEXEC) == -1) return RCPT_TEMP;
-  pid = fork();
+  pid = vfork();   /* the child only moves fds and execs: nothing of ours to copy */
   if (pid == -1) { close(pi[0]); close(pi[1]); return RCPT_TEMP; }
   if (pid == 0) {
     null = open("/dev/null", O_RDONLY);
@@ -73,6 +73,7 @@ static int ask(const char *address)
     _exit(111);
   }
   close(pi[1]);
+  left = RCPTCHECK_WAIT * 1000L;
   /* the pipe reaches end of file when the helper exits */
   p.fd = pi[0];
   p.events = POLLIN;

@@ -32,19 +32,32 @@ bio smtpd_in;
 static unsigned timeout = 1200;
 
 static qmail qq;
-static int qqopen;   /* qq has a running qmail-queue */
+static int qqopen;   /* qq has a running qmail-queue (idle from MAIL until DATA) */
+static int qqidle;   /* ... and nothing has been written to it */
+
+/* qq_stop - end an unfinished qmail-queue so that nothing is queued. An
+ * idle one holds no file yet (it waits for its input), so it is simply
+ * terminated: at end of file it would make its files only to remove them. */
+static void qq_stop(void)
+{
+  if (!qqopen) return;
+  if (qqidle) kill(qq.pid, SIGTERM);
+  qmail_fail(&qq);
+  qmail_close(&qq);
+  qqopen = qqidle = 0;
+}
 
 static noreturn void bye(int code)
 {
   reply_flush();
-  if (qqopen) { qmail_fail(&qq); qmail_close(&qq); }
+  qq_stop();
   _exit(code);
 }
 
 /* die_write - the client is gone or stuck: nothing half-received is queued */
 noreturn void die_write(void)
 {
-  if (qqopen) { qmail_fail(&qq); qmail_close(&qq); }
+  qq_stop();
   _exit(111);
 }
 
@@ -237,6 +250,19 @@ static int utf8mailok(int utf8, const char *what)
   return 1;
 }
 
+/* qq_early - start qmail-queue as soon as MAIL is accepted, so that its
+ * exec and its first files overlap the RCPT and DATA round trips; an idle
+ * one serves the next MAIL, and the session's end stops it (it leaves no
+ * file). Only our own qmail-queue, which reads no environment: a
+ * QMAILQUEUE filter starts at DATA and sees the environment of then. A
+ * failure here is not an answer: DATA tries again. */
+static void qq_early(void)
+{
+  const char *x = getenv("QMAILQUEUE");
+  if (qqopen || (x && *x)) return;
+  if (qmail_open(&qq) == 0) qqopen = qqidle = 1;
+}
+
 /* smtp_mail - MAIL: check the sender and start a transaction */
 static void smtp_mail(const char *arg, size_t len)
 {
@@ -264,6 +290,7 @@ static void smtp_mail(const char *arg, size_t len)
   rcptto.len = 0;
   if (!sa_copy(&mailfrom, &addr) || !sa_0(&mailfrom)) die_nomem();
   out("250 ok\r\n");
+  qq_early();
 }
 
 /* smtp_authcmd - AUTH: a good login relays as RELAYCLIENT="" would */
@@ -318,8 +345,11 @@ static void smtp_rcpt(const char *arg, size_t len)
 static int startmsg(unsigned long *qp)
 {
   sa rec = SA_ZERO, proto = SA_ZERO;
-  if (qmail_open(&qq) == -1) return 0;
-  qqopen = 1;
+  if (!qqopen) {                 /* none started at MAIL */
+    if (qmail_open(&qq) == -1) return 0;
+    qqopen = 1;
+  }
+  qqidle = 0;
   *qp = qmail_qp(&qq);
   /* RFC 3848 and RFC 6531: SMTP, ESMTPS, ESMTPSA ..., UTF8SMTP, UTF8SMTPSA ... */
   if (!sa_copys(&proto, tls_proto()) || !auth_proto(&proto)) die_nomem();

@@ -46,6 +46,15 @@ def gone(pid):
     return state(pid) in (None, "Z", "X")
 
 
+def comm(pid):
+    """pid's command name, "" when it is gone"""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def child_pids(pid):
     out = []
     for d in os.listdir("/proc"):

@@ -91,6 +91,28 @@ def test_command_replies(smtpd):
     assert r[11][1] == ["flushed"]
 
 
+def test_qmail_queue_waits_from_mail_and_leaves_nothing(servers, queue, control):
+    """qmail-queue is started when MAIL is accepted; idle, it holds no file,
+    serves the next MAIL after RSET, and goes with the session."""
+    from proc_util import comm, descendants, gone
+    s = servers()
+    c = Client(s.port)
+    assert c.reply()[0] == 220
+    assert c.cmd("HELO client.example")[0] == 250
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    qq = wait_for(lambda: [p for p in descendants(s.proc.pid) if comm(p) == "qmail-queue"],
+                  timeout=10, what="a qmail-queue after MAIL")
+    assert len(qq) == 1
+    assert c.cmd("RSET")[0] == 250
+    assert c.cmd("MAIL FROM:<b@example.org>")[0] == 250
+    assert [p for p in descendants(s.proc.pid) if comm(p) == "qmail-queue"] == qq
+    assert queue.all_files() == []
+    assert c.cmd("QUIT")[0] == 221
+    c.close()
+    wait_for(lambda: gone(qq[0]), timeout=10, what="the idle qmail-queue to go")
+    assert queue.all_files() == []
+
+
 def test_message_lands_in_queue(servers, queue, control):
     """Through the real qmail-queue: todo/ gets the envelope, mess/ the
     message with our Received line naming host, HELO and IP."""
