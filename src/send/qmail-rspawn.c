@@ -5,8 +5,6 @@
  * reports (r, h or s, in argument order) and its message report (K, Z or
  * D) become one K/Z/D report per recipient for qmail-send. A qmail-remote
  * that cannot be run means "try again later", never a bounce. */
-#include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,42 +84,26 @@ static void report(sa *out, int wstat, const char *s, size_t len, int truncated,
   }
 }
 
-/* start - qmail-remote host sender r1 ... rn, by vfork: the arguments are
- * made here, so the child only moves descriptors, resets signals and
- * execs, and no page of ours is copied */
 static pid_t start(int fdmess, int fdout, const char *sender, char *const *recips, size_t n)
 {
-  sigset_t all, old;
   char **args;
   size_t i, len;
-  pid_t pid;
-  int e;
+  pid_t pid = fork();
 
-  if (n > (size_t)-1 / sizeof *args - 4) { errno = ENOMEM; return -1; }
+  if (pid != 0) return pid;
+  if (spawn_childsetup(fdmess, fdout) == -1) _exit(111);
   args = calloc(n + 4, sizeof *args);
-  if (!args) return -1;
+  if (!args) _exit(111);
   len = strlen(recips[0]);
   args[0] = (char *)prog;
   args[1] = recips[0] + byte_rchr(recips[0], len, '@') + 1;
   args[2] = (char *)sender;
   for (i = 0; i < n; ++i) args[3 + i] = recips[i];
   args[3 + n] = 0;
-  /* no handler of ours may run in the child while it shares our memory */
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, &old);
-  pid = vfork();
-  if (pid == 0) {
-    if (spawn_childsetup(fdmess, fdout) == -1) _exit(111);
-    if (strchr(prog, '/')) execv(prog, args);
-    else execvp(prog, args);
-    /* a missing or broken qmail-remote is the admin's to fix: defer */
-    _exit(111);
-  }
-  e = errno;
-  sigprocmask(SIG_SETMASK, &old, 0);
-  free(args);
-  errno = e;
-  return pid;
+  if (strchr(prog, '/')) execv(prog, args);
+  else execvp(prog, args);
+  /* a missing or broken qmail-remote is the admin's to fix: defer */
+  _exit(111);
 }
 
 int main(void)
