@@ -8,11 +8,14 @@
 # libraries are compiled again under $(O)/musl/, and an exec of it costs
 # about a quarter of a static glibc one, whose start-up asks the CPU for
 # its features (CPUID, a trap on a virtual machine) and sets up far more.
-# Without musl-gcc (or with MUSLCC= empty, or NOLIBS=-static as make
-# sanitize and make fuzz set) it is linked -static with glibc instead
-# (glibc answers the qmail accounts from /etc/passwd with its built-in
-# files backend; the linker's warning about NSS in static programs is about
-# the other backends).
+# The word nomusl beside -static keeps glibc for that program: qmail-queue,
+# which is setuid, must see a closed fd 0 or 1 as closed (glibc's start-up
+# puts a descriptor there that fails every read; musl's, /dev/null, would
+# read as an empty message). Without musl-gcc (or with MUSLCC= empty, or
+# NOLIBS=-static as make sanitize and make fuzz set) a -static program is
+# linked -static with glibc (glibc answers the qmail accounts from
+# /etc/passwd with its built-in files backend; the linker's warning about
+# NSS in static programs is about the other backends).
 # Generated files go to $(O).
 #
 # Libraries, linked in this order: a program's own parts; $(O)/<stage>.a,
@@ -53,8 +56,8 @@ obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 MUSLCC ?= $(shell command -v musl-gcc 2>/dev/null)
 STATICCC := $(if $(filter -static,$(NOLIBS)),,$(MUSLCC))
 mobj = $(patsubst %.c,$(O)/musl/obj/%.o,$(1))
-libsof = $(shell cat $(basename $(1)).libs 2>/dev/null)
-musl = $(and $(STATICCC),$(filter -static,$(call libsof,$(1))))
+libsof = $(filter-out nomusl,$(shell cat $(basename $(1)).libs 2>/dev/null))
+musl = $(and $(STATICCC),$(filter -static,$(call libsof,$(1))),$(if $(filter nomusl,$(shell cat $(basename $(1)).libs 2>/dev/null)),,y))
 parts = $(filter-out $(PROGSRC),$(wildcard $(basename $(1))-*.c))
 STAGES := $(filter-out lib mail,$(notdir $(wildcard src/*)))
 ALLPARTS := $(foreach p,$(PROGSRC),$(call parts,$(p)))
