@@ -48,6 +48,15 @@ class Qmail:
         if os.path.exists(cdb):
             os.unlink(cdb)
 
+    def users(self, pw):
+        """users/assign with pw's account and its extensions (qmail-users(5)),
+        compiled by qmail-newu; True when users/cdb was made"""
+        with open(os.path.join(self.home, "users", "assign"), "w") as f:
+            f.write("=%s:%s:%d:%d:%s:::\n+%s-:%s:%d:%d:%s:-::\n.\n"
+                    % ((pw.pw_name, pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir) * 2))
+        r = subprocess.run([os.path.join(self.bin, "qmail-newu")], capture_output=True, timeout=30)
+        return r.returncode == 0
+
     # --- qmail-send and its helpers ---
 
     def log(self, start=0):
