@@ -85,7 +85,9 @@ class Qmail:
             return False
         return True
 
-    def stop(self, timeout=20):
+    def stop(self, timeout=20, smtpd=True):
+        """qmail-send and its helpers, and the SMTP servers unless smtpd
+        is false"""
         if self.send is not None:
             if self.send.poll() is None:
                 os.kill(self.send.pid, signal.SIGTERM)
@@ -103,7 +105,8 @@ class Qmail:
                         pass
             self.send = None
             self.helpers = []
-        self.stop_smtpd()
+        if smtpd:
+            self.stop_smtpd()
 
     def alive(self):
         return self.send is not None and self.send.poll() is None

@@ -19,6 +19,31 @@ def wait_until(pred, timeout, interval=0.005):
         time.sleep(interval)
 
 
+def appended(path, offset):
+    """(the complete lines appended to path since offset, the offset
+    after them); (b"", offset) when path cannot be read"""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return b"", offset
+    cut = data.rfind(b"\n") + 1
+    return data[:cut], offset + cut
+
+
+def stop_proc(proc, timeout=10):
+    """TERM a Popen, KILL it when it does not go within timeout."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
 def pid_alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:

@@ -5,7 +5,6 @@
  * scripts that parse qmail's mailq output keep working. */
 #include <dirent.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -13,13 +12,13 @@
 
 #include "bio.h"
 #include "fmt.h"
-#include "grow.h"
 #include "open.h"
 #include "sa.h"
 #include "say.h"
 #include "auto.h"
 #include "date822.h"
 #include "qfn.h"
+#include "qids.h"
 
 #define FATAL "qmail-qread: fatal: "
 #define WARNING "qmail-qread: warning: "
@@ -45,54 +44,12 @@ static void trouble(unsigned long id, const char *fn)
   flagtrouble = 1;
 }
 
-/* a growable array of message ids */
-typedef struct idlist {
-  unsigned long *x;
-  size_t len;
-  size_t a;
-} idlist;
-
-/* idlist_add - append id; 1, or 0 with errno set */
-static int idlist_add(idlist *l, unsigned long id)
-{
-  unsigned long *n = grow(l->x, &l->a, l->len + 1, sizeof *n);
-
-  if (!n) return 0;
-  l->x = n;
-  l->x[l->len++] = id;
-  return 1;
-}
-
-static int cmpid(const void *a, const void *b)
-{
-  unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-  return x < y ? -1 : x > y;
-}
-
-static int idlist_has(const idlist *l, unsigned long id)
-{
-  return l->len && bsearch(&id, l->x, l->len, sizeof id, cmpid) != 0;
-}
-
 /* readids - the message ids in directory dir, sorted; dies on trouble */
-static void readids(idlist *l, const char *dir)
+static void readids(qids *l, const char *dir)
 {
-  DIR *d;
-  struct dirent *e;
-  unsigned long id;
-
-  l->len = 0;
-  d = opendir(dir);
-  if (!d) die_dir("open", dir);
-  for (;;) {
-    errno = 0;
-    e = readdir(d);
-    if (!e) break;
-    if (qfn_id(e->d_name, &id) && !idlist_add(l, id)) die_nomem();
-  }
-  if (errno) die_dir("read", dir);
-  closedir(d);
-  if (l->len) qsort(l->x, l->len, sizeof *l->x, cmpid);
+  if (qids_read(l, dir)) return;
+  if (errno == ENOMEM || errno == ERANGE) die_nomem();
+  die_dir("read", dir);
 }
 
 /* slurp - the whole of fn into buf, and its status; 1 read, 0 missing,
@@ -180,6 +137,12 @@ static int record(const sa *buf, size_t *pos, const char **r, size_t *len)
 static sa info = SA_ZERO;
 static sa rcpts = SA_ZERO;
 static sa todo = SA_ZERO;
+/* which messages have a bounce/ file, and a local/ and remote/ list in
+ * the split subdirectory being listed: one readdir each instead of a
+ * failed open per message */
+static qids bounceids = QIDS_ZERO;
+static qids chanids[2] = { QIDS_ZERO, QIDS_ZERO };
+static int chanread;
 
 /* messsize - the size of mess/N/id, or -1 (warned) */
 static int messsize(unsigned long id, unsigned long *size)
@@ -215,11 +178,12 @@ static int show_info(unsigned long id)
     return -1;
   }
   if (messsize(id, &size) == -1) return -1;
-  qfn_fmt(fn, "bounce", id, 0);
-  bouncing = access(fn, F_OK) == 0;
+  bouncing = qids_has(&bounceids, id);
   putstats(st.st_mtime, id, size, r + 1, len - 1, bouncing ? " bouncing" : "");
 
   for (c = 0; c < 2; ++c) {
+    /* a list made after its directory was read is still looked for */
+    if (chanread && !qids_has(&chanids[c], id)) continue;
     qfn_fmt(fn, chan[c], id, 1);
     x = slurp(fn, &rcpts, &st);
     if (x == 0) continue;
@@ -273,11 +237,12 @@ static int show_todo(unsigned long id)
 
 int main(void)
 {
-  idlist todoids = { 0, 0, 0 };
-  idlist infoids = { 0, 0, 0 };
+  qids todoids = QIDS_ZERO;
+  qids infoids = QIDS_ZERO;
   char dir[QFN_SIZE];
   unsigned long i;
   size_t j;
+  int c;
 
   if (chdir(auto_home) == -1) die_dir("chdir to", auto_home);
   if (chdir("queue") == -1) die_dir("chdir to", "queue");
@@ -285,13 +250,23 @@ int main(void)
   /* todo first: a message still there is not fully preprocessed, even if
    * its info file exists already */
   readids(&todoids, "todo");
+  readids(&bounceids, "bounce");
   for (i = 0; i < auto_split; ++i) {
     j = fmt_str(dir, "info/");
     dir[j + fmt_ulong(dir + j, i)] = 0;
     readids(&infoids, dir);
+    /* a message not in todo/ when it was read had its lists by then;
+     * one that loses a list meanwhile is done there */
+    for (c = 0; c < 2; ++c) {
+      j = fmt_str(dir, c ? "remote/" : "local/");
+      dir[j + fmt_ulong(dir + j, i)] = 0;
+      readids(&chanids[c], dir);
+    }
+    chanread = 1;
     for (j = 0; j < infoids.len; ++j)
-      if (!idlist_has(&todoids, infoids.x[j])) show_info(infoids.x[j]);
+      if (!qids_has(&todoids, infoids.x[j])) show_info(infoids.x[j]);
   }
+  chanread = 0;
   /* a todo file that vanished meanwhile was preprocessed: show its info */
   for (j = 0; j < todoids.len; ++j)
     if (show_todo(todoids.x[j]) == 0) show_info(todoids.x[j]);

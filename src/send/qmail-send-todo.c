@@ -10,8 +10,8 @@
  * Most messages are finished within a moment; then qmail-clean simply
  * removes todo/id and intd/id, and the message never had an info, local
  * or remote file: no file created, written, fsynced or removed.
- * A message still in the queue after COMMIT_DELAY ms (at once after a
- * temporary failure; sooner when PENDMAX wait or MEMMAX bytes) is
+ * A message still in the queue after COMMIT_DELAY ms (in the next turn
+ * after a temporary failure; sooner when PENDMAX wait or MEMMAX bytes) is
  * committed: info/ (with the birth as its
  * mtime), and the lists not finished yet, with the D marks made so far,
  * are written, then fsynced, many messages sharing the disk flushes, and
@@ -363,8 +363,9 @@ static void commit_msgs(todo_msg **ms, size_t n)
   char f[QFN_SIZE];
   int alive = clean_alive();
   int fds[COMMIT_BATCH][1 + CHANNELS];
-  int ok[COMMIT_BATCH], written[COMMIT_BATCH];
-  size_t k, slot;
+  int ok[COMMIT_BATCH], written[COMMIT_BATCH], cleaned[COMMIT_BATCH];
+  unsigned long ids[COMMIT_BATCH] = { 0 };
+  size_t k, j, slot;
   int c;
 
   for (k = 0; k < n; ++k) written[k] = ok[k] = writeout(ms[k], fds[k]);
@@ -384,15 +385,19 @@ static void commit_msgs(todo_msg **ms, size_t n)
     }
     for (c = 0; c <= CHANNELS; ++c) if (fds[k][c] != -1) close(fds[k][c]);
   }
-  for (k = 0; k < n; ++k) {
+  /* the todo/ entries of the whole batch go in one exchange */
+  for (k = 0, j = 0; k < n; ++k) if (ok[k]) ids[j++] = ms[k]->id;
+  if (alive) clean_many("todo", ids, j, cleaned);
+  for (k = 0, j = 0; k < n; ++k) {
     todo_msg *m = ms[k];
+    int gone = ok[k] && alive && cleaned[j++];
     if (ok[k] && !alive) {
       /* final: the files are the message; todo/ goes next run */
       del_committed(m->id);
       forget(m);
       continue;
     }
-    if (ok[k] && clean_cmd("todo", m->id)) {
+    if (gone) {
       /* from here the files are the message */
       del_committed(m->id);
       forget(m);
@@ -440,10 +445,34 @@ static void commit(int all, size_t max)
   commit_msgs(ms, n);
 }
 
-/* todo_commit - commit m now: it is going to stay in the queue */
+/* A message with a temporary failure is going to stay. It is committed
+ * at the start of the next turn together with the others deferred in
+ * this one, so that they share the disk flushes and qmail-clean's
+ * wakeup, instead of paying both alone in the middle of the turn. */
+static unsigned long deferred[COMMIT_BATCH];
+static size_t numdeferred;
+
+/* commit_deferred - commit the messages todo_commit listed */
+static void commit_deferred(void)
+{
+  todo_msg *ms[COMMIT_BATCH];
+  size_t k, n = 0;
+
+  for (k = 0; k < numdeferred; ++k)
+    if ((ms[n] = todo_find(deferred[k]))) ++n;   /* unless finished meanwhile */
+  numdeferred = 0;
+  commit_msgs(ms, n);
+}
+
+/* todo_commit - commit m soon: it is going to stay in the queue */
 void todo_commit(todo_msg *m)
 {
-  if (clean_alive()) commit_msgs(&m, 1);
+  size_t k;
+
+  if (!clean_alive()) return;
+  for (k = 0; k < numdeferred; ++k) if (deferred[k] == m->id) return;
+  if (numdeferred == COMMIT_BATCH) commit_deferred();
+  deferred[numdeferred++] = m->id;
 }
 
 /* todo_release - m is finished, never committed: qmail-clean removes
@@ -491,7 +520,10 @@ void todo_do(const struct pollfd *p)
     while (read(triggerfd, buf, sizeof buf) > 0) ;
     flagtodo = 1;
   }
-  if (clean_alive()) commit(0, COMMIT_BATCH);
+  if (clean_alive()) {
+    if (numdeferred) commit_deferred();
+    commit(0, COMMIT_BATCH);
+  }
   if (send_exiting()) return;
   if (!tododir) {
     if (!flagtodo && send_now() < nexttodorun) return;

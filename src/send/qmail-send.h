@@ -94,6 +94,8 @@ int queue_info(unsigned long id, sa *sender, time_t *birth);
  * removed and nothing new is scheduled; qmail-send finishes and exits */
 int clean_alive(void);
 int clean_cmd(const char *dir, unsigned long id); /* 1 done, 0 not (logged) */
+#define CLEAN_MANY 64           /* commands clean_many sends at once */
+void clean_many(const char *dir, const unsigned long *ids, size_t n, int *ok);
 void clean_poll(struct pollfd *p, nfds_t *n);
 void clean_polled(const struct pollfd *p);      /* before anything is scheduled */
 void clean_sweep_init(void);

@@ -5,9 +5,11 @@
  * set by the tests, and fd 0, the log, is a pipe the tests read. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -270,4 +272,71 @@ TEST(todo_refuses_unknown_records)
   /* left for later, not in memory, nothing scheduled */
   CHECK(!todo_find(id) && take(0) == 0 && take(1) == 0);
   CHECK(tmpq_remove(&q));
+}
+
+/* ---- qmail-clean's protocol, many commands at once ---- */
+
+/* fakeclean - a stand-in qmail-clean behind fds 5 and 6: it answers '+'
+ * to the first `answer` commands, then exits without a word */
+static pid_t fakeclean(int answer)
+{
+  int in[2], out[2], nul = open("/dev/null", O_RDWR);
+  pid_t pid;
+
+  /* 5 and 6 taken first, so that the pipes get other numbers */
+  if (nul == -1 || dup2(nul, 5) == -1 || dup2(nul, 6) == -1) return -1;
+  if (nul != 5 && nul != 6) close(nul);
+  if (pipe(in) == -1 || pipe(out) == -1) return -1;
+  pid = fork();
+  if (pid == 0) {
+    char c;
+    int done = 0;
+    close(in[1]);
+    close(out[0]);
+    while (done < answer && read(in[0], &c, 1) == 1)
+      if (!c && write(out[1], "+", 1) == 1) ++done;
+    _exit(0);
+  }
+  close(in[0]);
+  close(out[1]);
+  if (dup2(in[1], 5) == -1 || dup2(out[0], 6) == -1) return -1;
+  close(in[1]);
+  close(out[0]);
+  return pid;
+}
+
+TEST(clean_many_one_exchange_and_a_death_midway)
+{
+  static const unsigned long ids[3] = { 11, 12, 13 };
+  int ok[3] = { 0, 0, 0 }, save5 = dup(5), save6 = dup(6), st;
+  char f[QFN_SIZE];
+  pid_t pid;
+  struct tmpq q;
+
+  signal(SIGPIPE, SIG_IGN);
+  pid = fakeclean(64);
+  CHECK(pid > 0);
+  clean_many("todo", ids, 3, ok);
+  CHECK(ok[0] == 1 && ok[1] == 1 && ok[2] == 1 && clean_alive() && !exiting);
+  close(5);
+  close(6);
+  waitpid(pid, &st, 0);
+  /* it dies after one answer: todo/12 still there was not removed, the
+   * missing todo/13 was */
+  CHECK(tmpq_make(&q, 12, "m\n", "F\0", 2));
+  pid = fakeclean(1);
+  CHECK(pid > 0);
+  clean_many("todo", ids, 3, ok);
+  CHECK(ok[0] == 1);
+  CHECK(ok[1] == 0);
+  CHECK(ok[2] == 1);
+  CHECK(!clean_alive() && exiting);
+  close(5);
+  close(6);
+  waitpid(pid, &st, 0);
+  unlink(queue_fn(f, "todo", 13));
+  CHECK(tmpq_remove(&q));
+  if (save5 != -1) { dup2(save5, 5); close(save5); }
+  if (save6 != -1) { dup2(save6, 6); close(save6); }
+  exiting = 0;
 }
