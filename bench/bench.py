@@ -45,6 +45,7 @@ import postfix as pfx  # noqa: E402
 import qmail as qm  # noqa: E402
 
 RUNS = 3             # each figure, each side
+USERSCDB = False     # --userscdb: ours with a users/cdb for QUSER
 NLOCAL = 2000        # local (a) and smtp: messages
 NEXT = 1000          # local (b): extension addresses
 NREMOTE = 1000       # remote: recipients
@@ -661,6 +662,10 @@ def setup_ours(home, work, sink_port):
     q.control({"me": QDOMAIN + "\n", "locals": QDOMAIN + "\nlocalhost\n",
                "rcpthosts": QDOMAIN + "\nlocalhost\n", "defaultdomain": QDOMAIN + "\n",
                "defaulthost": QDOMAIN + "\n", "smtproutes": routes})
+    # users/cdb answers RCPT in qmail-smtpd itself and replaces qmail-getpw
+    if USERSCDB and not q.users(pw):
+        side.why = "qmail-newu failed"
+        return side
     # leftovers of an earlier, interrupted run would be delivered into the
     # timings: a bench home inside the build directory is emptied, any
     # other home is left alone and our side not run
@@ -771,8 +776,12 @@ def main():
     ap.add_argument("--home", required=True, help="the qmail home the build was made for")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", RUNS)),
                     help="runs of each figure (default %d, or $BENCH_RUNS)" % RUNS)
+    ap.add_argument("--userscdb", action="store_true",
+                    help="give ours a users/cdb for %s (default: none, qmail-getpw's rules)" % QUSER)
     ap.add_argument("which", nargs="*", help="fsync or job names (default: every default job)")
     a = ap.parse_args()
+    global USERSCDB
+    USERSCDB = a.userscdb
     names = set(JOBS) | {"fsync"}
     which = set(a.which) or {k for k, v in JOBS.items() if v[2]}
     if which - names:

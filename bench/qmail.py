@@ -20,6 +20,7 @@ class Qmail:
         self.helpers = []
         self.tcpserver = None
         self.tlsserver = None
+        self.userpw = None      # the account users() put in users/cdb
         self.logpath = os.path.join(logdir, "qmail-send.log")
         self.env = {"PATH": self.bin + ":/usr/bin:/bin"}
 
@@ -43,10 +44,24 @@ class Qmail:
         for name, text in files.items():
             with open(os.path.join(c, name), "w") as f:
                 f.write(text)
-        # users/cdb would shadow qmail-getpw with stale entries
+        # users/cdb would shadow qmail-getpw with stale entries; the one
+        # users() made is made again
         cdb = os.path.join(self.home, "users", "cdb")
         if os.path.exists(cdb):
             os.unlink(cdb)
+        if self.userpw:
+            self.users(self.userpw)
+
+    def users(self, pw):
+        """users/assign with pw's account and its extensions (qmail-users(5)),
+        compiled by qmail-newu (and again whenever control() runs); True
+        when users/cdb was made"""
+        self.userpw = pw
+        with open(os.path.join(self.home, "users", "assign"), "w") as f:
+            f.write("=%s:%s:%d:%d:%s:::\n+%s-:%s:%d:%d:%s:-::\n.\n"
+                    % ((pw.pw_name, pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir) * 2))
+        r = subprocess.run([os.path.join(self.bin, "qmail-newu")], capture_output=True, timeout=30)
+        return r.returncode == 0
 
     # --- qmail-send and its helpers ---
 

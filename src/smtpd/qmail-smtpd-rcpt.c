@@ -1,9 +1,11 @@
 /* qmail-smtpd-rcpt.c - the recipient check at RCPT time.
  * A recipient that qmail-send's rewriting (rewrite_rcpt, with the same
  * control/locals, percenthack, virtualdomains and envnoathost) makes
- * local is handed, as rewritten, to bin/qmail-rcptcheck, which decides
- * with delivery's own lookup code and answers by its exit code; a
- * remote one is not checked. The helper runs as we do (qmaild), with
+ * local is decided, as rewritten, by rcptcheck() (rcptcheck.c, delivery's
+ * own lookup code) here in the process when users/cdb answers; when the
+ * password database is needed, bin/qmail-rcptcheck (the same function
+ * with getpw_answer) decides and answers by its exit code. A remote
+ * recipient is not checked. The helper runs as we do (qmaild), with
  * /dev/null on fd 0 (never the client's connection) and a pipe on fd 1
  * that tells us when it is done; after RCPTCHECK_WAIT seconds it is
  * killed and the answer is "cannot tell now". */
@@ -15,10 +17,13 @@
 #include <unistd.h>
 
 #include "qmail-smtpd.h"
+#include "rcptcheck.h"
+#include "auto.h"
 #include "cmap.h"
 #include "control.h"
 #include "fd.h"
 #include "rewrite.h"
+#include "say.h"
 #include "scan.h"
 #include "sig.h"
 #include "waitchild.h"
@@ -26,8 +31,10 @@
 #define RCPTCHECK_WAIT 60
 
 static int enabled;
-static sa noathost = SA_ZERO, rewritten = SA_ZERO;
+static sa noathost = SA_ZERO, rewritten = SA_ZERO, why = SA_ZERO;
 static cmap locals = CMAP_ZERO, pct = CMAP_ZERO, vdoms = CMAP_ZERO;
+
+static noreturn void die_home(void) { out("421 unable to switch to my home directory (#4.3.0)\r\n"); smtpd_close(); }
 
 int rcpt_setup(const char *me)
 {
@@ -113,5 +120,16 @@ int rcpt_check(const char *addr, size_t len)
   if (!r) die_nomem();
   if (r != REWRITE_LOCAL) return RCPT_OK;
   if (!sa_0(&rewritten)) die_nomem();
-  return ask(rewritten.s);
+  r = rcptcheck(rewritten.s, rewritten.len - 1, 0, &why);   /* without the NUL */
+  /* rcptcheck may have entered the user's home; qmail-queue and the
+   * helper are run from ours */
+  if (chdir(auto_home) == -1) die_home();
+  switch (r) {
+    case RCPTCHECK_OK: return RCPT_OK;
+    case RCPTCHECK_NOMAILBOX: return RCPT_UNKNOWN;
+    case RCPTCHECK_NEEDPW: return ask(rewritten.s);
+  }
+  /* the helper's log line, word for word */
+  say(2, why.len ? why.s : RCPTCHECK_NOMEM, NULL);
+  return RCPT_TEMP;
 }

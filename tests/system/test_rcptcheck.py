@@ -6,15 +6,22 @@ address queued with qmail-queue and delivered by qmail-send, qmail-lspawn
 and qmail-local), and requires the same verdict from each: 250 = delivered,
 550 = bounced, 451 = deferred. Then the cases where the lookup cannot be
 made (451, never 550), the relay tricks that used to be accepted and
-bounced, relay clients, and the switch that turns the check off."""
+bounced, relay clients, and the switch that turns the check off.
+
+qmail-smtpd decides itself when users/cdb answers and runs
+qmail-rcptcheck only when the password database is needed: the table
+tests trace qmail-smtpd's execve calls (strace) and count the helper's."""
 import os
 import pwd
 import re
 import smtplib
+import subprocess
+import tempfile
 
 import pytest
 
 from conftest import HOME, bin_path, make_user
+from smtpd_util import ids
 from send_util import ALIASDIR, ME, Send, maildir, queue as qq, remove_users, setup_users, write_file
 
 VIRT = "virt.example"
@@ -109,8 +116,36 @@ def site(queue, control):
 
 @pytest.fixture
 def smtpd(servers):
-    """start(env=None): qmail-smtpd with its recipient check on"""
-    return lambda env=None: servers(env=env, rcptcheck=True)
+    """start(env=None, trace=None, log=None): qmail-smtpd with its
+    recipient check on; trace: a file for strace's execve lines of every
+    session (appended); log: a file for its stderr"""
+    def start(env=None, trace=None, log=None):
+        argv = [bin_path("qmail-smtpd")]
+        if trace:
+            argv = ["strace", "-f", "-qq", "-A", "-o", trace, "-e", "trace=execve"] + argv
+        return servers(argv, env=env, rcptcheck=True, log=log)
+    return start
+
+
+@pytest.fixture
+def tracefile():
+    """a file qmaild's strace may append to"""
+    d = tempfile.mkdtemp(prefix="hd-rcpttrace.")
+    os.chmod(d, 0o777)
+    yield os.path.join(d, "trace")
+    for n in os.listdir(d):
+        os.unlink(os.path.join(d, n))
+    os.rmdir(d)
+
+
+def execs(trace):
+    """{program: how many times it was executed} in a strace file"""
+    out = {}
+    with open(trace) as f:
+        for m in re.finditer(r'execve\("([^"]*)"', f.read()):
+            p = os.path.basename(m.group(1))
+            out[p] = out.get(p, 0) + 1
+    return out
 
 
 def rcpt_verdicts(port, addrs):
@@ -143,8 +178,8 @@ class Deliveries:
         return DELIVERY[r.group(1)], r.group(2)
 
 
-def both_paths(site, smtpd, table):
-    srv = smtpd()
+def both_paths(site, smtpd, table, trace=None):
+    srv = smtpd(trace=trace)
     rcpt = rcpt_verdicts(srv.port, [row[0] for row in table])
     d = Deliveries(site["start"]())
     rows = []
@@ -157,16 +192,23 @@ def both_paths(site, smtpd, table):
     return rows
 
 
-def test_table_rcpt_and_delivery_agree(site, smtpd):
-    rows = both_paths(site, smtpd, TABLE_ASSIGN)
+def test_table_rcpt_and_delivery_agree(site, smtpd, tracefile):
+    """users/cdb (with its catch-all) answers every address: qmail-smtpd
+    decides them all itself and never runs qmail-rcptcheck"""
+    rows = both_paths(site, smtpd, TABLE_ASSIGN, trace=tracefile)
     assert len(rows) == len(TABLE_ASSIGN)
+    got = execs(tracefile)
+    assert got.get("qmail-smtpd", 0) >= 2, got    # tcpserver's probe and our session
+    assert "qmail-rcptcheck" not in got, got
     for r in rows:
         if r[1] == "bounce":
             assert r[4] == "5.1.1 sorry, no mailbox here by that name", r   # after EHLO: RFC 2034 code first
             assert r[5].startswith("Sorry,_no_mailbox_here_by_that_name"), r
 
 
-def test_table_without_users_cdb_follows_qmail_getpw(site, smtpd):
+def test_table_without_users_cdb_follows_qmail_getpw(site, smtpd, tracefile):
+    """no users/cdb: every local address needs the password database, so
+    each RCPT runs qmail-rcptcheck once"""
     for n in ("cdb", "assign"):
         os.unlink(os.path.join(HOME, "users", n))
     table = list(TABLE_GETPW)
@@ -174,7 +216,25 @@ def test_table_without_users_cdb_follows_qmail_getpw(site, smtpd):
     # the installed /var/qmail/alias, which a test machine may not have
     al = pwd.getpwnam("alias").pw_dir
     table.append(("nosuchuser@" + ME, None, "bounce" if os.path.isdir(al) else "defer"))
-    both_paths(site, smtpd, table)
+    both_paths(site, smtpd, table, trace=tracefile)
+    assert execs(tracefile).get("qmail-rcptcheck") == len(table)
+
+
+def test_users_cdb_without_an_entry_asks_the_helper(site, smtpd, tracefile):
+    """users/cdb without a catch-all: its addresses are decided in
+    qmail-smtpd, the others by qmail-rcptcheck; both agree with delivery"""
+    a = site["users"]["hrca"]
+    with open(os.path.join(HOME, "users", "assign"), "w") as f:
+        f.write("=hrca:hrca:%d:%d:%s:::\n+hrca-:hrca:%d:%d:%s:-::\n.\n"
+                % (a.pw_uid, a.pw_gid, a.pw_dir, a.pw_uid, a.pw_gid, a.pw_dir))
+    r = subprocess.run([bin_path("qmail-newu")], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    table = [("hrca@" + ME, None, "accept"), ("hrca-list@" + ME, None, "accept"),
+             ("hrca-nope@" + ME, None, "bounce"),
+             ("hrcb@" + ME, None, "accept"), ("hrcb-nope@" + ME, None, "bounce"),
+             ("hrcb-tag-x@" + ME, None, "accept")]
+    both_paths(site, smtpd, table, trace=tracefile)
+    assert execs(tracefile).get("qmail-rcptcheck") == 3
 
 
 def test_dotqmail_that_bounces_when_run_is_accepted(site, smtpd):
@@ -187,14 +247,24 @@ def test_dotqmail_that_bounces_when_run_is_accepted(site, smtpd):
     assert (got, why) == ("bounce", "gone_away/")
 
 
-def test_unreadable_home_is_451_like_the_deferral(site, smtpd):
+def test_unreadable_home_is_451_like_the_deferral(site, smtpd, tracefile):
     """A home qmaild cannot enter: an extension cannot be looked up, so
     451 (never 550); delivery defers it too. The bare user name needs
-    nothing from inside the home and is accepted."""
+    nothing from inside the home and is accepted. qmail-smtpd decides it
+    (users/cdb answers) and logs the line qmail-rcptcheck would."""
     os.chmod(site["home"]["hrca"], 0)
-    srv = smtpd()
+    log = tracefile + ".log"
+    srv = smtpd(log=log)
     got = rcpt_verdicts(srv.port, ["hrca-list@" + ME, "hrca-nope@" + ME, "hrca@" + ME])
     assert got["hrca-list@" + ME] == (451, "4.3.0 unable to verify that recipient now, try again later")
+    uid, gid = ids()
+    helper = subprocess.run([bin_path("qmail-rcptcheck"), "--", "hrca-list@" + ME], capture_output=True,
+                            user=uid, group=gid, extra_groups=[], cwd="/")
+    assert helper.returncode == 111
+    assert helper.stderr.startswith(b"qmail-rcptcheck: cannot tell now: hrca-list@" + ME.encode()
+                                    + b": unable to switch to "), helper.stderr
+    with open(log, "rb") as f:
+        assert helper.stderr in f.read().splitlines(keepends=True)
     assert got["hrca-nope@" + ME][0] == 451
     assert got["hrca@" + ME][0] == 250
     d = Deliveries(site["start"]())
@@ -216,6 +286,9 @@ def test_unreadable_users_cdb_is_451(site, smtpd):
 
 
 def test_failing_helper_is_451(site, smtpd):
+    """without users/cdb the helper decides: when it cannot run, 451"""
+    for n in ("cdb", "assign"):
+        os.unlink(os.path.join(HOME, "users", n))
     helper = bin_path("qmail-rcptcheck")
     mode = os.stat(helper).st_mode & 0o7777
     os.chmod(helper, 0)
