@@ -1,10 +1,12 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include "maildir.h"
 #include "bio.h"
+#include "fmt.h"
 
 static unsigned long made; /* names made by this process: the Q field */
 
@@ -53,6 +55,30 @@ static int path(sa *out, const char *sub, const sa *name)
   return sa_copys(out, sub) && sa_cats(out, "/") && sa_cat(out, name) && sa_0(out);
 }
 
+/* tmpfile - a nameless file in DIR/tmp (O_TMPFILE), or -1 with errno
+ * EOPNOTSUPP when this kernel, this file system or a missing /proc (the
+ * link below goes through /proc/self/fd) rules that out */
+static int tmpfile(int dfd)
+{
+  int fd;
+
+  if (access("/proc/self/fd", X_OK) == -1) { errno = EOPNOTSUPP; return -1; }
+  fd = openat(dfd, "tmp", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  /* kernels and file systems without O_TMPFILE say so in these ways */
+  if (fd == -1 && (errno == EISDIR || errno == EINVAL || errno == EOPNOTSUPP)) errno = EOPNOTSUPP;
+  return fd;
+}
+
+/* linkfd - give the nameless file fd the name new/NAME */
+static int linkfd(int fd, int dfd, const char *fnnew)
+{
+  char proc[sizeof "/proc/self/fd/" + FMT_ULONG];
+
+  memcpy(proc, "/proc/self/fd/", sizeof "/proc/self/fd/" - 1);
+  proc[sizeof "/proc/self/fd/" - 1 + fmt_ulong(proc + sizeof "/proc/self/fd/" - 1, (unsigned long)fd)] = 0;
+  return linkat(AT_FDCWD, proc, dfd, fnnew, AT_SYMLINK_FOLLOW);
+}
+
 int maildir_deliver(const char *dir, const char *head, size_t hlen, int fdin)
 {
   sa name = SA_ZERO, tmp = SA_ZERO, fnnew = SA_ZERO;
@@ -63,7 +89,14 @@ int maildir_deliver(const char *dir, const char *head, size_t hlen, int fdin)
 
   dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd == -1) return MAILDIR_EDIR;
-  for (tries = 0;; ++tries) {
+  /* a nameless file in tmp/ needs no name there and no unlink after,
+   * and a crash leaves nothing behind; else the classic tmp/NAME */
+  fd = tmpfile(dfd);
+  if (fd == -1 && errno != EOPNOTSUPP) {
+    code = errno == ENOENT || errno == ENOTDIR ? MAILDIR_EDIR : MAILDIR_ETMP;
+    goto out;
+  }
+  for (tries = 0; fd == -1; ++tries) {
     if (!maildir_name(&name) || !path(&tmp, "tmp", &name)) { code = MAILDIR_ENOMEM; goto out; }
     fd = openat(dfd, tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd != -1) { created = 1; break; }
@@ -81,17 +114,33 @@ int maildir_deliver(const char *dir, const char *head, size_t hlen, int fdin)
   if (r == -2 || !bio_flush(&out)) goto out;
   /* the data must be on disk before the name in new/ says it is there */
   if (fsync(fd) == -1) goto out;
-  r = close(fd);
-  fd = -1;
-  if (r == -1) goto out;
+  /* a named file is closed first, so a write error that only close
+   * reports (NFS) comes before the link; a nameless one needs fd to link */
+  if (created) {
+    r = close(fd);
+    fd = -1;
+    if (r == -1) goto out;
+  }
 
   for (tries = 0;; ++tries) {
+    /* tmp/NAME gives new/NAME at first; a name taken in new/, another */
+    if ((!created || tries) && !maildir_name(&name)) { code = MAILDIR_ENOMEM; goto out; }
     if (!path(&fnnew, "new", &name)) { code = MAILDIR_ENOMEM; goto out; }
-    if (linkat(dfd, tmp.s, dfd, fnnew.s, 0) == 0) break;
+    r = created ? linkat(dfd, tmp.s, dfd, fnnew.s, 0) : linkfd(fd, dfd, fnnew.s);
+    if (r == 0) break;
     if (errno != EEXIST || tries >= 9) { code = MAILDIR_ELINK; goto out; }
-    if (!maildir_name(&name)) { code = MAILDIR_ENOMEM; goto out; }
   }
   linked = 1;
+  if (fd != -1) {
+    /* the link count the link gave the inode: a file system without a
+     * journal writes it only now (with one, this commits the link too) */
+    r = fsync(fd);
+    if (r == 0) r = close(fd);
+    else close(fd);
+    fd = -1;
+    if (r == -1) { code = MAILDIR_EWRITE; goto out; }
+  }
+  code = MAILDIR_ELINK;
   /* the link itself must be durable before success is reported */
   nfd = openat(dfd, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (nfd == -1) goto out;

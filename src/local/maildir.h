@@ -1,11 +1,14 @@
 /* maildir - deliver one message into a maildir (maildir(5)).
  * maildir_deliver writes head[0..hlen) and then fd from its current offset
- * to DIR/tmp/NAME, created with O_EXCL, checks every write, fsyncs and
- * closes it, links it to DIR/new/NAME, fsyncs new/ so the link survives a
- * crash, and unlinks the tmp name. NAME is SECONDS.MmicrosPpidQn.HOST,
- * where n counts the names this process made, so two deliveries never
- * share a name even within one second; an existing name is never reused or
- * overwritten, another is made instead. The caller runs any timer.
+ * to a new file in DIR/tmp, checks every write, fsyncs it, links it to
+ * DIR/new/NAME and fsyncs new/ so the link survives a crash. The file is
+ * nameless (O_TMPFILE, linked through /proc/self/fd and fsynced once more
+ * for its link count) where the kernel, the file system and /proc allow;
+ * else it is DIR/tmp/NAME, created with O_EXCL, closed before the link and
+ * unlinked after. NAME is SECONDS.MmicrosPpidQn.HOST, where n counts the
+ * names this process made, so two deliveries never share a name even
+ * within one second; an existing name is never reused or overwritten,
+ * another is made instead. The caller runs any timer.
  * Returns MAILDIR_OK, or the step that failed with errno set; nothing is
  * left in new/ on failure. */
 #ifndef MAILDIR_H

@@ -36,6 +36,8 @@ static const char *user, *homedir, *local, *dash, *ext, *host, *sender, *aliasem
 
 static sa recipient, dtline, rpline, ufline, safeext, qme, text, newsender, head;
 static unsigned long count_file, count_forward, count_program;
+static time_t started;   /* the time in UFLINE's From_ line */
+static int ufdated;      /* UFLINE is made and in the environment */
 
 noreturn void ql_die_nomem(void) { die(111, "Out of memory. (#4.3.0)\n", NULL); }
 noreturn void ql_die_fork(void)
@@ -120,8 +122,17 @@ static void makelines(void)
   if (!quote_addr(&rpline, sender, strlen(sender))) ql_die_nomem();
   nonl(&rpline, at);
   if (!sa_cats(&rpline, ">\n")) ql_die_nomem();
+}
 
-  if (!mbox_fromline(&ufline, sender, strlen(sender), time(0))) ql_die_nomem();
+/* ufdate - make UFLINE and export it, the first time an mbox or a program
+ * needs it: formatting a date makes the C library read the time zone
+ * file, which a maildir delivery has no use for */
+static void ufdate(void)
+{
+  if (ufdated) return;
+  if (!mbox_fromline(&ufline, sender, strlen(sender), started)) ql_die_nomem();
+  envb("UFLINE", ufline.s, ufline.len);
+  ufdated = 1;
 }
 
 /* loopcheck - bounce if the header already has exactly our Delivered-To
@@ -162,7 +173,6 @@ static void setenvs(void)
 
   env("SENDER", sender);
   envb("RPLINE", rpline.s, rpline.len);
-  envb("UFLINE", ufline.s, ufline.len);
   x = ext;
   env("EXT", x);
   x += strcspn(x, "-"); if (*x) ++x;
@@ -290,6 +300,7 @@ static unsigned long follow(void)
           die(111, "Uh-oh: .qmail has file delivery but has x bit set. (#4.7.0)\n", NULL);
         if (!flagdoit) { sayit(l.type == DQ_MBOX ? "mbox " : "maildir ", l.s); continue; }
         head.len = 0;
+        if (l.type == DQ_MBOX) ufdate();
         if (l.type == DQ_MBOX && !sa_cat(&head, &ufline)) ql_die_nomem();
         if (!sa_cat(&head, &rpline) || !sa_cat(&head, &dtline)) ql_die_nomem();
         if (l.type == DQ_MBOX) ql_mbox(l.s, head.s, head.len);
@@ -300,6 +311,7 @@ static unsigned long follow(void)
         if (flagforwardonly)
           die(111, "Uh-oh: .qmail has prog delivery but has x bit set. (#4.7.0)\n", NULL);
         if (!flagdoit) { sayit("program ", l.s); continue; }
+        ufdate();
         if (ql_program(l.s)) goto done; /* 99: skip the rest, keep forwards */
         continue;
       case DQ_FORWARD:
@@ -351,6 +363,7 @@ int main(int argc, char **argv)
   if (chdir(homedir) == -1)
     die(111, "Unable to switch to ", homedir, ": ", say_errno(), ". (#4.3.0)\n", NULL);
   checkhome();
+  started = time(0);
   makelines();
   env("HOST", host);
   env("HOME", homedir);

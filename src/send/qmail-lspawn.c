@@ -1,28 +1,27 @@
 /* qmail-lspawn - run qmail-local for qmail-send, one child per delivery,
  * under the uid and gid of the user who controls the address
  * (qmail-lspawn(8)). The only long-lived root process: it looks up the
- * user in users/cdb, else with qmail-getpw (run as qmailp), refuses uid 0,
+ * user in users/cdb, else asks qmail-getpw (run as qmailp), refuses uid 0,
  * drops to the user with no supplementary groups and execs qmail-local
  * with the message on a seekable fd 0.
- * Running qmail-getpw for every delivery would cost a fork and an exec
- * each, so the parent keeps one `qmail-getpw -s` running as qmailp (the
- * getpw server): a child sends it the local part with the write end of a
- * fresh pipe, and reads the answer from that pipe. No answer at all (the
- * server is gone, busy too long, or failed) sends the child the old way:
- * it runs qmail-getpw for this one lookup, which explains any failure.
- * The parent starts the server when a delivery needs it and it is not
- * running, at most once a second.
- * An answer for a local part is also remembered for GETPW_TTL seconds:
- * the child that got it sends it up a pipe (one write under PIPE_BUF, so
- * records never mix), the parent files it before its next fork, and
- * later children find it in their copy of the table. users/cdb is still
- * read first for every delivery. */
+ * Lookups that users/cdb does not answer go to one `qmail-getpw -s` kept
+ * running as qmailp (the getpw server): the parent sends it the local part
+ * with the write end of a fresh pipe and reads the answer from that pipe.
+ * An answer within SERVER_QUICK ms (the usual case), like a users/cdb
+ * entry, lets the parent start qmail-local with vfork: the child only
+ * drops privileges and execs, and the parent's pages are never copied.
+ * A slower server leaves the rest of the wait to a forked child, up to
+ * SERVER_WAIT ms in all. No answer at all (the server is not running and
+ * cannot be started, is gone, or failed) makes that child run qmail-getpw
+ * for this one lookup, as qmail does, which explains any failure. The
+ * parent starts the server when a lookup needs it and it is not running,
+ * at most once a second. Nothing is remembered between deliveries. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -37,7 +36,6 @@
 #include "sa.h"
 #include "sig.h"
 #include "spawn.h"
-#include "str.h"
 #include "waitchild.h"
 
 /* exit codes of a delivery child before qmail-local runs (qmail's qlx) */
@@ -55,13 +53,9 @@
 #define TRUNCREPORT 3000
 #define GETPWMAX 4096
 
-/* the getpw cache: a few recent answers, each a record local NUL answer */
-#define GETPW_TTL 10         /* seconds an answer is used again */
-#define CACHE_SLOTS 64
-#define CACHE_RECMAX (PIPE_BUF < 1024 ? PIPE_BUF : 1024)
-
 /* the getpw server */
-#define SERVER_WAIT 60000    /* ms a child waits for an answer */
+#define SERVER_QUICK 20      /* ms the parent waits for an answer */
+#define SERVER_WAIT 60000    /* ms a delivery waits for an answer in all */
 #define SERVER_RESTART 1     /* seconds between starts at least */
 
 static const char *defaultdelivery;
@@ -110,100 +104,11 @@ static void report(sa *out, int wstat, const char *s, size_t len, int truncated)
   if (truncated && !z && !sa_cats(out, note)) out->len = 0;
 }
 
-/* the getpw cache (see the top of the file) */
-struct cached {
-  char *rec;          /* local NUL answer; 0 for an empty slot */
-  size_t klen;        /* length of local */
-  size_t len;         /* length of rec */
-  time_t when;        /* monotonic seconds when filed */
-};
-static struct cached cache[CACHE_SLOTS];
-static int cachepipe[2] = { -1, -1 };
-static char cacheacc[2 * (CACHE_RECMAX + 2)];
-static size_t cacheacclen;
-
 static time_t monotime(void)
 {
   struct timespec ts;
   if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) return 0;
   return ts.tv_sec;
-}
-
-/* cache_file - keep rec[0..len) (local NUL answer), replacing the entry
- * for the same local or else the oldest; out of memory just forgets */
-static void cache_file(const char *rec, size_t len, time_t now)
-{
-  size_t klen = byte_chr(rec, len, 0), i, pick = 0;
-  char *copy;
-
-  if (klen == len) return;
-  for (i = 0; i < CACHE_SLOTS; ++i) {
-    if (cache[i].rec && cache[i].klen == klen && !memcmp(cache[i].rec, rec, klen)) { pick = i; break; }
-    if (!cache[i].rec || (cache[pick].rec && cache[i].when < cache[pick].when)) pick = i;
-  }
-  copy = malloc(len);
-  if (!copy) return;
-  memcpy(copy, rec, len);
-  free(cache[pick].rec);
-  cache[pick].rec = copy;
-  cache[pick].klen = klen;
-  cache[pick].len = len;
-  cache[pick].when = now;
-}
-
-/* cache_drain - in the parent: file every record the children sent. A
- * record on the pipe is two length bytes (high, low) and the record. */
-static void cache_drain(void)
-{
-  time_t now = monotime();
-  ssize_t r;
-  size_t pos, n;
-
-  if (cachepipe[0] == -1) return;
-  for (;;) {
-    r = read(cachepipe[0], cacheacc + cacheacclen, sizeof cacheacc - cacheacclen);
-    if (r == -1 && errno == EINTR) continue;
-    if (r <= 0) return;
-    cacheacclen += (size_t)r;
-    for (pos = 0; cacheacclen - pos >= 2; pos += 2 + n) {
-      n = ((size_t)(unsigned char)cacheacc[pos] << 8) | (unsigned char)cacheacc[pos + 1];
-      if (n > CACHE_RECMAX) { cacheacclen = pos = 0; break; } /* cannot happen: start over */
-      if (cacheacclen - pos - 2 < n) break;
-      cache_file(cacheacc + pos + 2, n, now);
-    }
-    memmove(cacheacc, cacheacc + pos, cacheacclen - pos);
-    cacheacclen -= pos;
-  }
-}
-
-/* cache_find - in a child: a fresh answer for local, or 0 */
-static const struct cached *cache_find(const char *local, size_t klen)
-{
-  time_t now = monotime();
-  size_t i;
-
-  for (i = 0; i < CACHE_SLOTS; ++i)
-    if (cache[i].rec && cache[i].klen == klen && !memcmp(cache[i].rec, local, klen)
-        && now >= cache[i].when && now - cache[i].when < GETPW_TTL)
-      return &cache[i];
-  return 0;
-}
-
-/* cache_send - in a child: offer the parent qmail-getpw's answer; a full
- * pipe or a record too long for one atomic write is simply not cached */
-static void cache_send(const char *local, size_t klen, const char *ans, size_t len)
-{
-  char rec[2 + CACHE_RECMAX];
-  size_t n;
-
-  if (cachepipe[1] == -1 || klen >= CACHE_RECMAX || len > CACHE_RECMAX - klen - 1) return;
-  n = klen + 1 + len;
-  rec[0] = (char)(n >> 8);
-  rec[1] = (char)(n & 255);
-  memcpy(rec + 2, local, klen);
-  rec[2 + klen] = 0;
-  memcpy(rec + 3 + klen, ans, len);
-  if (write(cachepipe[1], rec, n + 2) == -1) {}
 }
 
 /* the getpw server (see the top of the file); srvfd is our end of its
@@ -258,19 +163,18 @@ static void srv_start(void)
   srvfd = sv[0];
 }
 
-/* srv_ask - in a child: the server's answer for local[0..klen) into
- * buf; its length, or 0 when there is none */
-static size_t srv_ask(char *buf, size_t size, const char *local, size_t klen)
+/* srv_ask - send the server local[0..klen) with the write end of a fresh
+ * pipe; the read end, where the answer comes, or -1 when it cannot be
+ * asked (not running, gone, no pipe) */
+static int srv_ask(const char *local, size_t klen)
 {
   union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
   struct msghdr m;
   struct iovec v;
   struct cmsghdr *c;
-  struct pollfd p;
-  size_t len = 0;
   int pi[2];
 
-  if (srvfd == -1 || pipe2(pi, O_CLOEXEC) == -1) return 0;
+  if (srvfd == -1 || pipe2(pi, O_CLOEXEC) == -1) return -1;
   v.iov_base = (char *)local;
   v.iov_len = klen;
   memset(&m, 0, sizeof m);
@@ -284,25 +188,47 @@ static size_t srv_ask(char *buf, size_t size, const char *local, size_t klen)
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &pi[1], sizeof(int));
-  while (sendmsg(srvfd, &m, MSG_NOSIGNAL) == -1)
-    if (errno != EINTR) { close(pi[0]); close(pi[1]); return 0; }
+  while (sendmsg(srvfd, &m, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+    if (errno != EINTR) { close(pi[0]); close(pi[1]); return -1; }
   /* the answer ends when the server closes its copy of the write end */
   close(pi[1]);
-  p.fd = pi[0];
+  return pi[0];
+}
+
+/* the server's answer read so far; a forked child goes on from here */
+static char ans[GETPWMAX];
+static size_t anslen;
+
+/* srv_read - read the answer from fd for up to ms milliseconds: 1 at its
+ * end, 0 when time is up first, -1 when there is none (a read error, or
+ * more than GETPWMAX bytes) */
+static int srv_read(int fd, int ms)
+{
+  struct timespec t0, t;
+  struct pollfd p;
+  long left = ms;
+
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  p.fd = fd;
   p.events = POLLIN;
   for (;;) {
     ssize_t n;
-    int r = poll(&p, 1, SERVER_WAIT);
-    if (r == -1 && errno == EINTR) continue;
-    if (r != 1) { len = 0; break; }
-    n = read(pi[0], buf + len, size - len);
-    if (n == -1 && errno == EINTR) continue;
-    if (n <= 0) break;
-    len += (size_t)n;
-    if (len == size) { len = 0; break; }
+    int r = poll(&p, 1, (int)left);
+    if (r == -1 && errno != EINTR) return -1;
+    if (r == 1) {
+      n = read(fd, ans + anslen, sizeof ans - anslen);
+      if (n == 0) return 1;
+      if (n > 0) {
+        anslen += (size_t)n;
+        if (anslen == sizeof ans) return -1;
+        continue;
+      }
+      if (errno != EINTR && errno != EAGAIN) return -1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    left = ms - ((long)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+    if (left <= 0) return 0;
   }
-  close(pi[0]);
-  return len;
 }
 
 /* getpw_start - start qmail-getpw local as qmailp/nofiles, its output on
@@ -326,21 +252,15 @@ static pid_t getpw_start(const int *pi, const char *local)
   _exit(QLX_EXECPW);
 }
 
-/* getpw - qmail-getpw's answer for local[0..klen) into a; exits on trouble */
-static void getpw(assign *a, const char *local, size_t klen)
+/* getpw_once - in a child: run qmail-getpw for local and parse its answer
+ * into a; exits on trouble, with qmail-getpw's own code when it failed */
+static void getpw_once(assign *a, const char *local)
 {
   char buf[GETPWMAX];
   size_t len = 0;
   int pi[2], wstat, r;
   pid_t pid;
 
-  len = srv_ask(buf, sizeof buf, local, klen);
-  if (len) {
-    r = assign_parse(a, buf, len);
-    if (r == -1) _exit(QLX_NOMEM);
-    if (r == 1) { cache_send(local, klen, buf, len); return; }
-    len = 0;                         /* not an answer: ask the old way */
-  }
   if (pipe(pi) == -1) _exit(QLX_SYS);
   pid = getpw_start(pi, local);
   if (pid == -1) _exit(QLX_SYS);
@@ -360,61 +280,137 @@ static void getpw(assign *a, const char *local, size_t klen)
   r = assign_parse(a, buf, len);
   if (r == -1) _exit(QLX_NOMEM);
   if (r == 0) _exit(QLX_USAGE);
-  cache_send(local, klen, buf, len);
 }
 
-static void child(const char *sender, const char *recip, size_t at)
-{
-  assign a = ASSIGN_ZERO;
-  sa local = SA_ZERO;
-  char qlocal[4096];
-  char *args[11];
-  int r;
+/* one delivery's account and qmail-local's arguments, made in the parent
+ * (or in a forked child) and read by the child that execs */
+static assign who = ASSIGN_ZERO;
+static sa local = SA_ZERO;
+static char qlocal[4096];     /* auto_home/bin/qmail-local */
+static char cdbfn[4096];      /* auto_home/users/cdb */
+static char *args[11];
 
-  if (chdir(auto_home) == -1) _exit(QLX_USAGE);
-  /* an empty mailbox name is a trash address (qmail-lspawn(8)) */
-  if (!at) _exit(0);
-  if (!sa_copyb(&local, recip, at) || !sa_0(&local)) _exit(QLX_NOMEM);
-  r = assign_lookup(&a, recip, at);
-  if (r == -1) _exit(errno == ENOMEM ? QLX_NOMEM : QLX_CDB);
-  if (r == 0) {
-    const struct cached *c = cache_find(local.s, at);
-    r = c ? assign_parse(&a, c->rec + c->klen + 1, c->len - c->klen - 1) : 0;
-    if (r == -1) _exit(QLX_NOMEM);
-    if (r == 0) getpw(&a, local.s, at);
-  }
-  if (a.uid == 0) _exit(QLX_ROOT);
-  if (strlen(auto_home) + sizeof "/bin/qmail-local" > sizeof qlocal) _exit(QLX_USAGE);
-  strcpy(qlocal, auto_home);
-  strcat(qlocal, "/bin/qmail-local");
-  /* the user's gid only: no supplementary groups */
-  if (!priv_drop(a.uid, a.gid)) _exit(QLX_USAGE);
+static void makeargs(const char *sender, const char *recip, size_t at)
+{
   args[0] = qlocal;
   args[1] = "--";
-  args[2] = a.user.s;
-  args[3] = a.home.s;
+  args[2] = who.user.s;
+  args[3] = who.home.s;
   args[4] = local.s;
-  args[5] = a.dash.s;
-  args[6] = a.ext.s;
+  args[5] = who.dash.s;
+  args[6] = who.ext.s;
   args[7] = (char *)recip + at + 1;
   args[8] = (char *)sender;
   args[9] = (char *)defaultdelivery;
   args[10] = 0;
+}
+
+/* setup - in a fresh child, vforked or forked: the message on fd 0, the
+ * report pipe on fds 1 and 2, signals at default, the home as cwd */
+static void setup(int fdmess, int fdout)
+{
+  if (spawn_childsetup(fdmess, fdout) == -1) _exit(QLX_SYS);
+  if (chdir(auto_home) == -1) _exit(QLX_USAGE);
+}
+
+/* become - in a child: drop to the account and run qmail-local. Only
+ * system calls, so a vfork child changes nothing in the parent's memory
+ * but errno, which start keeps. */
+static noreturn void become(void)
+{
+  /* the user's gid only: no supplementary groups */
+  if (!priv_drop(who.uid, who.gid)) _exit(QLX_USAGE);
   execv(args[0], args);
   _exit(err_temp(errno) ? QLX_EXECSOFT : QLX_EXECHARD);
 }
 
+/* waiting - in a forked child: finish reading the server's answer on fd
+ * (-1: none to wait for), else ask qmail-getpw once, then become */
+static noreturn void waiting(int fd, int fdmess, int fdout, const char *sender, const char *recip, size_t at)
+{
+  int r = 0;
+
+  setup(fdmess, fdout);
+  if (fd != -1 && srv_read(fd, SERVER_WAIT) == 1) {
+    r = assign_parse(&who, ans, anslen);
+    if (r == -1) _exit(QLX_NOMEM);
+  }
+  if (r != 1) getpw_once(&who, local.s);   /* not an answer: ask the old way */
+  if (who.uid == 0) _exit(QLX_ROOT);
+  makeargs(sender, recip, at);
+  become();
+}
+
+/* quick - a child that exits with code at once (a failure found in the
+ * parent, or 0 for a trash address) */
+static pid_t quick(int code)
+{
+  pid_t pid = vfork();
+  if (pid == 0) _exit(code);
+  return pid;
+}
+
+/* lookup - in the parent: the account for recip[0..at) into who. 1 found;
+ * 0 not yet, *fd the answer pipe to go on reading (or -1); else a QLX code */
+static int lookup(const char *recip, size_t at, int *fd)
+{
+  int cdb, r, e;
+
+  *fd = -1;
+  if (!sa_copyb(&local, recip, at) || !sa_0(&local)) return QLX_NOMEM;
+  cdb = open(cdbfn, O_RDONLY | O_CLOEXEC);
+  if (cdb == -1 && errno != ENOENT) return QLX_CDB;
+  if (cdb != -1) {
+    r = assign_find(&who, cdb, recip, at);
+    e = errno;
+    close(cdb);
+    if (r == -1) return e == ENOMEM ? QLX_NOMEM : QLX_CDB;
+    if (r == 1) return 1;
+  }
+  srv_start();
+  anslen = 0;
+  *fd = srv_ask(local.s, at);
+  if (*fd == -1) return 0;
+  r = srv_read(*fd, SERVER_QUICK);
+  if (r == 0) return 0;
+  close(*fd);
+  *fd = -1;
+  if (r == 1) {
+    r = assign_parse(&who, ans, anslen);
+    if (r == -1) return QLX_NOMEM;
+    if (r == 1) return 1;
+  }
+  return 0;                          /* not an answer: the child asks the old way */
+}
+
 static pid_t start(int fdmess, int fdout, const char *sender, const char *recip, size_t at)
 {
+  sigset_t all, old;
   pid_t pid;
+  int r, fd, e;
 
-  cache_drain();
-  srv_start();
-  pid = fork();
-  if (pid != 0) return pid;
-  if (spawn_childsetup(fdmess, fdout) == -1) _exit(QLX_SYS);
-  child(sender, recip, at);
-  _exit(QLX_USAGE);
+  /* an empty mailbox name is a trash address (qmail-lspawn(8)) */
+  if (!at) return quick(0);
+  r = lookup(recip, at, &fd);
+  if (r == 0) {
+    pid = fork();
+    if (pid == 0) waiting(fd, fdmess, fdout, sender, recip, at);
+    if (fd != -1) close(fd);
+    return pid;
+  }
+  if (r != 1) return quick(r);
+  if (who.uid == 0) return quick(QLX_ROOT);
+  makeargs(sender, recip, at);
+  /* no handler of ours may run in the child, which shares our memory
+   * until it execs; it sets every signal it needs back to default */
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
+  pid = vfork();
+  if (pid == 0) { setup(fdmess, fdout); become(); }
+  e = errno;
+  sigprocmask(SIG_SETMASK, &old, 0);
+  errno = e;
+  return pid;
 }
 
 int main(int argc, char **argv)
@@ -426,8 +422,12 @@ int main(int argc, char **argv)
   if (argc < 2 || !defaultdelivery) _exit(100);
   if (!ids_uid(auto_userp, &uidp) || !ids_uid(auto_userq, &uidq) ||
       !ids_gid(auto_groupn, &gidn) || !ids_gid(auto_groupq, &g)) _exit(111);
-  /* no cache without its pipe; both ends close on exec */
-  if (pipe2(cachepipe, O_CLOEXEC | O_NONBLOCK) == -1) cachepipe[0] = cachepipe[1] = -1;
+  if (strlen(auto_home) + sizeof "/bin/qmail-local" > sizeof qlocal ||
+      strlen(auto_home) + sizeof "/users/cdb" > sizeof cdbfn) _exit(111);
+  strcpy(qlocal, auto_home);
+  strcat(qlocal, "/bin/qmail-local");
+  strcpy(cdbfn, auto_home);
+  strcat(cdbfn, "/users/cdb");
   ops.limit = auto_spawn;
   ops.maxoutput = TRUNCREPORT;
   ops.messowner = uidq;

@@ -264,6 +264,21 @@ def test_program_environment(pw):
     assert os.stat(os.path.join(pw.pw_dir, "progin")).st_uid == pw.pw_uid
 
 
+def test_ufline_after_a_maildir_line(pw):
+    """UFLINE is made when a program or an mbox first needs it, after a
+    maildir line too: the program sees it, and the mbox's From_ line is
+    the same line."""
+    maildir(pw)
+    write(pw, ".qmail", "./Maildir/\n|env -0 > envdump\n./Mailbox\n")
+    r = qlocal(pw)
+    assert r.returncode == 0, r
+    assert r.stdout == b"did 2+0+1\n"
+    e = readenv(os.path.join(pw.pw_dir, "envdump"))
+    assert re.fullmatch(r"From snd@example\.org \w\w\w \w\w\w [ \d]\d \d\d:\d\d:\d\d \d{4}\n", e["UFLINE"])
+    box = open(os.path.join(pw.pw_dir, "Mailbox"), "rb").read()
+    assert box.startswith(e["UFLINE"].encode()), box[:80]
+
+
 def test_host_without_dots_and_no_default(pw):
     write(pw, ".qmail", "|env -0 > envdump\n")
     r = qlocal(pw, domain="localhost")
@@ -687,6 +702,8 @@ class Lspawn:
     in the queue; no users/cdb while it runs."""
 
     def __init__(self, pw, server):
+        """server: True for the real qmail-getpw -s, False for one that
+        exits at once, "slow" for one that sleeps half a second first."""
         write(pw, ".qmail-default", "./Maildir/\n")
         subprocess.run(["runuser", "-u", USER, "--", bin_path("maildirmake"),
                         os.path.join(pw.pw_dir, "Maildir")], check=True)
@@ -713,7 +730,7 @@ class Lspawn:
         self.proc = None
         with open(self.getpw, "w") as f:
             f.write(GETPW_COUNTER % {"log": self.log, "real": self.real,
-                                     "noserver": "" if server else "exit 0"})
+                                     "noserver": {True: "", False: "exit 0", "slow": "sleep 0.5"}[server]})
         os.chmod(self.getpw, 0o755)
         self.proc = subprocess.Popen([bin_path("qmail-lspawn"), "./Maildir/"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, cwd=os.path.join(HOME, "queue", "mess"))
@@ -758,21 +775,42 @@ class Lspawn:
             os.unlink(self.mess)
 
 
-def test_lspawn_reuses_getpw_answer(pw):
-    """Without a getpw server (it exits at once), qmail-lspawn runs
-    qmail-getpw once for several deliveries to one local part within its
-    10 seconds, again for another local part, and never keeps a failed
-    lookup."""
+def test_lspawn_without_getpw_server(pw):
+    """When the getpw server cannot run (qmail-getpw -s exits at once),
+    every delivery still succeeds: it runs qmail-getpw for its own lookup,
+    once, and nothing is remembered for the next one (three deliveries to
+    one local part, three runs); a failed lookup is a temporary failure;
+    the server is tried again at most once a second."""
     ls = Lspawn(pw, server=False)
     try:
+        start = time.monotonic()
         for slot in range(3):
             assert ls.deliver(slot, USER).startswith(b"K"), slot
         assert ls.deliver(0, USER + "-ext").startswith(b"K")
         for slot in range(2):
             assert ls.deliver(slot, "qlfail").startswith(b"Z")
+        elapsed = time.monotonic() - start
         runs = [r for r in ls.runs() if r != "-s"]
-        assert runs == ["-- " + USER, "-- %s-ext" % USER, "-- qlfail", "-- qlfail"], runs
+        assert runs == ["-- " + USER] * 3 + ["-- %s-ext" % USER, "-- qlfail", "-- qlfail"], runs
+        # once a second by a clock of whole seconds: one more start when a
+        # second ends in between, never one per delivery (six here)
+        assert 1 <= ls.runs().count("-s") <= int(elapsed) + 2, (ls.runs(), elapsed)
         assert ls.delivered() == 4
+    finally:
+        ls.close()
+
+
+def test_lspawn_waits_for_slow_getpw_server(pw):
+    """A server slower than qmail-lspawn's own short wait (this one takes
+    half a second to start) still answers: the delivery waits for it in a
+    child of its own, and no qmail-getpw runs for a single lookup."""
+    ls = Lspawn(pw, server="slow")
+    try:
+        assert ls.deliver(0, USER + "-first").startswith(b"K")
+        for i in range(4):
+            assert ls.deliver(i % 2, "%s-s%d" % (USER, i)).startswith(b"K"), i
+        assert ls.runs() == ["-s"], ls.runs()
+        assert ls.delivered() == 5
     finally:
         ls.close()
 
