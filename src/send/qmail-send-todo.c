@@ -38,7 +38,7 @@
 
 #define TODO_BATCH 16          /* messages per turn at most */
 #define TODO_BUDGET_MS 50      /* and about this much time */
-#define TODO_AHEAD 16          /* read no further while this many wait to start */
+#define TODO_AHEAD 128         /* read no further while this many wait to start */
 #define REWIND_MS 1000         /* the trigger restarts a pass at most this often */
 #define REWIND_MAX 4           /* and at most this many times a pass */
 #define PENDMAX 1024           /* messages preprocessed, not committed */
