@@ -387,19 +387,24 @@ static void del_report(struct chan *ch)
   del_status();
 }
 
+/* del_read - every report waiting in the pipe (up to 64 KB a turn): a
+ * slot whose report has come is free for this turn's deliveries */
 static void del_read(struct chan *ch)
 {
   char buf[4096];
   ssize_t r;
-  size_t pos = 0;
-  int done;
+  size_t pos;
+  int done, k;
 
-  r = read(ch->fdin, buf, sizeof buf);
-  if (r == -1) return;
-  if (r == 0) { spawndied(ch); return; }
-  while (pos < (size_t)r) {
-    pos += spawnrd_feed(&ch->rd, buf + pos, (size_t)r - pos, &done);
-    if (done) { del_report(ch); spawnrd_reset(&ch->rd); }
+  for (k = 0; k < 16; ++k) {
+    r = read(ch->fdin, buf, sizeof buf);
+    if (r == -1) return;
+    if (r == 0) { spawndied(ch); return; }
+    for (pos = 0; pos < (size_t)r; ) {
+      pos += spawnrd_feed(&ch->rd, buf + pos, (size_t)r - pos, &done);
+      if (done) { del_report(ch); spawnrd_reset(&ch->rd); }
+    }
+    if ((size_t)r < sizeof buf) return;
   }
 }
 
@@ -593,6 +598,7 @@ static int pass_step(struct chan *ch)
       return 0;
     }
     job = &ch->jobs[j];
+    if (p->mem) todo_started(todo_find(id));
     p->id = id;
     p->j = (size_t)j;
     p->mpos = 0;

@@ -10,7 +10,8 @@
  * Most messages are finished within a moment; then qmail-clean simply
  * removes todo/id and intd/id, and the message never had an info, local
  * or remote file: no file created, written, fsynced or removed.
- * A message still in the queue after COMMIT_DELAY ms (in the next turn
+ * A message still in the queue COMMIT_DELAY ms after its first delivery
+ * could start (or after it was read, if none does; in the next turn
  * after a temporary failure; sooner when PENDMAX wait or MEMMAX bytes) is
  * committed: info/ (with the birth as its
  * mtime), and the lists not finished yet, with the D marks made so far,
@@ -18,7 +19,10 @@
  * only then is todo/id removed. From there on the message lives in its
  * files as any other. At exit everything is committed.
  * Each turn of the main loop handles a bounded batch, so a flood of new
- * mail cannot starve deliveries ("silly qmail syndrome"). */
+ * mail cannot starve deliveries ("silly qmail syndrome"), and the scan
+ * stops reading while TODO_AHEAD messages it read wait for a delivery
+ * slot: what the deliveries cannot take yet waits in todo/, unread, and
+ * is not committed for having waited. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -34,6 +38,9 @@
 
 #define TODO_BATCH 16          /* messages per turn at most */
 #define TODO_BUDGET_MS 50      /* and about this much time */
+#define TODO_AHEAD 128         /* read no further while this many wait to start */
+#define REWIND_MS 1000         /* the trigger restarts a pass at most this often */
+#define REWIND_MAX 4           /* and at most this many times a pass */
 #define PENDMAX 1024           /* messages preprocessed, not committed */
 #define HSETSIZE 4096          /* a power of 2 above 2 * PENDMAX */
 #define MEMMAX 16777216        /* bytes of lists they may hold */
@@ -48,6 +55,8 @@ struct todo_msg {
   sa sender;                  /* with its NUL, as queue_info gives it */
   sa list[CHANNELS];          /* T and D records, as local/ and remote/ */
   int has[CHANNELS];          /* the list is there: not all done yet */
+  int waiting;                /* read, no delivery started yet */
+  size_t slot;                /* its entry in the ring */
 };
 
 static int triggerfd = -1;
@@ -55,6 +64,15 @@ static int trigidx = -1;       /* in the poll set */
 static DIR *tododir;
 static time_t nexttodorun;
 static int flagtodo;           /* the trigger was pulled */
+static long passstart;         /* send_ms() of the pass's start or last rewind */
+static int rewinds;            /* of this pass */
+static size_t numwaiting;      /* messages read, none of their deliveries started */
+/* entries the pass found still held by qmail-queue: its trigger says it
+ * let go, and they are read then instead of at the next pass */
+#define HELDMAX 64
+static unsigned long held[HELDMAX];
+static size_t numheld;
+static int flagheld;           /* try them again */
 static sa rec = SA_ZERO;
 static sa addr = SA_ZERO;
 
@@ -76,6 +94,9 @@ void todo_poll(struct pollfd *p, nfds_t *n, time_t *wakeup)
     trigidx = (int)*n;
     p[*n].fd = triggerfd; p[*n].events = POLLIN; p[*n].revents = 0; ++*n;
   }
+  /* while enough read messages wait for a delivery slot, the next entry
+   * waits too: a report that frees a slot wakes us */
+  if (numwaiting >= TODO_AHEAD) return;
   if (tododir || flagtodo) { *wakeup = 0; return; }
   if (*wakeup > nexttodorun) *wakeup = nexttodorun;
 }
@@ -183,17 +204,21 @@ static void mem_free(todo_msg *m)
 static void forget(todo_msg *m)
 {
   size_t n, k;
+  if (m->waiting) { m->waiting = 0; --numwaiting; }
   hset_del(m->id);
-  for (n = 0; n < ringlen; ++n) {
-    k = (ringhead + n) % PENDMAX;
-    if (ring[k].id == m->id) { ring[k].id = 0; break; }
-  }
+  if (ring[m->slot].id == m->id) ring[m->slot].id = 0;
+  else
+    for (n = 0; n < ringlen; ++n) {
+      k = (ringhead + n) % PENDMAX;
+      if (ring[k].id == m->id) { ring[k].id = 0; break; }
+    }
   while (ringlen && !ring[ringhead].id) { ringhead = (ringhead + 1) % PENDMAX; --ringlen; }
   mem_free(m);
 }
 
 /* read_todo - read todo/id and preprocess it into memory; 1 when it is
- * handed to the scheduler, or 0 (logged) to leave it for later */
+ * handed to the scheduler, -1 while qmail-queue still holds it, or 0
+ * (logged) to leave it for later */
 static int read_todo(unsigned long id)
 {
   char num[FMT_ULONG], num2[FMT_ULONG], num3[FMT_ULONG], num4[FMT_ULONG];
@@ -215,7 +240,7 @@ static int read_todo(unsigned long id)
   /* qmail-queue still holds the message: it may yet undo todo/id, and
    * pulls the trigger once it has let go */
   switch (queue_unlocked(id, &st)) {            /* st for the statistics */
-    case 0: close(fd); return 0;
+    case 0: close(fd); return -1;
     case -1:
       if (errno != ENOENT || stat(tf, &st) == 0)
         log_line("warning: unable to stat ", queue_fn(f, "mess", id), "\n", NULL);
@@ -285,8 +310,11 @@ static int read_todo(unsigned long id)
   ring[r].id = id;
   /* too much held in memory: to the files with it at the next commit */
   ring[r].due = membytes > MEMMAX ? 0 : send_ms() + COMMIT_DELAY;
+  m->slot = (size_t)r;
   ++ringlen;
   hset_add(m);
+  for (c = 0; c < CHANNELS; ++c) if (m->has[c]) m->waiting = 1;
+  numwaiting += (size_t)m->waiting;
   sched_new(id, m->has);
   return 1;
 
@@ -413,12 +441,14 @@ static void commit_msgs(todo_msg **ms, size_t n)
     for (slot = 0; slot < ringlen; ++slot)
       if (ring[(ringhead + slot) % PENDMAX].id == m->id) {
         ring[(ringhead + slot) % PENDMAX].due = send_ms() + COMMIT_RETRY;
+        m->slot = (ringhead + slot) % PENDMAX;
         break;
       }
     if (slot == ringlen && ringlen < PENDMAX) {
       slot = (ringhead + ringlen++) % PENDMAX;
       ring[slot].id = m->id;
       ring[slot].due = send_ms() + COMMIT_RETRY;
+      m->slot = slot;
     }
   }
 }
@@ -475,6 +505,20 @@ void todo_commit(todo_msg *m)
   deferred[numdeferred++] = m->id;
 }
 
+/* todo_started - a pass takes m: its first delivery can start now. Its
+ * COMMIT_DELAY counts from here, not from when it was read, so that a
+ * message that waited for a slot is not written out before it had its
+ * chance to finish from memory. */
+void todo_started(todo_msg *m)
+{
+  long due = send_ms() + COMMIT_DELAY;
+  if (!m->waiting) return;
+  m->waiting = 0;
+  --numwaiting;
+  if (ring[m->slot].id == m->id && ring[m->slot].due && ring[m->slot].due < due)
+    ring[m->slot].due = due;
+}
+
 /* todo_release - m is finished, never committed: qmail-clean removes
  * todo/, intd/ and mess/ in one command (which it carries out even if
  * we die meanwhile), with no fsync. 1 done (m is freed), 0 trouble
@@ -519,6 +563,16 @@ void todo_do(const struct pollfd *p)
     char buf[256];
     while (read(triggerfd, buf, sizeof buf) > 0) ;
     flagtodo = 1;
+    flagheld = numheld > 0;
+    /* a new entry may sort behind the pass's position: start over, where
+     * the entries read already cost only their names. Seldom enough that
+     * every pass still reaches its end. */
+    if (tododir && rewinds < REWIND_MAX && send_ms() - passstart >= REWIND_MS) {
+      rewinddir(tododir);
+      ++rewinds;
+      passstart = send_ms();
+      flagtodo = 0;
+    }
   }
   if (clean_alive()) {
     if (numdeferred) commit_deferred();
@@ -531,15 +585,29 @@ void todo_do(const struct pollfd *p)
     tododir = opendir("todo");
     if (!tododir) { log_pausedir("todo"); return; }
     nexttodorun = send_now() + SLEEP_TODO;
+    passstart = send_ms();
+    rewinds = 0;
   }
   start = send_ms();
-  for (k = 0; k < TODO_BATCH && ringlen < PENDMAX; ) {
+  k = 0;
+  if (flagheld) {
+    size_t i, n = numheld;
+    flagheld = 0;
+    numheld = 0;
+    for (i = 0; i < n; ++i) {
+      if (todo_find(held[i])) continue;   /* the pass got there first */
+      if (k >= TODO_BATCH || ringlen >= PENDMAX) { held[numheld++] = held[i]; flagheld = 1; continue; }
+      ++k;
+      if (read_todo(held[i]) == -1) held[numheld++] = held[i];
+    }
+  }
+  for (; k < TODO_BATCH && ringlen < PENDMAX && numwaiting < TODO_AHEAD; ) {
     e = readdir(tododir);
     if (!e) { closedir(tododir); tododir = 0; break; }
     if (!qfn_id(e->d_name, &id)) continue;
     if (todo_find(id)) continue;          /* preprocessed already */
     ++k;
-    read_todo(id);
+    if (read_todo(id) == -1 && numheld < HELDMAX) held[numheld++] = id;
     if (send_ms() - start > TODO_BUDGET_MS) break;
   }
 }

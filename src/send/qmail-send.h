@@ -116,6 +116,7 @@ const sa *todo_list(const todo_msg *m, int c);  /* T and D records */
 void todo_mark(todo_msg *m, int c, off_t pos);  /* its T becomes D */
 int todo_listdone(todo_msg *m, int c);  /* list c finished; 1 no list left */
 int todo_pending(const todo_msg *m);    /* 1 some list is left */
+void todo_started(todo_msg *m);         /* a pass takes it: deliveries start */
 void todo_commit(todo_msg *m);          /* to the files with it now */
 int todo_release(todo_msg *m);          /* finished: remove todo/id; 0 trouble */
 void todo_exit(void);                   /* commit everything */

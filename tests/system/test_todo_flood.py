@@ -1,0 +1,91 @@
+"""qmail-send under a flood of new mail queued in parallel: it reads
+todo/ no faster than its deliveries take the messages (what it has read
+starts at once, and the rest stays in todo/, where it costs nothing,
+instead of waiting in memory until it has to be committed), and a message
+queued in the middle of the flood is delivered promptly."""
+import re
+import threading
+import time
+
+from conftest import wait_for
+from send_util import ME, messages, queue as qq, send_fixtures, user_maildir as mbox, write_file
+
+users, sched = send_fixtures(["tfa", "tfb"])
+
+PARALLEL = 16
+# qmail-send reads no more entries while 128 read ones wait for a slot
+# (TODO_AHEAD), and 16 (TODO_BATCH) a turn: 144, with room to spare.
+# Reading 16 a turn whatever the deliveries do gets to about 700 here.
+AHEAD_BOUND = 176
+
+
+def flood(n, rcpt, queued, errors):
+    """Queue n messages to rcpt, PARALLEL qmail-queue at a time, in the
+    background; queued counts them. The threads, to join."""
+    left = iter(range(n))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                i = next(left, None)
+            if i is None:
+                return
+            if qq(b"Subject: flood %d\n\nx\n" % i, "tfb@" + ME, [rcpt]) != 0:
+                errors.append(i)
+            queued.append(i)
+    ts = [threading.Thread(target=worker) for _ in range(PARALLEL)]
+    for t in ts:
+        t.start()
+    return ts
+
+
+def read_not_started(lines):
+    """The most messages read (`new msg`) and not yet started (`starting
+    delivery`) at any point of the log."""
+    pending, worst = set(), 0
+    for line in lines:
+        m = re.match(r"new msg (\d+)$", line)
+        if m:
+            pending.add(m.group(1))
+            worst = max(worst, len(pending))
+            continue
+        m = re.match(r"starting delivery \d+: msg (\d+) ", line)
+        if m:
+            pending.discard(m.group(1))
+    return worst
+
+
+def run_flood(s, queue, n, rcpt):
+    queued, errors = [], []
+    ts = flood(n, rcpt, queued, errors)
+    wait_for(lambda: len(queued) >= n // 3, timeout=120, what="the flood to be under way")
+    t = time.monotonic()
+    assert qq(b"Subject: urgent\n\nmid-flood\n", "tfa@" + ME, ["tfb@" + ME]) == 0
+    wait_for(lambda: messages(mbox("tfb")), timeout=120, what="the mid-flood message")
+    took = time.monotonic() - t
+    for th in ts:
+        th.join()
+    assert not errors
+    wait_for(lambda: queue.all_files() == [], timeout=240, what="the queue to drain")
+    assert len(messages(mbox("tfa"))) == n
+    return took, read_not_started(s.lines(s.mark))
+
+
+def test_flood_is_delivered_as_it_is_read(sched, queue, users):
+    s = sched()
+    took, worst = run_flood(s, queue, 500, "tfa@" + ME)
+    # deliveries keep up: the flood's reading never runs ahead of them,
+    # and the message queued in its middle goes out at once
+    assert worst <= AHEAD_BOUND, worst
+    assert took < 10, took
+
+
+def test_slow_deliveries_hold_the_scan_back(sched, queue, users):
+    # deliveries at most 10 x 20 a second, slower than the flood comes in
+    write_file(users["tfa"].pw_dir + "/.qmail", "|sleep 0.05\n./Maildir/\n", "tfa")
+    s = sched()
+    took, worst = run_flood(s, queue, 400, "tfa@" + ME)
+    # what cannot start yet stays in todo/, unread
+    assert worst <= AHEAD_BOUND, worst
+    assert took < 60, took
