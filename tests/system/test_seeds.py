@@ -456,9 +456,16 @@ def test_s001_tcprules_relayclient_then_qmail_qread(site, queue, control):
     s.wait_log(r"^delivery \d+: deferral: .*\n", timeout=30)
     got = wait_count(lambda: messages(os.path.join(home_of("hwrl"), "Maildir")), 1, "the local copy")
     assert re.search(rb"\nReceived: from \S+ \(HELO client.example\) \(127\.0\.0\.1\)\n", got[0]), got[0][:400]
-    r = run([bin_path("qmail-qread")])
-    assert r.returncode == 0, r.stderr
-    out = r.stdout.decode()
+    # the copy is in the Maildir a moment before qmail-send has read
+    # qmail-local's report and closed the local list: wait for that
+    s.wait_log(r"^delivery \d+: success: .*\n", timeout=30)
+
+    def qread():
+        r = run([bin_path("qmail-qread")])
+        assert r.returncode == 0, r.stderr
+        out = r.stdout.decode()
+        return None if "\tlocal\t" in out else out
+    out = wait_for(qread, timeout=10, what="the local list to be closed")
     # the local part is done, and (as in qmail) its list is gone with it
     assert re.fullmatch(r"\d+ \w{3} \d{4} \d\d:\d\d:\d\d GMT  #\d+  \d+  <hwrl@testhost.example> \n"
                         r"\tremote\tfriend@far.example\n", out), out
