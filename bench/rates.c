@@ -10,10 +10,16 @@
  *     runs PROG ARG... COUNT times, PARALLEL at a time, each with FILE on
  *     its stdin (the benchmark's injector, cheaper than a script's fork).
  *     Prints the number of runs that did not exit 0; exits 1 if any.
+ *   rates queue COUNT PARALLEL QMAILQUEUE FILE SENDER PREFIX SUFFIX
+ *     fills a queue fast, through qmail-queue itself (bench/scale.py):
+ *     runs QMAILQUEUE COUNT times, PARALLEL at a time, each with FILE on
+ *     fd 0 and the envelope `F<SENDER>\0 T<PREFIX><i><SUFFIX>\0 \0` on
+ *     fd 1 (a pipe), i = 0 .. COUNT-1. Prints "<failed> <seconds>".
  *
- * Output is one number on one line. Exit 0, or 111 on any failure. */
+ * Output is one line. Exit 0, or 111 on any failure. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +116,9 @@ static int spawnrate(double secs)
   return 0;
 }
 
-static int inject(unsigned long count, int par, const char *file, char **argv)
+/* runmany - start(i, ctx) for i = 0 .. count-1, par children at a time;
+ * the number of children that did not exit 0 */
+static unsigned long runmany(unsigned long count, int par, void (*start)(unsigned long, void *), void *ctx)
 {
   unsigned long started = 0, failed = 0;
   int running = 0;
@@ -118,25 +126,83 @@ static int inject(unsigned long count, int par, const char *file, char **argv)
   while (started < count || running) {
     int st;
     while (running < par && started < count) {
-      pid_t pid = fork();
-      if (pid == -1) fail("fork");
-      if (pid == 0) {
-        int fd = open(file, O_RDONLY), null = open("/dev/null", O_WRONLY);
-        if (fd == -1 || dup2(fd, 0) == -1) _exit(111);
-        if (null == -1 || dup2(null, 1) == -1) _exit(111);
-        if (fd != 0) close(fd);
-        if (null != 1) close(null);
-        execv(argv[0], argv);
-        _exit(111);
-      }
-      ++started;
+      start(started++, ctx);
       ++running;
     }
     if (wait(&st) == -1) fail("wait");
     --running;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ++failed;
   }
+  return failed;
+}
+
+struct injectjob { const char *file; char **argv; };
+
+/* inject_one - PROG ARG... with FILE on fd 0 and /dev/null on fd 1 */
+static void inject_one(unsigned long i, void *ctx)
+{
+  struct injectjob *j = ctx;
+  (void)i;
+  pid_t pid = fork();
+  if (pid == -1) fail("fork");
+  if (pid == 0) {
+    int fd = open(j->file, O_RDONLY), null = open("/dev/null", O_WRONLY);
+    if (fd == -1 || dup2(fd, 0) == -1) _exit(111);
+    if (null == -1 || dup2(null, 1) == -1) _exit(111);
+    if (fd != 0) close(fd);
+    if (null != 1) close(null);
+    execv(j->argv[0], j->argv);
+    _exit(111);
+  }
+}
+
+static int inject(unsigned long count, int par, const char *file, char **argv)
+{
+  struct injectjob j = { file, argv };
+  unsigned long failed = runmany(count, par, inject_one, &j);
   printf("%lu\n", failed);
+  return failed ? 1 : 0;
+}
+
+struct queuejob { const char *prog, *file, *sender, *prefix, *suffix; };
+
+/* queue_one - qmail-queue with FILE on fd 0 and envelope number i on fd 1 */
+static void queue_one(unsigned long i, void *ctx)
+{
+  struct queuejob *j = ctx;
+  char env[2048];
+  int p[2], n;
+  pid_t pid;
+
+  n = snprintf(env, sizeof env, "F%s%cT%s%lu%s%c%c", j->sender, 0, j->prefix, i, j->suffix, 0, 0);
+  if (n < 0 || (size_t)n >= sizeof env) { errno = ERANGE; fail("envelope"); }
+  if (pipe(p) == -1) fail("pipe");
+  pid = fork();
+  if (pid == -1) fail("fork");
+  if (pid == 0) {
+    int fd = open(j->file, O_RDONLY);
+    if (fd == -1 || dup2(fd, 0) == -1 || dup2(p[0], 1) == -1) _exit(111);
+    close(p[0]);
+    close(p[1]);
+    if (fd != 0) close(fd);
+    execl(j->prog, j->prog, (char *)0);
+    _exit(111);
+  }
+  close(p[0]);
+  /* the envelope is far smaller than a pipe's buffer: one write */
+  if (write(p[1], env, (size_t)n) != (ssize_t)n) fail("write");
+  close(p[1]);
+}
+
+static int queue(unsigned long count, int par, char **argv)
+{
+  struct queuejob j = { argv[0], argv[1], argv[2], argv[3], argv[4] };
+  double t0 = now();
+  unsigned long failed;
+
+  signal(SIGPIPE, SIG_IGN);
+  failed = runmany(count, par, queue_one, &j);
+  printf("%lu %.3f\n", failed, now() - t0);
   return failed ? 1 : 0;
 }
 
@@ -148,7 +214,10 @@ int main(int argc, char **argv)
     return spawnrate(atof(argv[2]));
   if (argc >= 6 && !strcmp(argv[1], "inject"))
     return inject(strtoul(argv[2], NULL, 10), atoi(argv[3]), argv[4], argv + 5);
+  if (argc == 9 && !strcmp(argv[1], "queue"))
+    return queue(strtoul(argv[2], NULL, 10), atoi(argv[3]), argv + 4);
   fprintf(stderr, "usage: rates fsync DIR SECONDS WRITERS | rates spawn SECONDS |\n"
-          "       rates inject COUNT PARALLEL FILE PROG [ARG...]\n");
+          "       rates inject COUNT PARALLEL FILE PROG [ARG...] |\n"
+          "       rates queue COUNT PARALLEL QMAILQUEUE FILE SENDER PREFIX SUFFIX\n");
   return 100;
 }

@@ -4,7 +4,7 @@ messages deferred by a remote peer, and 1000 remote deliveries in flight.
 For each N (10000, 50000, 100000; BENCH_SCALE="1000,2000" for a smoke run):
 qmail-send is started fresh with smtproutes sending scale.remote.test to a
 peer on 127.0.0.1 that answers 451 to every RCPT (Postfix's smtp-sink -r);
-N messages are put in through qmail-queue itself by bench/qinject.c, 8 at a
+N messages are put in through qmail-queue itself by `rates queue` (bench/rates.c), 8 at a
 time, while a local message is sent now and then and its delivery timed.
 Once every message has been tried and deferred: qmail-send's memory, five
 more local latencies, qmail-qstat and qmail-qread on the full queue. Then a
@@ -222,7 +222,7 @@ def timed(argv, env, runs=3):
 
 
 def inject(tools, q, n, prefix, file, par=INJECTORS):
-    return subprocess.Popen([os.path.join(tools, "qinject"), str(n), str(par), os.path.join(q.bin, "qmail-queue"),
+    return subprocess.Popen([os.path.join(tools, "rates"), "queue", str(n), str(par), os.path.join(q.bin, "qmail-queue"),
                              file, SENDER, prefix, "@" + RDOMAIN],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=q.env)
 
@@ -235,7 +235,7 @@ def injected(proc, timeout):
         proc.communicate()
         return None, "injection still running after %d s" % timeout
     if proc.returncode != 0:
-        return None, "qinject: %s %s" % (out.decode().strip(), err.decode().strip()[:120])
+        return None, "rates queue: %s %s" % (out.decode().strip(), err.decode().strip()[:120])
     return float(out.split()[1]), None
 
 
@@ -481,9 +481,6 @@ def run(q, pw, domain, tools, work):
                 saved[name] = f.read()
         except FileNotFoundError:
             pass
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "qinject.c")
-    subprocess.run([os.environ.get("CC", "gcc"), "-O2", "-Wall", "-o", os.path.join(tools, "qinject"), src],
-                   check=True)
     q.stop(smtpd=False)
     if not q.queue_empty():
         q.clear_queue()
