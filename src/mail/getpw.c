@@ -18,21 +18,6 @@ static void fail(getpw_why *w, const char *why, const char *name, const char *ta
   w->err = witherrno ? errno : 0;
 }
 
-/* lookup - getpwnam; 0 with w->why set on a real error, which is temporary */
-static struct passwd *lookup(const char *name, getpw_why *w)
-{
-  struct passwd *pw;
-
-  errno = 0;
-  pw = getpwnam(name);
-  if (pw) return pw;
-  switch (errno) {
-    case 0: case ENOENT: case ESRCH: case EBADF: case EPERM: return 0;
-  }
-  fail(w, "unable to read the password entry of ", name, "", 1);
-  return 0;
-}
-
 static int hasupper(const char *s)
 {
   for (; *s; ++s) if (*s >= 'A' && *s <= 'Z') return 1;
@@ -41,30 +26,35 @@ static int hasupper(const char *s)
 
 /* isuser - name is an account that may receive mail: nonzero uid, no
  * uppercase in its name, and a home directory that exists and it owns.
- * 0 with w->why set on a temporary failure. */
-static struct passwd *isuser(const char *name, getpw_why *w)
+ * 1 with *out set, 0 not, -1 a temporary failure (w says why), -2 the
+ * source cannot tell. */
+static int isuser(const char *name, struct passwd **out, getpw_why *w, getpw_source *src)
 {
   struct passwd *pw;
   struct stat st;
+  int r;
 
-  pw = lookup(name, w);
-  if (!pw || !pw->pw_uid || hasupper(pw->pw_name)) return 0;
+  r = src(name, &pw, w);
+  if (r != 1) return r;
+  if (!pw->pw_uid || hasupper(pw->pw_name)) return 0;
   if (stat(pw->pw_dir, &st) == -1) {
     /* a home that is missing or hidden from us means "not a user" */
-    if (err_temp(errno) && errno != EACCES && errno != EPERM)
-      fail(w, "unable to stat home directory of ", name, "", 1);
-    return 0;
+    if (!err_temp(errno) || errno == EACCES || errno == EPERM) return 0;
+    fail(w, "unable to stat home directory of ", name, "", 1);
+    return -1;
   }
   if (st.st_uid != pw->pw_uid) return 0;
-  return pw;
+  *out = pw;
+  return 1;
 }
 
-int getpw_answer(sa *out, const char *local, size_t len, getpw_why *w)
+int getpw_answer_from(sa *out, const char *local, size_t len, getpw_why *w, getpw_source *src)
 {
   static char name[GETPW_USERLEN];   /* static: w->name may point here */
   struct passwd *pw = 0;
   const char *dash = "-", *ext;
   size_t n;
+  int r = 0;
 
   w->why = 0;
   out->len = 0;
@@ -75,16 +65,18 @@ int getpw_answer(sa *out, const char *local, size_t len, getpw_why *w)
     memcpy(name, local, n);
     name[n] = 0;
     case_lowerb(name, n);
-    pw = isuser(name, w);
-    if (w->why) return 0;
-    if (pw) break;
+    r = isuser(name, &pw, w, src);
+    if (r == -2) return -1;
+    if (r == -1) return 0;
+    if (r == 1) break;
   }
-  if (pw && n < len) { ext = local + n + 1; n = len - n - 1; }
-  else if (pw) { ext = local + len; n = 0; dash = ""; }
+  if (r == 1 && n < len) { ext = local + n + 1; n = len - n - 1; }
+  else if (r == 1) { ext = local + len; n = 0; dash = ""; }
   else {
-    pw = lookup(auto_usera, w);
-    if (!pw) {
-      if (!w->why) fail(w, "unable to find the ", auto_usera, " user", 0);
+    r = src(auto_usera, &pw, w);
+    if (r == -2) return -1;
+    if (r != 1) {
+      if (!r) fail(w, "unable to find the ", auto_usera, " user", 0);
       return 0;
     }
     ext = local;

@@ -2,9 +2,11 @@
  * A recipient that qmail-send's rewriting (rewrite_rcpt, with the same
  * control/locals, percenthack, virtualdomains and envnoathost) makes
  * local is decided, as rewritten, by rcptcheck() (rcptcheck.c, delivery's
- * own lookup code) here in the process when users/cdb answers; when the
- * password database is needed, bin/qmail-rcptcheck (the same function
- * with getpw_answer) decides and answers by its exit code. A remote
+ * own lookup code) here in the process when users/cdb answers or when
+ * /etc/passwd gives what getpwnam would (pwfiles.c: nsswitch.conf names
+ * files first and the account is there); otherwise bin/qmail-rcptcheck
+ * (the same function with getpw_answer, through NSS) decides and answers
+ * by its exit code. A remote
  * recipient is not checked. The helper runs as we do (qmaild), with
  * /dev/null on fd 0 (never the client's connection) and a pipe on fd 1
  * that tells us when it is done; after RCPTCHECK_WAIT seconds it is
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "qmail-smtpd.h"
+#include "pwfiles.h"
 #include "rcptcheck.h"
 #include "auto.h"
 #include "cmap.h"
@@ -120,7 +123,7 @@ int rcpt_check(const char *addr, size_t len)
   if (!r) die_nomem();
   if (r != REWRITE_LOCAL) return RCPT_OK;
   if (!sa_0(&rewritten)) die_nomem();
-  r = rcptcheck(rewritten.s, rewritten.len - 1, 0, &why);   /* without the NUL */
+  r = rcptcheck(rewritten.s, rewritten.len - 1, pwfiles_answer, &why);   /* without the NUL */
   /* rcptcheck may have entered the user's home; qmail-queue and the
    * helper are run from ours */
   if (chdir(auto_home) == -1) die_home();

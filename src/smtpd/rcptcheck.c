@@ -64,7 +64,12 @@ static int user(assign *a, const char *addr, size_t len, size_t at, rcptcheck_pw
   }
   if (r == 1) return RCPTCHECK_OK;
   if (!pw) return RCPTCHECK_NEEDPW;
-  if (!pw(&out, addr, at, &w)) {
+  r = pw(&out, addr, at, &w);
+  if (r == -1) {
+    sa_free(&out);
+    return RCPTCHECK_NEEDPW;
+  }
+  if (!r) {
     sa_free(&out);
     if (!w.err) return rcptcheck_temp(log, addr, len, w.why, w.name, " (#4.3.0)\n", NULL);
     errno = w.err;

@@ -2,8 +2,8 @@
  * qmail-rcptcheck(8), in one function that qmail-rcptcheck's main and
  * qmail-smtpd both call (doc/rcptcheck.md). It needs the password
  * database only when users/cdb does not answer; qmail-smtpd, linked
- * statically without NSS, passes no password lookup and runs
- * qmail-rcptcheck when the answer is RCPTCHECK_NEEDPW. It keeps no state
+ * statically without NSS, passes pwfiles_answer and runs qmail-rcptcheck
+ * when the answer is RCPTCHECK_NEEDPW. It keeps no state
  * and prints nothing: a "cannot tell" comes with its log line. */
 #ifndef RCPTCHECK_H
 #define RCPTCHECK_H
@@ -20,7 +20,9 @@
 #define RCPTCHECK_TEMP 111      /* cannot tell now: *log says why */
 #define RCPTCHECK_NEEDPW 1      /* users/cdb does not answer and pw is null */
 
-/* the password database lookup: getpw_answer, or null for none */
+/* the password database lookup: getpw_answer (NSS), pwfiles_answer
+ * (/etc/passwd where that is NSS's answer), or null for none; its -1,
+ * "cannot tell", is RCPTCHECK_NEEDPW as null is */
 typedef int rcptcheck_pw(sa *out, const char *local, size_t len, getpw_why *w);
 
 /* rcptcheck - the verdict on addr[0..len) as qmail-lspawn would get it
