@@ -8,14 +8,18 @@
 # libraries are compiled again under $(O)/musl/, and an exec of it costs
 # about a quarter of a static glibc one, whose start-up asks the CPU for
 # its features (CPUID, a trap on a virtual machine) and sets up far more.
-# The word nomusl beside -static keeps glibc for that program: qmail-queue,
-# which is setuid, must see a closed fd 0 or 1 as closed (glibc's start-up
-# puts a descriptor there that fails every read; musl's, /dev/null, would
-# read as an empty message). Without musl-gcc (or with MUSLCC= empty, or
-# NOLIBS=-static as make sanitize and make fuzz set) a -static program is
-# linked -static with glibc (glibc answers the qmail accounts from
-# /etc/passwd with its built-in files backend; the linker's warning about
-# NSS in static programs is about the other backends).
+# A word --entry=SYMBOL beside -static gives the musl build its own ELF
+# entry point, code of the program's that runs before musl's start-up and
+# then jumps to musl's _start; it is x86_64 assembly, so elsewhere such a
+# program stays glibc, and the glibc link leaves the word out. qmail-queue
+# has one (src/queue/qmail-queue-entry.c): it is setuid and must see a
+# closed fd 0 or 1 as closed, and musl's start-up, when setuid, opens
+# /dev/null there (an empty message) before main runs; glibc's puts a
+# descriptor there that fails every read. Without musl-gcc (or with
+# MUSLCC= empty, or NOLIBS=-static as make sanitize and make fuzz set) a
+# -static program is linked -static with glibc (glibc answers the qmail
+# accounts from /etc/passwd with its built-in files backend; the linker's
+# warning about NSS in static programs is about the other backends).
 # Generated files go to $(O).
 #
 # Libraries, linked in this order: a program's own parts; $(O)/<stage>.a,
@@ -56,8 +60,9 @@ obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 MUSLCC ?= $(shell command -v musl-gcc 2>/dev/null)
 STATICCC := $(if $(filter -static,$(NOLIBS)),,$(MUSLCC))
 mobj = $(patsubst %.c,$(O)/musl/obj/%.o,$(1))
-libsof = $(filter-out nomusl,$(shell cat $(basename $(1)).libs 2>/dev/null))
-musl = $(and $(STATICCC),$(filter -static,$(call libsof,$(1))),$(if $(filter nomusl,$(shell cat $(basename $(1)).libs 2>/dev/null)),,y))
+libsof = $(shell cat $(basename $(1)).libs 2>/dev/null)
+ARCH := $(shell uname -m)
+musl = $(and $(STATICCC),$(filter -static,$(call libsof,$(1))),$(if $(filter --entry=%,$(call libsof,$(1))),$(filter x86_64,$(ARCH)),y))
 parts = $(filter-out $(PROGSRC),$(wildcard $(basename $(1))-*.c))
 STAGES := $(filter-out lib mail,$(notdir $(wildcard src/*)))
 ALLPARTS := $(foreach p,$(PROGSRC),$(call parts,$(p)))
@@ -126,7 +131,7 @@ $(O)/obj/tests/%.o: CFLAGS_ALL += $(addprefix -Isrc/,$(STAGES))
 define prog_rule
 $(O)/bin/$(notdir $(basename $(1))): $(call obj,$(1) $(call parts,$(1))) $(call stagea,$(1)) $(O)/mail.a $(O)/lib.a $(wildcard $(basename $(1)).libs)
 	@mkdir -p $(O)/bin
-	$(LD) -o $$@ $$(filter %.o %.a,$$^) $(filter-out $(NOLIBS),$(call libsof,$(1)))
+	$(LD) -o $$@ $$(filter %.o %.a,$$^) $(filter-out $(NOLIBS) --entry=%,$(call libsof,$(1)))
 endef
 define musl_rule
 $(O)/bin/$(notdir $(basename $(1))): $(call mobj,$(1) $(call parts,$(1))) $(patsubst $(O)/%,$(O)/musl/%,$(call stagea,$(1))) $(O)/musl/mail.a $(O)/musl/lib.a $(wildcard $(basename $(1)).libs)

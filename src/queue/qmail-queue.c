@@ -27,6 +27,7 @@
 #include "ids.h"
 #include "qfn.h"
 #include "auto.h"
+#include "qmail-queue.h"
 
 #define DEATH 86400     /* 24 h; below qmail-send's 36 h cleanup of S2/S3 */
 #define ADDRMAX 1000    /* qmail-limits(7): longest envelope address */
@@ -197,11 +198,14 @@ static void trigger(void)
   close(fd);
 }
 
-/* fds - a closed fd 0 or 1 would be reused by our own files */
+/* fds - a closed fd 0 or 1 would be reused by our own files. In the
+ * musl build the entry point has looked already (qmail-queue-entry.c):
+ * musl's start-up has since opened /dev/null on what was closed. */
 static void fds(void)
 {
   int fl;
 
+  if (entry_badfd) _exit(54);
   fl = fcntl(0, F_GETFL);
   if (fl == -1 || (fl & O_ACCMODE) == O_WRONLY) _exit(54);
   fl = fcntl(1, F_GETFL);
