@@ -12,7 +12,13 @@ mkdir -p "$home"
 sh "$(dirname "$0")/hier.sh" "$build" | while read -r type path owner group mode arg; do
   t=$home/$path
   case $type in
-    d) mkdir -p "$t" ;;
+    d) if [ ! -d "$t" ]; then
+         mkdir -p "$t"
+         # a placement hint, where the file system has one (ext4's
+         # chattr +T): the mess/N directories made next are spread over
+         # the disk, and qmail-queue's new inodes with them (doc/queue.md)
+         [ "$path" != queue/mess ] || chattr +T "$t" 2>/dev/null || true
+       fi ;;
     f) cp "$arg" "$t.new"; chown "$owner:$group" "$t.new"; chmod "$mode" "$t.new"
        mv -f "$t.new" "$t"; continue ;;
     z) [ -f "$t" ] || head -c "$arg" /dev/zero > "$t" ;;

@@ -10,4 +10,15 @@ int open_trunc(const char *fn);        /* O_WRONLY|O_TRUNC|O_CREAT 0644 */
 int open_excl(const char *fn);         /* O_WRONLY|O_EXCL|O_CREAT 0644 */
 int open_excl_mode(const char *fn, int mode);
 
+/* open_nameless - a new file with no name yet (O_TMPFILE), write-only,
+ * mode 0644, in directory dir (relative to dfd, which may be AT_FDCWD):
+ * the file system places its inode by that directory. -1 with errno
+ * EOPNOTSUPP when the kernel, the file system or a missing /proc (which
+ * link_nameless goes through) rules that out. */
+int open_nameless(int dfd, const char *dir);
+
+/* link_nameless - give the nameless file fd the name fn (relative to
+ * dfd); fails rather than overwrite, as link(2) */
+int link_nameless(int fd, int dfd, const char *fn);
+
 #endif

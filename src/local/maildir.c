@@ -7,6 +7,7 @@
 #include "maildir.h"
 #include "bio.h"
 #include "fmt.h"
+#include "open.h"
 
 static unsigned long made; /* names made by this process: the Q field */
 
@@ -55,30 +56,6 @@ static int path(sa *out, const char *sub, const sa *name)
   return sa_copys(out, sub) && sa_cats(out, "/") && sa_cat(out, name) && sa_0(out);
 }
 
-/* tmpfile - a nameless file in DIR/tmp (O_TMPFILE), or -1 with errno
- * EOPNOTSUPP when this kernel, this file system or a missing /proc (the
- * link below goes through /proc/self/fd) rules that out */
-static int tmpfile(int dfd)
-{
-  int fd;
-
-  if (access("/proc/self/fd", X_OK) == -1) { errno = EOPNOTSUPP; return -1; }
-  fd = openat(dfd, "tmp", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-  /* kernels and file systems without O_TMPFILE say so in these ways */
-  if (fd == -1 && (errno == EISDIR || errno == EINVAL || errno == EOPNOTSUPP)) errno = EOPNOTSUPP;
-  return fd;
-}
-
-/* linkfd - give the nameless file fd the name new/NAME */
-static int linkfd(int fd, int dfd, const char *fnnew)
-{
-  char proc[sizeof "/proc/self/fd/" + FMT_ULONG];
-
-  memcpy(proc, "/proc/self/fd/", sizeof "/proc/self/fd/" - 1);
-  proc[sizeof "/proc/self/fd/" - 1 + fmt_ulong(proc + sizeof "/proc/self/fd/" - 1, (unsigned long)fd)] = 0;
-  return linkat(AT_FDCWD, proc, dfd, fnnew, AT_SYMLINK_FOLLOW);
-}
-
 int maildir_deliver(const char *dir, const char *head, size_t hlen, int fdin)
 {
   sa name = SA_ZERO, tmp = SA_ZERO, fnnew = SA_ZERO;
@@ -91,7 +68,7 @@ int maildir_deliver(const char *dir, const char *head, size_t hlen, int fdin)
   if (dfd == -1) return MAILDIR_EDIR;
   /* a nameless file in tmp/ needs no name there and no unlink after,
    * and a crash leaves nothing behind; else the classic tmp/NAME */
-  fd = tmpfile(dfd);
+  fd = open_nameless(dfd, "tmp");
   if (fd == -1 && errno != EOPNOTSUPP) {
     code = errno == ENOENT || errno == ENOTDIR ? MAILDIR_EDIR : MAILDIR_ETMP;
     goto out;
@@ -126,7 +103,7 @@ int maildir_deliver(const char *dir, const char *head, size_t hlen, int fdin)
     /* tmp/NAME gives new/NAME at first; a name taken in new/, another */
     if ((!created || tries) && !maildir_name(&name)) { code = MAILDIR_ENOMEM; goto out; }
     if (!path(&fnnew, "new", &name)) { code = MAILDIR_ENOMEM; goto out; }
-    r = created ? linkat(dfd, tmp.s, dfd, fnnew.s, 0) : linkfd(fd, dfd, fnnew.s);
+    r = created ? linkat(dfd, tmp.s, dfd, fnnew.s, 0) : link_nameless(fd, dfd, fnnew.s);
     if (r == 0) break;
     if (errno != EEXIST || tries >= 9) { code = MAILDIR_ELINK; goto out; }
   }

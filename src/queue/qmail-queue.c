@@ -228,21 +228,43 @@ static void signals(void)
   sig_catch(SIGALRM, sigalrm);
 }
 
-/* pickname - S1 -> S2: the pid file's inode is a number no queued message
- * holds; it becomes the message's name in mess/ */
+/* nameless - a new file with no name, placed in mess/(n mod split), or
+ * -1 when the system cannot make one (then the caller names a file in
+ * pid/ or intd/ as qmail does). A file system allocates a new inode near
+ * its directory's, and where setup could, it spread the mess/ directories
+ * over the disk (scripts/setup.sh, chattr +T): so consecutive messages
+ * take their inodes from different places, and no single place fills
+ * with inodes freed moments ago (ext4 without a journal walks past those
+ * on every allocation; doc/queue.md). */
+static int nameless(unsigned long n)
+{
+  char dir[QFN_SIZE];
+  size_t len = fmt_str(dir, "mess/");
+
+  dir[len + fmt_ulong(dir + len, n % auto_split)] = 0;
+  return open_nameless(AT_FDCWD, dir);
+}
+
+/* pickname - S1 -> S2: a fresh inode is a number no queued message holds;
+ * it becomes the message's name in mess/. The file is a nameless one,
+ * locked before it gets that name, or else the pid file. */
 static void pickname(unsigned long pid, time_t now)
 {
   struct stat st;
+  int r;
 
   sig_block(SIGALRM);
-  pidfile(pid, now);
+  messfd = nameless(pid);
+  if (messfd == -1) pidfile(pid, now);
+  else if (lock_ex(messfd) == -1) quit(63);
   if (fstat(messfd, &st) == -1) quit(63);
   qfn_fmt(messfn, "mess", (unsigned long)st.st_ino, 1);
   qfn_fmt(intdfn, "intd", (unsigned long)st.st_ino, 0);
   qfn_fmt(todofn, "todo", (unsigned long)st.st_ino, 0);
-  if (link(pidfn, messfn) == -1) quit(64);
+  r = madepid ? link(pidfn, messfn) : link_nameless(messfd, AT_FDCWD, messfn);
+  if (r == -1) quit(64);
   mademess = 1;
-  if (unlink(pidfn) == -1) quit(63);
+  if (madepid && unlink(pidfn) == -1) quit(63);
   madepid = 0;
   sig_unblock(SIGALRM);
 }
@@ -262,11 +284,18 @@ static void message(const sa *line)
   startsync(messfd);
 }
 
-/* intd - S2 -> S3: the envelope from fd 1 into intd/ */
+/* intd - S2 -> S3: the envelope from fd 1 into intd/: a nameless file
+ * (in the mess/ directory after the message's) linked there, or else one
+ * created there */
 static void intd(unsigned long pid, uid_t uid)
 {
+  int fd;
+
   sig_block(SIGALRM);
-  intdfd = open_excl(intdfn);
+  fd = nameless(pid + 1);
+  if (fd == -1) intdfd = open_excl(intdfn);
+  else if (link_nameless(fd, AT_FDCWD, intdfn) == -1) close(fd);
+  else intdfd = fd;
   if (intdfd == -1) quit(65);
   madeintd = 1;
   sig_unblock(SIGALRM);

@@ -266,11 +266,17 @@ def test_disk_full_exits_53_and_leaves_nothing(queue):
         subprocess.run(["umount", QDIR], check=True)
 
 
-@pytest.mark.parametrize("sub,code", [("pid", 63), ("mess", 64), ("intd", 65), ("todo", 66)])
+@pytest.mark.parametrize("sub,code", [("pid+mess", 63), ("mess", 64), ("intd", 65), ("todo", 66)])
 def test_unwritable_queue_directory(queue, sub, code):
-    dirs = [os.path.join(QDIR, sub)]
-    if sub == "mess":
-        dirs = [os.path.join(QDIR, "mess", str(i)) for i in range(queue.split())]
+    """qmail-queue makes its files nameless in mess/N and names them
+    there, or (when mess/N takes no file) makes the pid file and links
+    it: pid/ matters only when mess/N fails too"""
+    dirs = []
+    for d in sub.split("+"):
+        if d == "mess":
+            dirs += [os.path.join(QDIR, "mess", str(i)) for i in range(queue.split())]
+        else:
+            dirs.append(os.path.join(QDIR, d))
     modes = [os.stat(d).st_mode for d in dirs]
     try:
         for d in dirs:
@@ -281,6 +287,23 @@ def test_unwritable_queue_directory(queue, sub, code):
             os.chmod(d, stat.S_IMODE(m))
     assert r.code == code
     assert_empty(queue)
+
+
+def test_unwritable_pid_directory_is_not_needed(queue):
+    """nameless files (O_TMPFILE, Linux) need no pid/ file: the message
+    is queued, and nothing is left in pid/"""
+    d = os.path.join(QDIR, "pid")
+    mode = os.stat(d).st_mode
+    os.chmod(d, 0o550)
+    try:
+        r = qq(MSG, env(b"a@b", b"c@d"), user="nobody")
+    finally:
+        os.chmod(d, stat.S_IMODE(mode))
+    assert r.code == 0
+    nobody = pwd.getpwnam("nobody").pw_uid
+    check_queued(queue, MSG, b"Fa@b\0Tc@d\0", nobody, b"by uid %d" % nobody)
+    assert queue.files("pid") == []
+    queue.clear()
 
 
 def test_missing_queue_directory_exits_62(queue):
