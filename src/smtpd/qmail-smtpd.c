@@ -260,6 +260,9 @@ static void qq_early(void)
 {
   const char *x = getenv("QMAILQUEUE");
   if (qqopen || (x && *x)) return;
+  /* the client has MAIL's answer first: the start (a vfork, which holds
+   * us until the exec) overlaps its next command */
+  smtpd_flush();
   if (qmail_open(&qq) == 0) qqopen = qqidle = 1;
 }
 
