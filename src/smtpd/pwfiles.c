@@ -126,7 +126,7 @@ static int files(const char *name, struct passwd **out, getpw_why *w)
   static sa line = SA_ZERO;
   char buf[4096];
   bio b;
-  int fd, r, e = -2;
+  int fd, r, e;
 
   (void)w;
   if (order == UNREAD || orderof != pwfiles_nsswitch) {
@@ -140,11 +140,9 @@ static int files(const char *name, struct passwd **out, getpw_why *w)
   for (;;) {
     line.len = 0;
     r = bio_getln(&b, &line, '\n', LINEMAX);
-    if (r < 0) break;
-    if (!line.len) { e = order == ALWAYS ? 0 : -2; break; }
-    e = entry(line.s, line.len - (r == 1), name, &pw);
-    if (e) break;
-    e = -2;
+    if (r < 0) { e = -2; break; }
+    if (line.len && (e = entry(line.s, line.len - (r == 1), name, &pw))) break;
+    /* the end, and name is not there */
     if (!r) { e = order == ALWAYS ? 0 : -2; break; }
   }
   close(fd);

@@ -6,11 +6,11 @@
  * /etc/passwd gives what getpwnam would (pwfiles.c: nsswitch.conf names
  * files first and the account is there); otherwise bin/qmail-rcptcheck
  * (the same function with getpw_answer, through NSS) decides and answers
- * by its exit code. A remote
- * recipient is not checked. The helper runs as we do (qmaild), with
- * /dev/null on fd 0 (never the client's connection) and a pipe on fd 1
- * that tells us when it is done; after RCPTCHECK_WAIT seconds it is
- * killed and the answer is "cannot tell now". */
+ * by its exit code. A remote recipient is not checked. The helper runs
+ * as we do (qmaild), with /dev/null on fd 0 (never the client's
+ * connection) and a pipe on fd 1 that tells us when it is done; after
+ * RCPTCHECK_WAIT seconds it is killed and the answer is "cannot tell
+ * now". */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
