@@ -31,7 +31,9 @@ if [ -z "$BENCH_NOBUILD" ]; then
   # -k: a program that does not build yet is simply not installed
   make -k O="$O" QMAILHOME="$QMAILHOME" all >"$O/bench/build.log" 2>&1 ||
     echo "bench: some programs did not build; see $O/bench/build.log" >&2
-  sh scripts/users.sh "$QMAILHOME" || exit 111
+  # the accounts' homes stay conf-home's (users.sh's default): the bench
+  # delivers through users/assign and never to alias
+  sh scripts/users.sh || exit 111
   sh scripts/setup.sh "$O" "$QMAILHOME" >/dev/null || echo "bench: setup.sh failed" >&2
 fi
 ${CC:-gcc} -O2 -Wall -o "$O/bench/tools/rates" bench/rates.c || exit 111

@@ -53,7 +53,11 @@ d=$top
 while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
 stop >/dev/null 2>&1 || true
 mkdir -p "$try"
-sh scripts/users.sh "$home"
+# the qmail accounts get a real install's homes (conf-home), not this
+# directory: a later make setup under conf-home finds them right, and this
+# instance routes every local address through users/assign (below), so
+# alias's home is never looked up here
+sh scripts/users.sh
 make -s O="$try/build" QMAILHOME="$home" all
 make -s O="$try/build" QMAILHOME="$home" setup check
 

@@ -336,17 +336,64 @@ SEED_IDS = {"alias": ("nofiles", "/alias"), "qmaild": ("nofiles", ""), "qmaill":
             "qmails": ("qmail", "")}
 
 
-def test_s001_users_groups_and_make_setup_check():
-    """The qmail users and groups of the seed's table, and what `make setup
-    check` leaves: alias, control, bin, man, doc under the home, owned and
-    moded as check verifies, with manual pages for the programs the seeds
-    use."""
+def users_sh_in_own_etc(tmp, keep=""):
+    """Runs scripts/users.sh (no argument, as make test and make setup's
+    instructions do) in a mount namespace whose /etc is a copy of this
+    machine's with the seed's accounts and groups taken out, then the
+    passwd line `keep` added; returns {user: (group, home)} as getent
+    reads it there afterwards, twice over (the second run must change
+    nothing)."""
+    etc = os.path.join(tmp, "etc")
+    os.makedirs(tmp)
+    subprocess.run(["cp", "-a", "/etc", etc], check=True)
+    gone = set(SEED_IDS) | {"qmail", "nofiles"}
+    for name in ("passwd", "shadow", "group", "gshadow"):
+        path = os.path.join(etc, name)
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            lines = [line for line in f if line.split(":", 1)[0] not in gone]
+        if name == "passwd" and keep:
+            lines.append(keep + "\n")
+        with open(path, "w") as f:
+            f.writelines(lines)
+    show = ('for u in %s; do getent passwd "$u" | cut -d: -f1,4,6 | while IFS=: read -r n g h; do '
+            'echo "$n:$(getent group "$g" | cut -d: -f1):$h"; done; done' % " ".join(SEED_IDS))
+    inner = ('mount --bind "$0" /etc || exit 111; sh "$1" || exit 1; a=$(%s); '
+             'sh "$1" || exit 1; b=$(%s); [ "$a" = "$b" ] || { echo second run changed; exit 2; }; '
+             'echo "$a"' % (show, show))
+    r = subprocess.run(["unshare", "-m", "--", "sh", "-c", inner, etc, os.path.join(SRC, "scripts", "users.sh")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = {}
+    for line in r.stdout.split():
+        user, group, home = line.split(":")
+        got[user] = (group, home)
+    return got
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not have_mount_ns(), reason="needs root and a mount namespace")
+def test_s001_users_sh_makes_the_seed_table(tmp_path):
+    """scripts/users.sh on a machine without the qmail accounts makes the
+    seed's table (INSTALL.ids): its users in its groups, homes under
+    conf-home, whatever home a make try or make bench passes (they pass
+    none). An account that exists already is left as the site made it."""
     with open(os.path.join(SRC, "conf-home")) as f:
         conf_home = f.readline().strip()
+    got = users_sh_in_own_etc(str(tmp_path / "fresh"))
+    assert got == {user: (group, conf_home + sub) for user, (group, sub) in SEED_IDS.items()}
+    got = users_sh_in_own_etc(str(tmp_path / "kept"), keep="qmaild:x:64011:0:site's own:/srv/qmaild:/bin/false")
+    assert got["qmaild"] == ("root", "/srv/qmaild")
+    assert got["alias"] == ("nofiles", conf_home + "/alias")
+
+
+def test_s001_users_groups_and_make_setup_check():
+    """The qmail users in the seed's groups, and what `make setup check`
+    leaves: alias, control, bin, man, doc under the home, owned and moded
+    as check verifies, with manual pages for the programs the seeds use."""
     for user, (group, sub) in SEED_IDS.items():
         pw = pwd.getpwnam(user)
         assert grp.getgrgid(pw.pw_gid).gr_name == group, user
-        assert pw.pw_dir == conf_home + sub, user
     r = subprocess.run(["sh", os.path.join(SRC, "scripts", "check.sh"), HOME, BUILD], capture_output=True,
                        cwd=SRC, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
