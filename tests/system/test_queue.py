@@ -33,10 +33,11 @@ class Result:
         self.code, self.pid, self.stderr = code, pid, stderr
 
 
-def qq(message=b"", envelope=b"", user=None, stdin=None, stdout=None, preexec=None, timeout=120):
-    """Run qmail-queue with the message on a pipe to fd 0 and the envelope on
-    a pipe to fd 1 (or the given descriptors). Returns a Result."""
-    args = [QQ] if user is None else ["runuser", "-u", user, "--", QQ]
+def qq(message=b"", envelope=b"", user=None, stdin=None, stdout=None, preexec=None, timeout=120, wrap=()):
+    """Run qmail-queue (after the argv wrap, if any) with the message on a
+    pipe to fd 0 and the envelope on a pipe to fd 1 (or the given
+    descriptors). Returns a Result."""
+    args = list(wrap) + ([QQ] if user is None else ["runuser", "-u", user, "--", QQ])
     feeders, close_after = [], []
     if stdin is None:
         r, w = os.pipe()
@@ -304,6 +305,31 @@ def test_unwritable_pid_directory_is_not_needed(queue):
     check_queued(queue, MSG, b"Fa@b\0Tc@d\0", nobody, b"by uid %d" % nobody)
     assert queue.files("pid") == []
     queue.clear()
+
+
+@pytest.mark.skipif(subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0,
+                    reason="needs a mount namespace")
+def test_without_nameless_files_the_pid_file_names_the_message(queue):
+    """where no nameless file can be made (here: no /proc, so no way to
+    link one), qmail-queue names the message by a pid/ file, as qmail
+    does: queued the same, and nothing left in pid/"""
+    hide = ["unshare", "-m", "--propagation", "private", "--", "sh", "-c",
+            'mount -t tmpfs none /proc && ! [ -e /proc/self ] && exec "$@"', "hide"]
+    r = qq(MSG, env(b"a@b", b"c@d"), wrap=hide)
+    assert r.code == 0, r.stderr
+    check_queued(queue, MSG, b"Fa@b\0Tc@d\0", 0, b"by uid 0")
+    assert queue.files("pid") == []
+    queue.clear()
+    # the same with pid/ unwritable: there is no way to name it, exit 63
+    d = os.path.join(QDIR, "pid")
+    mode = os.stat(d).st_mode
+    os.chmod(d, 0o550)
+    try:
+        r = qq(MSG, env(b"a@b", b"c@d"), user="nobody", wrap=hide)
+    finally:
+        os.chmod(d, stat.S_IMODE(mode))
+    assert r.code == 63, r.stderr
+    assert_empty(queue)
 
 
 def test_missing_queue_directory_exits_62(queue):
