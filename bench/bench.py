@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.modules.setdefault("bench", sys.modules[__name__])
 
 from util import (wait_until, free_port, listening, make_user, make_maildir,  # noqa: E402
-                  clear_maildir, count_new, write_owned)
+                  clear_maildir, count_new, empty_dir, write_owned)
 import util  # noqa: E402
 import postfix as pfx  # noqa: E402
 import qmail as qm  # noqa: E402
@@ -57,6 +57,7 @@ TLS_SESSIONS = (1, 50)
 QDOMAIN = "bench.test"       # our local domain
 PDOMAIN = "pf.bench.test"    # Postfix's local domain
 QUSER = "benchq"
+ATTIC = None         # where fresh() moves delivered mail (run sets it; util.clear_maildir)
 PUSER = "benchp"
 SENDER = "bench@client.test"
 # modules with more jobs (bench/<name>.py); one that is not there is skipped
@@ -259,7 +260,7 @@ class Side:
         earlier job is counted in this one)."""
         if not wait_until(self.drained, 30, 0.05):
             raise Stale("the queue still holds an earlier job's mail")
-        clear_maildir(self.maildir)
+        clear_maildir(self.maildir, ATTIC)
 
     def delivered(self):
         return count_new(self.maildir)
@@ -719,6 +720,9 @@ def run(which, build, home, runs):
     os.makedirs(work, exist_ok=True)
     util.PIDFILE = os.path.join(work, "servers.pids")
     util.stop_stale()
+    global ATTIC
+    ATTIC = os.path.join(work, "attic")
+    empty_dir(ATTIC)
     say("bench: measuring fsync and fork+exec rates")
     tools = os.path.join(work, "tools")
     rates = machine_rates(tools, os.path.join(work, "fsync-scratch"))
@@ -750,6 +754,7 @@ def run(which, build, home, runs):
             else:
                 s.p.stop()
         util.stop_stale()
+        empty_dir(ATTIC)
     if rows:
         # the disk's rate drifts: measure again, and take the better of the two
         say("bench: measuring fsync and fork+exec rates again")

@@ -376,8 +376,9 @@ def users_sh_in_own_etc(tmp, keep=""):
 def test_s001_users_sh_makes_the_seed_table(tmp_path):
     """scripts/users.sh on a machine without the qmail accounts makes the
     seed's table (INSTALL.ids): its users in its groups, homes under
-    conf-home, whatever home a make try or make bench passes (they pass
-    none). An account that exists already is left as the site made it."""
+    conf-home (make try and make bench run it so too, and the accounts
+    never point into their directories). An account that exists already
+    is left as the site made it."""
     with open(os.path.join(SRC, "conf-home")) as f:
         conf_home = f.readline().strip()
     got = users_sh_in_own_etc(str(tmp_path / "fresh"))
