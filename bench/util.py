@@ -116,8 +116,9 @@ _moved = itertools.count()
 def clear_maildir(path, attic=None):
     """Empty the Maildir at path: its files are removed, or with attic
     (a directory on the same file system) moved there. ext4 without a
-    journal does not reuse an inode freed in the last 30 seconds and
-    walks past every such inode of the block group on each allocation,
+    journal does not reuse an inode freed in the last 60 seconds (360
+    while its inode table block is dirty) and walks past every such
+    inode of the block group on each allocation,
     so files removed just before a job would make every delivery of the
     job pay for the harness's own cleanup; moved, they free nothing."""
     for sub in ("tmp", "new", "cur"):
