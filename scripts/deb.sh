@@ -81,7 +81,9 @@ sh $lib/scripts/users.sh $home
 while read -r type path owner group mode arg; do
   t=$home/\$path
   case \$type in
-    d) mkdir -p "\$t" ;;
+    # queue/mess made here gets ext4's placement hint before its mess/N,
+    # as make setup gives it (doc/queue.md); elsewhere it is a no-op
+    d) [ -d "\$t" ] || { mkdir -p "\$t"; [ "\$path" != queue/mess ] || chattr +T "\$t" 2>/dev/null || true; } ;;
     f) [ -e "\$t" ] || continue ;;
     z) [ -f "\$t" ] || head -c "\$arg" /dev/zero > "\$t" ;;
     p) [ -p "\$t" ] || mkfifo "\$t" ;;
