@@ -319,15 +319,15 @@ def test_real_qmail_remote_one_transaction(sched, queue, control, request):
         peer.stop()
 
 
-def rspawn_session(queue, jobs):
-    """Run qmail-rspawn by hand: queue one message, send the jobs (bytes
-    with {mess} for its name), close, and return (exit code, {(slot,
-    index): report})."""
+def rspawn_session(queue, jobs, remote=FAKE):
+    """Run qmail-rspawn by hand with remote as $QMAILREMOTE: queue one
+    message, send the jobs (bytes with {mess} for its name), close, and
+    return (exit code, {(slot, index): report})."""
     assert qq(b"Subject: direct\n\nx\n", "s@x.example", ["t@x.example"]) == 0
     [mid] = queue.todo()
     messfn = ("%d/%d" % (mid % queue.split(), mid)).encode()
     p = subprocess.Popen([bin_path("qmail-rspawn")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         env={"PATH": "/usr/bin:/bin", "QMAILREMOTE": FAKE})
+                         env={"PATH": "/usr/bin:/bin", "QMAILREMOTE": remote})
     out, _ = p.communicate(b"".join(j.replace(b"{mess}", messfn) for j in jobs), timeout=30)
     fields = out.split(b"\0")
     assert fields[-1] == b""
@@ -360,6 +360,19 @@ def test_rspawn_answers_each_recipient_of_a_job(queue, fake):
     }
     assert sorted(runs()) == [["a.example", "s@x.example", "ok1@a.example", "ok2@A.EXAMPLE"],
                               ["long.example", "s@x.example", "ok3@long.example", "ok4@long.example"]]
+
+
+def test_rspawn_defers_when_qmail_remote_cannot_be_run(queue, fake, tmp_path):
+    """A child that cannot exec qmail-remote (started with vfork, it only
+    execs) exits 111: every recipient is deferred, none bounced, and
+    qmail-rspawn goes on to the next job."""
+    job = b"0\0{mess}\0s@x.example\0" b"2\0" b"ok1@a.example\0ok2@a.example\0"
+    job2 = b"1\0{mess}\0s@x.example\0" b"1\0" b"ok3@b.example\0"
+    rc, reps = rspawn_session(queue, [job, job2], remote=str(tmp_path / "no-such-remote"))
+    z = b"ZUnable to run qmail-remote.\n"
+    assert rc == 0
+    assert reps == {(0, 0): z, (0, 1): z, (1, 0): z}
+    assert runs() == []
 
 
 def test_rspawn_gives_up_on_a_count_it_cannot_read(queue, fake):
