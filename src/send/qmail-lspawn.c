@@ -315,13 +315,20 @@ static void setup(int fdmess, int fdout)
 
 /* become - in a child: drop to the account and run qmail-local. Only
  * system calls, so a vfork child changes nothing in the parent's memory
- * but errno, which start keeps. */
+ * but errno, which spawn_vfork keeps. */
 static noreturn void become(void)
 {
   /* the user's gid only: no supplementary groups */
   if (!priv_drop(who.uid, who.gid)) _exit(QLX_USAGE);
   execv(args[0], args);
   _exit(err_temp(errno) ? QLX_EXECSOFT : QLX_EXECHARD);
+}
+
+/* vforked - in a vfork child (spawn_vfork): the account is known */
+static noreturn void vforked(int fdmess, int fdout)
+{
+  setup(fdmess, fdout);
+  become();
 }
 
 /* waiting - in a forked child: finish reading the server's answer on fd
@@ -385,9 +392,8 @@ static int lookup(const char *recip, size_t at, int *fd)
 
 static pid_t start(int fdmess, int fdout, const char *sender, const char *recip, size_t at)
 {
-  sigset_t all, old;
   pid_t pid;
-  int r, fd, e;
+  int r, fd;
 
   /* an empty mailbox name is a trash address (qmail-lspawn(8)) */
   if (!at) return quick(0);
@@ -401,16 +407,7 @@ static pid_t start(int fdmess, int fdout, const char *sender, const char *recip,
   if (r != 1) return quick(r);
   if (who.uid == 0) return quick(QLX_ROOT);
   makeargs(sender, recip, at);
-  /* no handler of ours may run in the child, which shares our memory
-   * until it execs; it sets every signal it needs back to default */
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, &old);
-  pid = vfork();
-  if (pid == 0) { setup(fdmess, fdout); become(); }
-  e = errno;
-  sigprocmask(SIG_SETMASK, &old, 0);
-  errno = e;
-  return pid;
+  return spawn_vfork(vforked, fdmess, fdout);
 }
 
 int main(int argc, char **argv)

@@ -5,8 +5,6 @@
  * reports (r, h or s, in argument order) and its message report (K, Z or
  * D) become one K/Z/D report per recipient for qmail-send. A qmail-remote
  * that cannot be run means "try again later", never a bounce. */
-#include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,8 +87,8 @@ static void report(sa *out, int wstat, const char *s, size_t len, int truncated,
 /* the argument list, made in the parent: the child only execs */
 static char *args[SPAWNPROTO_MAXRCPT + 4];
 
-/* child - in a vfork child: only system calls, so the parent's memory
- * is left as it was */
+/* child - in a vfork child (spawn_vfork): only system calls, so the
+ * parent's memory is left as it was */
 static void child(int fdmess, int fdout)
 {
   if (spawn_childsetup(fdmess, fdout) == -1) _exit(111);
@@ -105,10 +103,7 @@ static void child(int fdmess, int fdout)
  * a start when each message is one qmail-remote */
 static pid_t start(int fdmess, int fdout, const char *sender, char *const *recips, size_t n)
 {
-  sigset_t all, old;
   size_t i, len;
-  pid_t pid;
-  int e;
 
   if (n > SPAWNPROTO_MAXRCPT) n = SPAWNPROTO_MAXRCPT;
   len = strlen(recips[0]);
@@ -117,16 +112,7 @@ static pid_t start(int fdmess, int fdout, const char *sender, char *const *recip
   args[2] = (char *)sender;
   for (i = 0; i < n; ++i) args[3 + i] = recips[i];
   args[3 + n] = 0;
-  /* no handler of ours may run in the child, which shares our memory
-   * until it execs; spawn_childsetup sets the signals it needs back */
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, &old);
-  pid = vfork();
-  if (pid == 0) child(fdmess, fdout);
-  e = errno;
-  sigprocmask(SIG_SETMASK, &old, 0);
-  errno = e;
-  return pid;
+  return spawn_vfork(child, fdmess, fdout);
 }
 
 int main(void)

@@ -368,6 +368,22 @@ int spawn_childsetup(int fdmess, int fdout)
   return 0;
 }
 
+pid_t spawn_vfork(void (*child)(int fdmess, int fdout), int fdmess, int fdout)
+{
+  sigset_t all, old;
+  pid_t pid;
+  int e;
+
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
+  pid = vfork();
+  if (pid == 0) child(fdmess, fdout);
+  e = errno;
+  sigprocmask(SIG_SETMASK, &old, 0);
+  errno = e;
+  return pid;
+}
+
 static unsigned long fdlimit(unsigned long want)
 {
   struct rlimit rl;

@@ -59,4 +59,12 @@ void spawn_onreap(void (*f)(pid_t pid, int wstat));
  * message on fd 0 and the output pipe on fds 1 and 2. 0 ok, -1 error. */
 int spawn_childsetup(int fdmess, int fdout);
 
+/* spawn_vfork - a child started with vfork that runs child(fdmess,
+ * fdout), which must only make system calls and exec or _exit, never
+ * return. Every signal is blocked around the vfork, so no handler of the
+ * parent's runs in the child while it shares the parent's memory; the
+ * child unblocks them (spawn_childsetup). The parent's mask and errno
+ * are as before; returns the pid, or -1 with errno set. */
+pid_t spawn_vfork(void (*child)(int fdmess, int fdout), int fdmess, int fdout);
+
 #endif
