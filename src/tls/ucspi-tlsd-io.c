@@ -110,11 +110,12 @@ size_t tls_env(SSL *ssl, char *buf, size_t size)
 
 static char tonet[16384], toapp[16384];
 
-/* tls_pump - each round does every step that can make progress without
+/* pump - each round does every step that can make progress without
  * blocking, and only when none can does it poll, for exactly what the
  * steps said they were waiting for */
-int tls_pump(SSL *ssl, int net_r, int net_w, int app_in, int app_out, unsigned idle)
+static int pump(SSL *ssl, int net_r, int net_w, int app_in, int *app_outp, unsigned idle)
 {
+  int app_out = *app_outp;
   size_t tn = 0, tnpos = 0, ta = 0, tapos = 0;
   int app_eof = 0, net_eof = 0;
   ssize_t r;
@@ -160,10 +161,10 @@ int tls_pump(SSL *ssl, int net_r, int net_w, int app_in, int app_out, unsigned i
     if (ta && app_out != -1) {
       r = write(app_out, toapp + tapos, ta - tapos);
       if (r > 0) { tapos += (size_t)r; if (tapos == ta) ta = 0; progress = 1; }
-      else if (r == -1 && errno == EPIPE) { app_out = -1; ta = 0; progress = 1; }
+      else if (r == -1 && errno == EPIPE) { close(app_out); *app_outp = app_out = -1; ta = 0; progress = 1; }
       else if (r == -1 && errno != EAGAIN && errno != EINTR) return 111;
     }
-    if (net_eof && !ta && app_out != -1) { close(app_out); app_out = -1; }
+    if (net_eof && !ta && app_out != -1) { close(app_out); *app_outp = app_out = -1; }
     if (app_eof && !tn) {
       /* the application is done: say so to the peer and end */
       SSL_shutdown(ssl);
@@ -189,4 +190,12 @@ int tls_pump(SSL *ssl, int net_r, int net_w, int app_in, int app_out, unsigned i
     if (r == 0) { errno = ETIMEDOUT; return 111; }
     if (r == -1 && errno != EINTR) return 111;
   }
+}
+
+int tls_pump(SSL *ssl, int net_r, int net_w, int app_in, int app_out, unsigned idle)
+{
+  int r = pump(ssl, net_r, net_w, app_in, &app_out, idle);
+  close(app_in);
+  if (app_out != -1) close(app_out);
+  return r;
 }

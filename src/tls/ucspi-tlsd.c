@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/ssl.h>
 
@@ -97,6 +99,12 @@ static void plan_ids(void)
 static void drop_engine(void) { if (engine_ids) become(engine_uid, engine_gid); }
 static void drop_prog(void) { if (prog_ids) become(prog_uid, prog_gid); }
 
+/* one_account - the engine and prog end up with the same ids */
+static int one_account(void)
+{
+  return engine_ids == prog_ids && (!engine_ids || (engine_uid == prog_uid && engine_gid == prog_gid));
+}
+
 static void setnum(const char *var, int fd)
 {
   char num[FMT_ULONG];
@@ -113,29 +121,51 @@ static void pipes(void)
   if (pipe2(toprog, O_CLOEXEC) == -1 || pipe2(fromprog, O_CLOEXEC) == -1) die_sys("make pipes");
 }
 
+/* forget - what prog need not know */
+static void forget(void)
+{
+  unsetenv("CERTFILE"); unsetenv("KEYFILE"); unsetenv("TLS_UID"); unsetenv("TLS_GID");
+}
+
 static noreturn void runprog(char **prog)
 {
   drop_prog();
-  unsetenv("CERTFILE"); unsetenv("KEYFILE"); unsetenv("TLS_UID"); unsetenv("TLS_GID");
+  forget();
   execvp(prog[0], prog);
   die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", NULL);
 }
 
 static unsigned hsecs = 30, idle = 1200;
 
+/* export_env - "SSL_PROTOCOL=p\0SSL_CIPHER=c\0" (tls_env's: n bytes in
+ * env, which has room for one more) into our environment for prog; 0 when
+ * env is not that */
+static int export_env(char *env, size_t n)
+{
+  size_t eq;
+  if (n < 14) return 0;
+  env[n] = 0;
+  eq = strlen(env) + 1;
+  if (eq >= n || strncmp(env, "SSL_PROTOCOL=", 13) || strncmp(env + eq, "SSL_CIPHER=", 11)) return 0;
+  if (setenv("SSL_PROTOCOL", env + 13, 1) == -1 || setenv("SSL_CIPHER", env + eq + 11, 1) == -1)
+    die_sys("set the environment");
+  return 1;
+}
+
 static noreturn void handshake_failed(const char *why)
 {
   die(111, "ucspi-tlsd: TLS handshake failed: ", why ? why : tls_reason(), "\n", NULL);
 }
 
-/* immediate - -i: the engine (the child) does the handshake and reports
+/* immediate - -i when the engine and prog are two accounts: the engine
+ * (the child) does the handshake and reports
  * it on a pipe; prog runs on the cleartext pipes only after that, so a
  * failed handshake never runs it */
 static noreturn void immediate(SSL_CTX *ctx, char **prog)
 {
   char env[512];
   const char *why;
-  size_t n = 0, eq;
+  size_t n = 0;
   int sync[2];
   ssize_t r;
   SSL *ssl;
@@ -164,13 +194,43 @@ static noreturn void immediate(SSL_CTX *ctx, char **prog)
     n += (size_t)r;
     if (n == sizeof env - 1) break;
   }
-  env[n] = 0;
-  eq = strlen(env) + 1;                        /* SSL_PROTOCOL=...\0SSL_CIPHER=...\0 */
-  if (n < 14 || eq >= n || strncmp(env, "SSL_PROTOCOL=", 13) || strncmp(env + eq, "SSL_CIPHER=", 11))
-    _exit(111);                                /* no handshake: the engine said why */
-  if (setenv("SSL_PROTOCOL", env + 13, 1) == -1 || setenv("SSL_CIPHER", env + eq + 11, 1) == -1)
-    die_sys("set the environment");
+  if (!export_env(env, n)) _exit(111);        /* no handshake: the engine said why */
   runprog(prog);
+}
+
+/* alongside - -i when the engine and prog run as the same account (or
+ * nothing changes account): one process does the handshake, starts prog
+ * beside it with posix_spawn, which copies none of the engine's memory,
+ * pumps, and exits as prog did, after it */
+static noreturn void alongside(SSL_CTX *ctx, char **prog)
+{
+  posix_spawn_file_actions_t fa;
+  char env[512];
+  const char *why;
+  int code, status;
+  pid_t pid;
+  size_t n;
+  SSL *ssl;
+
+  drop_engine();
+  ssl = SSL_new(ctx);
+  if (!ssl) tls_die("unable to start TLS", "");
+  SSL_set_accept_state(ssl);
+  if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
+  n = tls_env(ssl, env, sizeof env - 1);
+  if (!export_env(env, n)) die(111, "ucspi-tlsd: fatal: unable to name the protocol and cipher\n", NULL);
+  forget();
+  pipes();
+  if (posix_spawn_file_actions_init(&fa) || posix_spawn_file_actions_adddup2(&fa, toprog[0], 0)
+      || posix_spawn_file_actions_adddup2(&fa, fromprog[1], 1))
+    die_sys("prepare to run prog");
+  errno = posix_spawnp(&pid, prog[0], &fa, 0, prog, environ);
+  if (errno) die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", NULL);
+  close(toprog[0]); close(fromprog[1]);
+  code = tls_pump(ssl, 0, 1, fromprog[0], toprog[1], idle);
+  while (waitpid(pid, &status, 0) == -1)
+    if (errno != EINTR) _exit(111);
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : code ? code : 111);
 }
 
 /* delayed - UCSPI-TLS: prog runs at once on the network; the child waits
@@ -246,6 +306,7 @@ int main(int argc, char **argv)
   if (optind >= argc) usage();
   ctx = server_ctx();
   plan_ids();
+  if (immed && one_account()) alongside(ctx, argv + optind);
   if (immed) immediate(ctx, argv + optind);
   delayed(ctx, argv + optind);
 }

@@ -33,8 +33,9 @@ size_t tls_env(SSL *ssl, char *buf, size_t size);
 
 /* tls_pump - copy app_in to the TLS connection and the TLS connection to
  * app_out until one side is done; an idle period of idle seconds ends it.
- * Returns (never exits) so the caller picks the exit code: 0 for a clean
- * end, 111 otherwise. */
+ * Returns (never exits), with app_in and app_out closed so the program
+ * behind them sees the end, and the caller picks the exit code: 0 for a
+ * clean end, 111 otherwise. */
 int tls_pump(SSL *ssl, int net_r, int net_w, int app_in, int app_out, unsigned idle);
 
 /* the -c mode (ucspi-tlsd-client.c): the options main sets, then

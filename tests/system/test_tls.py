@@ -271,12 +271,47 @@ def test_stalled_smtps_handshake_is_dropped(servers, pki, fakeqq):
     srv = servers([TLSD, "-i", "-h", "2", SMTPD], env=tls_env(pki, fakeqq))
     c = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     t = time.monotonic()
-    wait_for(lambda: len(session_pids(srv)) == 2, timeout=5, what="the helper's two processes")
+    # qmaild both sides: the handshake runs in the helper's one process
+    wait_for(lambda: len(session_pids(srv)) == 1, timeout=5, what="the helper")
     assert set(comms(session_pids(srv)).values()) == {"ucspi-tlsd"}
     assert eof_within(c, 10)
     assert time.monotonic() - t < 8
     c.close()
     wait_for(lambda: not session_pids(srv), timeout=10, what="the session to end")
+
+
+def test_smtps_one_account_prog_runs_beside_the_engine(pki):
+    """-i with the engine and prog under one account: prog is the helper's
+    child, gets the cleartext and SSL_PROTOCOL/SSL_CIPHER but not the key's
+    name, sees EOF when the client goes, and the helper exits with prog's
+    exit code once prog is gone (what tcpserver records)."""
+    uid, gid = ids()
+    net, peer = socket.socketpair()
+    script = 'echo "$SSL_PROTOCOL $SSL_CIPHER ${KEYFILE-none} $PPID"; read x; echo "got $x"; read y || exit 7'
+    p = subprocess.Popen([TLSD, "-i", "/bin/sh", "-c", script], stdin=net, stdout=net,
+                         stderr=subprocess.PIPE,
+                         env={"PATH": "/usr/bin:/bin", "CERTFILE": pki["cert.pem"], "KEYFILE": pki["key.pem"],
+                              "UID": str(uid), "GID": str(gid)})
+    net.close()
+    try:
+        s = client_ctx(pki).wrap_socket(peer, server_hostname="localhost")
+        s.settimeout(20)
+        f = s.makefile("rb")
+        proto, cipher, key, ppid = f.readline().decode().split()
+        assert proto == "TLSv1.3" and cipher.startswith("TLS_") and key == "none"
+        assert int(ppid) == p.pid
+        kids = descendants(p.pid)
+        assert len(kids) == 1 and open("/proc/%d/comm" % kids[0]).read().strip() == "sh"
+        assert re.search(r"^Uid:\s+%d\s" % uid, open("/proc/%d/status" % p.pid).read(), re.M)
+        s.sendall(b"hello\n")
+        assert f.readline() == b"got hello\n"
+        s.close()                                    # prog reads EOF and exits 7
+        f.close()
+        assert p.wait(timeout=20) == 7, p.stderr.read()
+    finally:
+        if p.poll() is None:
+            term_all(descendants(p.pid) + [p.pid])
+            p.wait(timeout=10)
 
 
 def eof_within(sock, secs):
