@@ -43,7 +43,7 @@ for m in "$top"/man/*.[1-8]; do
   mkdir -p "$root/usr/share/man/man${n##*.}"
   gzip -9n < "$m" > "$root/usr/share/man/man${n##*.}/$n.gz"
 done
-cp "$top/scripts/users.sh" "$top/scripts/services.sh" "$root$lib/scripts/"
+cp "$top/scripts/users.sh" "$top/scripts/setup.sh" "$top/scripts/services.sh" "$root$lib/scripts/"
 cp "$top/conf-users" "$top/conf-groups" "$root$lib/"
 echo $home > "$root$lib/conf-home"
 cp "$top/scripts/qmail.service" "$root/lib/systemd/system/qmail.service"
@@ -78,19 +78,7 @@ cat > "$root/DEBIAN/postinst" <<END
 set -e
 [ "\$1" = configure ] || exit 0
 sh $lib/scripts/users.sh $home
-while read -r type path owner group mode arg; do
-  t=$home/\$path
-  case \$type in
-    # queue/mess made here gets ext4's placement hint before its mess/N,
-    # as make setup gives it (doc/queue.md); elsewhere it is a no-op
-    d) [ -d "\$t" ] || { mkdir -p "\$t"; [ "\$path" != queue/mess ] || chattr +T "\$t" 2>/dev/null || true; } ;;
-    f) [ -e "\$t" ] || continue ;;
-    z) [ -f "\$t" ] || head -c "\$arg" /dev/zero > "\$t" ;;
-    p) [ -p "\$t" ] || mkfifo "\$t" ;;
-  esac
-  chown "\$owner:\$group" "\$t"
-  chmod "\$mode" "\$t"
-done < $lib/hier
+sh $lib/scripts/setup.sh -t $lib/hier $home >/dev/null
 # daemontools run directories, stopped: link them into /etc/service to run
 [ -d $home/supervise ] || sh $lib/scripts/services.sh -H $home $home/supervise >/dev/null
 [ -s $home/control/me ] ||
