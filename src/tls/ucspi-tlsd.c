@@ -157,14 +157,62 @@ static noreturn void handshake_failed(const char *why)
   die(111, "ucspi-tlsd: TLS handshake failed: ", why ? why : tls_reason(), "\n", NULL);
 }
 
-/* immediate - -i when the engine and prog are two accounts: the engine
- * (the child) does the handshake and reports
- * it on a pipe; prog runs on the cleartext pipes only after that, so a
- * failed handshake never runs it */
+/* accept_tls - the server's handshake on the network, descriptors 0 and
+ * 1, within hsecs seconds; a failed one exits 111 */
+static SSL *accept_tls(SSL_CTX *ctx)
+{
+  const char *why;
+  SSL *ssl = SSL_new(ctx);
+  if (!ssl) tls_die("unable to start TLS", "");
+  SSL_set_accept_state(ssl);
+  if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
+  return ssl;
+}
+
+/* offer - UCSPI-TLS: the control socket's end ctl and the pipes' ends
+ * that prog keeps, named in the environment it gets */
+static void offer(int ctl)
+{
+  if (fd_keep(ctl) == -1 || fd_keep(toprog[0]) == -1 || fd_keep(fromprog[1]) == -1) die_sys("pass descriptors");
+  setnum("SSLCTLFD", ctl);
+  setnum("SSLREADFD", toprog[0]);
+  setnum("SSLWRITEFD", fromprog[1]);
+}
+
+/* command - the engine's side of UCSPI-TLS: one command byte on ctl.
+ * 'Y' starts TLS and answers with SSL_PROTOCOL=...\0SSL_CIPHER=...\0\0
+ * once the handshake is done, 'y' starts TLS without an answer; then
+ * the pump, whose code it returns. EOF before a command: 0. */
+static int command(SSL_CTX *ctx, int ctl)
+{
+  char c, env[512];
+  ssize_t r;
+  size_t n;
+  SSL *ssl;
+
+  do r = read(ctl, &c, 1); while (r == -1 && errno == EINTR);
+  if (r == -1) die_sys("read the control socket");
+  if (r == 0) return 0;
+  if (c != 'Y' && c != 'y') die(100, "ucspi-tlsd: fatal: unknown command on the control socket\n", NULL);
+  ssl = accept_tls(ctx);
+  if (c == 'Y') {
+    n = tls_env(ssl, env, sizeof env - 1);
+    env[n++] = 0;                              /* the list ends with an empty one */
+    if (write(ctl, env, n) != (ssize_t)n) die_sys("write the control socket");
+  }
+  close(ctl);
+  return tls_pump(ssl, 0, 1, fromprog[0], toprog[1], idle);
+}
+
+/* Two accounts (the engine's are not prog's): the engine is a child that
+ * drops to its account, and the first process becomes prog. */
+
+/* immediate - -i: the engine does the handshake and reports it on a
+ * pipe; prog runs on the cleartext pipes only after that, so a failed
+ * handshake never runs it */
 static noreturn void immediate(SSL_CTX *ctx, char **prog)
 {
   char env[512];
-  const char *why;
   size_t n = 0;
   int sync[2];
   ssize_t r;
@@ -177,10 +225,7 @@ static noreturn void immediate(SSL_CTX *ctx, char **prog)
     case 0:
       close(toprog[0]); close(fromprog[1]); close(sync[0]);
       drop_engine();
-      ssl = SSL_new(ctx);
-      if (!ssl) tls_die("unable to start TLS", "");
-      SSL_set_accept_state(ssl);
-      if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
+      ssl = accept_tls(ctx);
       n = tls_env(ssl, env, sizeof env);
       if (write(sync[1], env, n) != (ssize_t)n) _exit(111);
       close(sync[1]);
@@ -198,53 +243,11 @@ static noreturn void immediate(SSL_CTX *ctx, char **prog)
   runprog(prog);
 }
 
-/* alongside - -i when the engine and prog run as the same account (or
- * nothing changes account): one process does the handshake, starts prog
- * beside it with posix_spawn, which copies none of the engine's memory,
- * pumps, and exits as prog did, after it */
-static noreturn void alongside(SSL_CTX *ctx, char **prog)
-{
-  posix_spawn_file_actions_t fa;
-  char env[512];
-  const char *why;
-  int code, status;
-  pid_t pid;
-  size_t n;
-  SSL *ssl;
-
-  drop_engine();
-  ssl = SSL_new(ctx);
-  if (!ssl) tls_die("unable to start TLS", "");
-  SSL_set_accept_state(ssl);
-  if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
-  n = tls_env(ssl, env, sizeof env - 1);
-  if (!export_env(env, n)) die(111, "ucspi-tlsd: fatal: unable to name the protocol and cipher\n", NULL);
-  forget();
-  pipes();
-  if (posix_spawn_file_actions_init(&fa) || posix_spawn_file_actions_adddup2(&fa, toprog[0], 0)
-      || posix_spawn_file_actions_adddup2(&fa, fromprog[1], 1))
-    die_sys("prepare to run prog");
-  errno = posix_spawnp(&pid, prog[0], &fa, 0, prog, environ);
-  if (errno) die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", NULL);
-  close(toprog[0]); close(fromprog[1]);
-  code = tls_pump(ssl, 0, 1, fromprog[0], toprog[1], idle);
-  while (waitpid(pid, &status, 0) == -1)
-    if (errno != EINTR) _exit(111);
-  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : code ? code : 111);
-}
-
-/* delayed - UCSPI-TLS: prog runs at once on the network; the child waits
- * for one command byte on the control socket: 'Y' starts TLS and answers
- * with SSL_PROTOCOL=...\0SSL_CIPHER=...\0\0 once the handshake is done,
- * 'y' starts TLS without an answer. EOF before a command: exit 0. */
+/* delayed - UCSPI-TLS: prog runs at once on the network; the engine
+ * waits for its command */
 static noreturn void delayed(SSL_CTX *ctx, char **prog)
 {
   int ctl[2];
-  char c, env[512];
-  const char *why;
-  ssize_t r;
-  size_t n;
-  SSL *ssl;
 
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1) die_sys("make a socket pair");
   pipes();
@@ -253,29 +256,73 @@ static noreturn void delayed(SSL_CTX *ctx, char **prog)
     case 0: break;
     default:
       close(ctl[1]); close(toprog[1]); close(fromprog[0]);
-      if (fd_keep(ctl[0]) == -1 || fd_keep(toprog[0]) == -1 || fd_keep(fromprog[1]) == -1) die_sys("pass descriptors");
-      setnum("SSLCTLFD", ctl[0]);
-      setnum("SSLREADFD", toprog[0]);
-      setnum("SSLWRITEFD", fromprog[1]);
+      offer(ctl[0]);
       runprog(prog);
   }
   close(ctl[0]); close(toprog[0]); close(fromprog[1]);
   drop_engine();
-  do r = read(ctl[1], &c, 1); while (r == -1 && errno == EINTR);
-  if (r == -1) die_sys("read the control socket");
-  if (r == 0) _exit(0);
-  if (c != 'Y' && c != 'y') die(100, "ucspi-tlsd: fatal: unknown command on the control socket\n", NULL);
-  ssl = SSL_new(ctx);
-  if (!ssl) tls_die("unable to start TLS", "");
-  SSL_set_accept_state(ssl);
-  if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
-  if (c == 'Y') {
-    n = tls_env(ssl, env, sizeof env - 1);
-    env[n++] = 0;                              /* the list ends with an empty one */
-    if (write(ctl[1], env, n) != (ssize_t)n) die_sys("write the control socket");
-  }
-  close(ctl[1]);
-  _exit(tls_pump(ssl, 0, 1, fromprog[0], toprog[1], idle));
+  _exit(command(ctx, ctl[1]));
+}
+
+/* One account (the same ids for both, or no change of account): the
+ * process that loaded the context stays the engine and starts prog as
+ * its child with posix_spawn, which copies none of the engine's memory;
+ * it waits for prog and exits as prog did, so tcpserver still sees
+ * prog's exit code. The caller has dropped to the account. */
+
+/* spawn - prog as our child, with fa's descriptor moves (or none) */
+static pid_t spawn(char **prog, const posix_spawn_file_actions_t *fa)
+{
+  pid_t pid;
+  forget();
+  errno = posix_spawnp(&pid, prog[0], fa, 0, prog, environ);
+  if (errno) die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", NULL);
+  return pid;
+}
+
+/* reap - wait for prog and exit with its exit code, 111 for a signal */
+static noreturn void reap(pid_t pid)
+{
+  int status;
+  while (waitpid(pid, &status, 0) == -1)
+    if (errno != EINTR) _exit(111);
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 111);
+}
+
+/* immediate1 - -i: the handshake, then prog on the cleartext pipes */
+static noreturn void immediate1(SSL_CTX *ctx, char **prog)
+{
+  posix_spawn_file_actions_t fa;
+  char env[512];
+  pid_t pid;
+  SSL *ssl = accept_tls(ctx);
+
+  if (!export_env(env, tls_env(ssl, env, sizeof env - 1)))
+    die(111, "ucspi-tlsd: fatal: unable to name the protocol and cipher\n", NULL);
+  pipes();
+  if (posix_spawn_file_actions_init(&fa) || posix_spawn_file_actions_adddup2(&fa, toprog[0], 0)
+      || posix_spawn_file_actions_adddup2(&fa, fromprog[1], 1))
+    die_sys("prepare to run prog");
+  pid = spawn(prog, &fa);
+  close(toprog[0]); close(fromprog[1]);
+  tls_pump(ssl, 0, 1, fromprog[0], toprog[1], idle);
+  reap(pid);
+}
+
+/* delayed1 - UCSPI-TLS: prog on the network with the control socket and
+ * the pipes, then its command */
+static noreturn void delayed1(SSL_CTX *ctx, char **prog)
+{
+  int ctl[2];
+  pid_t pid;
+
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1) die_sys("make a socket pair");
+  pipes();
+  offer(ctl[0]);
+  pid = spawn(prog, 0);
+  close(ctl[0]); close(toprog[0]); close(fromprog[1]);
+  command(ctx, ctl[1]);
+  reap(pid);
 }
 
 static unsigned secs(const char *s)
@@ -306,7 +353,11 @@ int main(int argc, char **argv)
   if (optind >= argc) usage();
   ctx = server_ctx();
   plan_ids();
-  if (immed && one_account()) alongside(ctx, argv + optind);
+  if (one_account()) {
+    drop_engine();
+    if (immed) immediate1(ctx, argv + optind);
+    delayed1(ctx, argv + optind);
+  }
   if (immed) immediate(ctx, argv + optind);
   delayed(ctx, argv + optind);
 }

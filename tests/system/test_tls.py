@@ -314,6 +314,42 @@ def test_smtps_one_account_prog_runs_beside_the_engine(pki):
             p.wait(timeout=10)
 
 
+def test_starttls_one_account_prog_runs_beside_the_engine(pki):
+    """UCSPI-TLS (no -i) with the engine and prog under one account: prog
+    is the helper's child, talks cleartext on the network, asks for TLS
+    with 'y' on SSLCTLFD, then uses SSLREADFD/SSLWRITEFD; the helper exits
+    with prog's exit code once prog is gone."""
+    uid, gid = ids()
+    net, peer = socket.socketpair()
+    script = ('echo "clear $PPID ${CERTFILE-none}"; read x; printf y >&$SSLCTLFD; '
+              'echo "secret $x" >&$SSLWRITEFD; read y <&$SSLREADFD; echo "got $y" >&$SSLWRITEFD; exit 5')
+    p = subprocess.Popen([TLSD, "/bin/sh", "-c", script], stdin=net, stdout=net, stderr=subprocess.PIPE,
+                         env={"PATH": "/usr/bin:/bin", "CERTFILE": pki["cert.pem"], "KEYFILE": pki["key.pem"],
+                              "UID": str(uid), "GID": str(gid)})
+    net.close()
+    try:
+        peer.settimeout(20)
+        line = b""
+        while not line.endswith(b"\n"):
+            line += peer.recv(1)
+        word, ppid, cert = line.decode().split()
+        assert word == "clear" and int(ppid) == p.pid and cert == "none"
+        assert [open("/proc/%d/comm" % k).read().strip() for k in descendants(p.pid)] == ["sh"]
+        peer.sendall(b"go\n")
+        s = client_ctx(pki).wrap_socket(peer, server_hostname="localhost")
+        f = s.makefile("rb")
+        assert f.readline() == b"secret go\n"
+        s.sendall(b"bye\n")
+        assert f.readline() == b"got bye\n"
+        assert p.wait(timeout=20) == 5, p.stderr.read()
+        s.close()
+        f.close()
+    finally:
+        if p.poll() is None:
+            term_all(descendants(p.pid) + [p.pid])
+            p.wait(timeout=10)
+
+
 def eof_within(sock, secs):
     """True when the peer closes (or resets) within secs seconds."""
     end = time.monotonic() + secs
