@@ -262,6 +262,7 @@ class Side:
         self.why = None      # set when this side cannot run
         self.smtp_port = None
         self.tls_port = None
+        self.starttls_port = None
 
     def fresh(self):
         """Empty the Maildir once the previous job's mail has left the
@@ -379,10 +380,11 @@ def job_smtp(side, sessions):
     return accepted, e2e
 
 
-def job_tls(side, sessions):
+def job_tls(side, sessions, starttls=False):
     """NTLS messages, one per SMTPS (TLS from the first byte, RFC 8314)
-    session, from `sessions` client threads (Python's ssl, the same client
-    for both). Returns (accepted, end-to-end)."""
+    session, or with starttls one per session that says STARTTLS (RFC
+    3207) first, from `sessions` client threads (Python's ssl, the same
+    client for both). Returns (accepted, end-to-end)."""
     import smtplib
     import ssl
     import threading
@@ -403,9 +405,15 @@ def job_tls(side, sessions):
                     return
                 left[0] -= 1
             try:
-                with smtplib.SMTP_SSL("127.0.0.1", side.tls_port, timeout=60, context=ctx,
+                if starttls:
+                    with smtplib.SMTP("127.0.0.1", side.starttls_port, timeout=60,
                                       local_hostname="client.test") as c:
-                    c.sendmail(SENDER, [addr], msg)
+                        c.starttls(context=ctx)
+                        c.sendmail(SENDER, [addr], msg)
+                else:
+                    with smtplib.SMTP_SSL("127.0.0.1", side.tls_port, timeout=60, context=ctx,
+                                          local_hostname="client.test") as c:
+                        c.sendmail(SENDER, [addr], msg)
             except (OSError, smtplib.SMTPException) as e:
                 with lock:
                     errors.append(str(e)[:120])
@@ -455,8 +463,8 @@ def le2e(n):
     return "smtp %d sess end-to-end" % n
 
 
-def ltls(n, what):
-    return "smtps %d sess %s" % (n, what)
+def ltls(n, what, starttls=False):
+    return "%s %d sess %s" % ("starttls" if starttls else "smtps", n, what)
 
 
 LA = "local %d msgs x%d inj" % (NLOCAL, INJECTORS)
@@ -476,11 +484,12 @@ def smtp_jobs(ctx):
         yield Figure((lacc(n), le2e(n)), lambda s, n=n: job_smtp(s, n), needs=("smtp_port",))
 
 
-@job("tls", "SMTPS, one message a session, at %s sessions" % "/".join(map(str, TLS_SESSIONS)))
+@job("tls", "SMTPS and STARTTLS, one message a session, at %s sessions" % "/".join(map(str, TLS_SESSIONS)))
 def tls_jobs(ctx):
-    for n in TLS_SESSIONS:
-        yield Figure((ltls(n, "accepted"), ltls(n, "end-to-end")), lambda s, n=n: job_tls(s, n),
-                     needs=("tls_port",))
+    for st, port in ((False, "tls_port"), (True, "starttls_port")):
+        for n in TLS_SESSIONS:
+            yield Figure((ltls(n, "accepted", st), ltls(n, "end-to-end", st)),
+                         lambda s, n=n, st=st: job_tls(s, n, st), needs=(port,))
 
 
 @job("remote", "one message to %d recipients in %d domains, to smtp-sink" % (NREMOTE, NDOMAINS))
@@ -695,6 +704,9 @@ def setup_ours(home, work, sink_port):
     side.tls_port = free_port()
     if not q.start_smtps(side.tls_port, QDOMAIN, cert, key):
         side.tls_port = None
+    side.starttls_port = free_port()
+    if not q.start_starttls(side.starttls_port, QDOMAIN, cert, key):
+        side.starttls_port = None
     return side
 
 
@@ -707,6 +719,7 @@ def setup_postfix(work, sink_port):
     p = pfx.Postfix(os.path.join(work, "postfix"), PDOMAIN, free_port(), routes, tls=(cert, key, free_port()))
     side = Theirs(p, pw)
     side.tls_port = p.tls[2]
+    side.starttls_port = p.port     # its smtpd offers STARTTLS (security level may)
     if why:
         side.why = why
         return side

@@ -20,6 +20,7 @@ class Qmail:
         self.helpers = []
         self.tcpserver = None
         self.tlsserver = None
+        self.starttlsserver = None
         self.userpw = None      # the account users() put in users/cdb
         self.logpath = os.path.join(logdir, "qmail-send.log")
         self.env = {"PATH": self.bin + ":/usr/bin:/bin"}
@@ -165,23 +166,31 @@ class Qmail:
                                          [os.path.join(self.bin, "qmail-smtpd")], self.env)
         return self.tcpserver is not None
 
-    def start_smtps(self, port, localname, cert, key):
-        """qmail-smtpd behind ucspi-tlsd -i (SMTPS) under a second
-        tcpserver: the helper reads the key as root, then both drop to
-        qmaild/nofiles."""
+    def _tls(self, port, localname, cert, key, opts):
+        """qmail-smtpd behind ucspi-tlsd under a tcpserver of its own: the
+        helper reads the key as root, then both drop to qmaild/nofiles."""
         uid = pwd.getpwnam(_user(1)).pw_uid
         gid = grp.getgrnam(_group(1)).gr_gid
         env = dict(self.env, CERTFILE=cert, KEYFILE=key, UID=str(uid), GID=str(gid))
-        self.tlsserver = self._tcpserver(port, localname, [],
-                                         [os.path.join(self.bin, "ucspi-tlsd"), "-i",
-                                          os.path.join(self.bin, "qmail-smtpd")], env)
+        return self._tcpserver(port, localname, [],
+                               [os.path.join(self.bin, "ucspi-tlsd")] + opts +
+                               [os.path.join(self.bin, "qmail-smtpd")], env)
+
+    def start_smtps(self, port, localname, cert, key):
+        """ucspi-tlsd -i: SMTPS"""
+        self.tlsserver = self._tls(port, localname, cert, key, ["-i"])
         return self.tlsserver is not None
 
+    def start_starttls(self, port, localname, cert, key):
+        """ucspi-tlsd: qmail-smtpd offers STARTTLS"""
+        self.starttlsserver = self._tls(port, localname, cert, key, [])
+        return self.starttlsserver is not None
+
     def stop_smtpd(self):
-        for p in (self.tlsserver, self.tcpserver):
+        for p in (self.tlsserver, self.starttlsserver, self.tcpserver):
             if p is not None:
                 _stop_tcpserver(p)
-        self.tlsserver = self.tcpserver = None
+        self.tlsserver = self.starttlsserver = self.tcpserver = None
 
 
 def _stop_tcpserver(p):
