@@ -8,12 +8,12 @@
  * The only program of the suite that links libssl (ucspi-tlsd(8)). */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -309,8 +309,10 @@ static noreturn void immediate1(SSL_CTX *ctx, char **prog)
   if (!export_env(env, tls_env(ssl, env, sizeof env - 1)))
     die(111, "ucspi-tlsd: fatal: unable to name the protocol and cipher\n", NULL);
   pipes();
-  if (posix_spawn_file_actions_init(&fa) || posix_spawn_file_actions_adddup2(&fa, toprog[0], 0)
-      || posix_spawn_file_actions_adddup2(&fa, fromprog[1], 1))
+  /* these return the error number */
+  if ((errno = posix_spawn_file_actions_init(&fa))
+      || (errno = posix_spawn_file_actions_adddup2(&fa, toprog[0], 0))
+      || (errno = posix_spawn_file_actions_adddup2(&fa, fromprog[1], 1)))
     die_sys("prepare to run prog");
   pid = spawn(prog, &fa);
   close(toprog[0]); close(fromprog[1]);
