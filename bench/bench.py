@@ -27,6 +27,7 @@ goal(text, labels, test) adds a line to the goals check below the table.
 import argparse
 import importlib
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -39,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.modules.setdefault("bench", sys.modules[__name__])
 
 from util import (wait_until, free_port, listening, make_user, make_maildir,  # noqa: E402
-                  clear_maildir, count_new, empty_dir, write_owned)
+                  clear_maildir, count_new, empty_dir, write_owned, tree_cpu)
 import util  # noqa: E402
 import postfix as pfx  # noqa: E402
 import qmail as qm  # noqa: E402
@@ -80,6 +81,7 @@ class Result:
         self.n, self.secs, self.status, self.note = n, secs, status, note
         self.value, self.unit = value, unit
         self.detail = ""
+        self.cpu = None      # CPU seconds the side spent on it (measure_figure)
 
     @property
     def rate(self):
@@ -136,11 +138,14 @@ class Figure:
     """Rows of the table measured together: measure(side) returns one
     Result per label (a tuple when there are several). needs names Side
     attributes that must be set (e.g. "smtp_port"); lower=True marks a
-    figure where the smaller value is the better (e.g. memory)."""
+    figure where the smaller value is the better (e.g. memory);
+    injects=True says the programs the measurement starts are the side's
+    own injectors (its sendmail), so their CPU counts as the side's."""
 
-    def __init__(self, labels, measure, sides=("ours", "postfix"), needs=(), lower=False):
+    def __init__(self, labels, measure, sides=("ours", "postfix"), needs=(), lower=False, injects=False):
         self.labels = [labels] if isinstance(labels, str) else list(labels)
         self.measure, self.sides, self.needs, self.lower = measure, sides, needs, lower
+        self.injects = injects
 
 
 JOBS = {}    # name -> (doc, generator function, runs by default)
@@ -275,6 +280,10 @@ class Side:
     def delivered(self):
         return count_new(self.maildir)
 
+    def cpu(self):
+        """CPU seconds spent so far by this system's processes (util.tree_cpu)"""
+        return tree_cpu(self.cpu_roots())
+
 
 class Ours(Side):
     def __init__(self, q, pw):
@@ -289,6 +298,12 @@ class Ours(Side):
 
     def drained(self):
         return self.q.queue_empty()
+
+    def cpu_roots(self):
+        """qmail-send (its helpers, qmail-local and qmail-remote under them)
+        and the tcpservers (qmail-smtpd, ucspi-tlsd and qmail-queue)"""
+        q = self.q
+        return [p.pid for p in (q.send, q.tcpserver, q.tlsserver, q.starttlsserver) if p is not None]
 
 
 class Theirs(Side):
@@ -305,6 +320,10 @@ class Theirs(Side):
 
     def drained(self):
         return self.p.queue_empty()
+
+    def cpu_roots(self):
+        """Postfix's master: every daemon is its child"""
+        return [self.p.master_pid]
 
 
 def message(to):
@@ -474,8 +493,8 @@ LR = "remote %d rcpt %d dom" % (NREMOTE, NDOMAINS)
 
 @job("local", "local delivery: %s; one message to %d extensions" % (LA, NEXT))
 def local_jobs(ctx):
-    yield Figure(LA, lambda s: job_local_many(s, ctx.tools, ctx.work))
-    yield Figure(LB, job_local_ext)
+    yield Figure(LA, lambda s: job_local_many(s, ctx.tools, ctx.work), injects=True)
+    yield Figure(LB, job_local_ext, injects=True)
 
 
 @job("smtp", "smtp-source, one message a session, at %s sessions" % "/".join(map(str, SESSIONS)))
@@ -494,7 +513,7 @@ def tls_jobs(ctx):
 
 @job("remote", "one message to %d recipients in %d domains, to smtp-sink" % (NREMOTE, NDOMAINS))
 def remote_jobs(ctx):
-    yield Figure(LR, lambda s: job_remote(s, ctx.sink))
+    yield Figure(LR, lambda s: job_remote(s, ctx.sink), injects=True)
 
 
 def _ratio_at_least(k, label):
@@ -531,15 +550,26 @@ def measure_figure(ctx, fig):
                 rs = [not_run(s.why or "no %s" % missing[0])] * len(fig.labels)
             else:
                 say("bench: %s: %s run %d ..." % (fig.labels[0], name, run + 1))
+                cpu = s.cpu() + (children_cpu() if fig.injects else 0)
                 try:
                     rs = fig.measure(s)
                     rs = list(rs) if isinstance(rs, (tuple, list)) else [rs]
                 except (OSError, subprocess.SubprocessError, Stale) as e:
                     rs = [Result(status="failed", note=str(e)[:120])] * len(fig.labels)
+                cpu = s.cpu() + (children_cpu() if fig.injects else 0) - cpu
+                for r in rs:
+                    r.cpu = cpu
                 say("bench: %s: %s run %d: %s" % (fig.labels[0], name, run + 1, " / ".join(map(str, rs))))
             for label, r in zip(fig.labels, rs):
                 out[label][name].append(r)
     return out
+
+
+def children_cpu():
+    """CPU seconds of this process's children that it has waited for
+    (and theirs): the injectors a figure with injects=True starts"""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 class Row:
@@ -566,6 +596,12 @@ class Row:
 
     def secs(self, side):
         v = [r.secs for r in (self.ours if side == "ours" else self.theirs) if r.rate is not None and r.secs]
+        return statistics.median(v) if v else None
+
+    def cpu_ms(self, side):
+        """the median over the runs of the side's CPU milliseconds per item"""
+        v = [1000 * r.cpu / r.n for r in (self.ours if side == "ours" else self.theirs)
+             if r.rate is not None and r.value is None and r.n and r.cpu is not None]
         return statistics.median(v) if v else None
 
     def unit(self):
@@ -601,9 +637,9 @@ def report(rates, rows, runs, out):
     w("%d runs of each figure on each side, taking turns; rates are medians over the runs," % runs)
     w("ours/pfx is the median of the runs' ratios, with their min and max")
     w("")
-    head = ("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s" %
+    head = ("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s %7s %7s" %
             ("benchmark (items)", "ours/s", "ours s", "pfx/s", "pfx s", "ours/pfx", "(min-max)",
-             "ours/fs", "pfx/fs", "ours/sp"))
+             "ours/fs", "pfx/fs", "ours/sp", "ours ms", "pfx ms"))
     w(head)
     w("-" * len(head))
     for row in rows:
@@ -616,11 +652,12 @@ def report(rates, rows, runs, out):
             w("%-26s %9s %8s %9s %8s %8s %13s" % (row.label, fmt(o, "%g"), unit, fmt(p, "%g"), unit if p else "-",
                                                   fmt(med, "%.2f"), spread))
             continue
-        w("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s" % (
+        w("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s %7s %7s" % (
             row.label, fmt(o), fmt(row.secs("ours"), "%.3f"), fmt(p), fmt(row.secs("postfix"), "%.3f"),
             fmt(med, "%.2f"), spread,
             fmt(o / f1 if o and f1 else None, "%.2f"), fmt(p / f1 if p and f1 else None, "%.2f"),
-            fmt(o / sp if o and sp else None, "%.2f")))
+            fmt(o / sp if o and sp else None, "%.2f"),
+            fmt(row.cpu_ms("ours"), "%.3f"), fmt(row.cpu_ms("postfix"), "%.3f")))
     notes = [n for row in rows for n in row.notes()]
     if notes:
         w("")
@@ -644,7 +681,11 @@ def report(rates, rows, runs, out):
             w("  " + x)
     w("")
     w("rates are items per second (messages, deliveries or recipients); ours/pfx > 1 means we are faster;")
-    w("ours/fs and pfx/fs are items per single-writer fsync, ours/sp items per fork+exec.")
+    w("ours/fs and pfx/fs are items per single-writer fsync, ours/sp items per fork+exec;")
+    w("ours ms and pfx ms are the CPU milliseconds a system's own processes spent per item, from the")
+    w("start of a run until its mail left the queue (the local and remote jobs count the injectors")
+    w("too, the SMTP clients are not counted): set against the 2 cores' wall time, they say whether")
+    w("a figure is bound by the CPU or by waiting.")
     text = "\n".join(lines) + "\n"
     say("")
     say(text)
