@@ -55,6 +55,11 @@ INJECTORS = 8        # local (a): parallel injectors
 SESSIONS = (1, 10, 50)
 NTLS = 400           # tls: messages, one per SMTPS session
 TLS_SESSIONS = (1, 50)
+# BENCH_ITEMS=N: N items in every job instead (messages, extensions,
+# recipients): a smoke run of the harness, as tests/system/test_bench.py
+# makes; its figures say nothing about speed
+if os.environ.get("BENCH_ITEMS"):
+    NLOCAL = NEXT = NREMOTE = NTLS = int(os.environ["BENCH_ITEMS"])
 QDOMAIN = "bench.test"       # our local domain
 PDOMAIN = "pf.bench.test"    # Postfix's local domain
 QUSER = "benchq"

@@ -1,0 +1,81 @@
+"""A smoke run of `make bench` (bench/run.sh): the harness builds a bench
+home of its own, runs the local, smtp, tls and remote jobs on our suite and
+on a private Postfix with a few items each (BENCH_ITEMS), and prints its
+table. The speeds say nothing here; what is checked is that every figure
+was measured on both sides, with the CPU each side spent on it, so a
+change that breaks the benchmarks is seen in make test and not only when
+someone runs them."""
+import os
+import pwd
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BUILD, SRC
+
+ITEMS = 60
+LABELS = ["local %d msgs x8 inj" % ITEMS, "local 1 msg %d ext" % ITEMS] + \
+    ["smtp %d sess %s" % (n, w) for n in (1, 10, 50) for w in ("accepted", "end-to-end")] + \
+    ["%s %d sess %s" % (k, n, w) for k in ("smtps", "starttls") for n in (1, 50)
+     for w in ("accepted", "end-to-end")] + \
+    ["remote %d rcpt 50 dom" % ITEMS]
+NUM = r"(\d+\.\d+)"
+
+
+def exists(user):
+    try:
+        pwd.getpwnam(user)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.fixture
+def bench_dir():
+    if not os.path.exists("/usr/sbin/postfix"):
+        pytest.skip("Postfix is not installed (scripts/test-deps.sh installs it)")
+    o = os.path.join(BUILD, "bench-smoke")
+    had = {u: exists(u) for u in ("benchq", "benchp")}
+    yield o
+    # the accounts the bench made, and its files
+    for user, was in had.items():
+        if not was and exists(user):
+            subprocess.run(["userdel", user], capture_output=True)
+            subprocess.run(["groupdel", user], capture_output=True)
+    shutil.rmtree(o, ignore_errors=True)
+
+
+def test_bench_smoke_measures_every_figure_on_both_sides(bench_dir):
+    env = dict(os.environ, O=bench_dir, BENCH_ITEMS=str(ITEMS))
+    env.pop("QMAILHOME", None)
+    r = subprocess.run(["sh", os.path.join(SRC, "bench", "run.sh"), "--runs", "1",
+                        "local", "smtp", "tls", "remote"],
+                       env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    with open(os.path.join(bench_dir, "bench", "results.txt")) as f:
+        table = f.read()
+    assert re.search(r"^machine: fsync \d+/s \(1 writer\), \d+/s \(4 writers\); fork\+exec \d+/s$",
+                     table, re.M), table
+    for label in LABELS:
+        # ours/s ours-s pfx/s pfx-s ratio (min-max) ours/fs pfx/fs ours/sp ours-ms pfx-ms
+        row = re.search(r"^%s +%s +%s +%s +%s +%s +\(%s-%s\) +%s +%s +%s +%s +%s$"
+                        % ((re.escape(label),) + (NUM,) * 12), table, re.M)
+        assert row, "no complete row for %r in:\n%s" % (label, table)
+        ours_rate, _, pfx_rate, _, ratio = (float(x) for x in row.groups()[:5])
+        assert ours_rate > 0 and pfx_rate > 0
+        assert abs(ratio - ours_rate / pfx_rate) < 0.01 + 0.01 * ratio
+        ours_ms, pfx_ms = float(row.group(11)), float(row.group(12))
+        # every figure makes processes work on both sides (a remote
+        # recipient costs far less than a millisecond, a message more)
+        assert ours_ms > 0 and pfx_ms > 0, row.group(0)
+    assert "\ngoals:\n" in table
+    # both systems were stopped: nothing of the bench home still runs
+    home = os.path.join(bench_dir, "home")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                assert home.encode() not in f.read(), "pid %s still runs from %s" % (pid, home)
+        except OSError:
+            pass
