@@ -57,6 +57,9 @@ struct todo_msg {
   int has[CHANNELS];          /* the list is there: not all done yet */
   int waiting;                /* read, no delivery started yet */
   size_t slot;                /* its entry in the ring */
+  dev_t envdev;               /* todo/id (its envelope) as it was read: */
+  ino_t envino;               /* its inode */
+  struct timespec envmtime;   /* and when qmail-queue wrote it */
 };
 
 static int triggerfd = -1;
@@ -255,6 +258,9 @@ static int read_todo(unsigned long id)
   if (!m) { log_nomem(); close(fd); return 0; }
   m->id = id;
   m->birth = send_now();
+  m->envdev = st2.st_dev;
+  m->envino = st2.st_ino;
+  m->envmtime = st2.st_mtim;
   log_line("new msg ", log_ul(num, id), "\n", NULL);
   /* queued a while before we saw it (qmail-send was down): say when, so
    * that log analysis reports its real delay (qmail-log(5)) */
@@ -519,13 +525,38 @@ void todo_started(todo_msg *m)
     ring[m->slot].due = due;
 }
 
+/* still_named - todo/id is still the envelope m was read from: the same
+ * inode, written at the same instant (a link or unlink of intd/ does not
+ * change that; a new file on a reused inode does). Anything else (gone,
+ * another message's, unable to tell) is 0. */
+static int still_named(const todo_msg *m)
+{
+  char f[QFN_SIZE];
+  struct stat st;
+
+  if (stat(queue_fn(f, "todo", m->id), &st) == -1) return 0;
+  return st.st_dev == m->envdev && st.st_ino == m->envino
+      && st.st_mtim.tv_sec == m->envmtime.tv_sec && st.st_mtim.tv_nsec == m->envmtime.tv_nsec;
+}
+
 /* todo_release - m is finished, never committed: qmail-clean removes
  * todo/, intd/ and mess/ in one command (which it carries out even if
  * we die meanwhile), with no fsync. 1 done (m is freed), 0 trouble
- * (logged) */
+ * (logged).
+ * Should qmail-clean die on the command, it may have carried it out
+ * without answering: intd/ and todo/ go first, mess/ last. Once todo/
+ * no longer names m's envelope the message is gone, or going, and is
+ * not kept to be committed at exit: its files would then outlive its
+ * mess file, whose inode number, its id, the next qmail-queue may get,
+ * and the next run would take them for that new message's (and remove
+ * its todo/ entry). A mess file left behind without todo/ is swept as
+ * abandoned (clean_sweep_do). Unable to tell counts as gone: at worst
+ * the next run delivers the message again, never loses another. */
 int todo_release(todo_msg *m)
 {
-  if (!clean_cmd("done", m->id)) return 0;
+  if (!clean_cmd("done", m->id)) {
+    if (clean_alive() || still_named(m)) return 0;
+  }
   forget(m);
   return 1;
 }

@@ -210,13 +210,64 @@ def test_dead_qmail_clean_stops_scheduling_and_duplicates_nothing(queue, sched, 
             s2.signal(signal.SIGALRM)
             last[0] = time.time()
         return len(delivered("fltuser")) == 120
-    wait_for(all_in, timeout=90, what="all 120 messages")
+    try:
+        wait_for(all_in, timeout=90, what="all 120 messages")
+    except AssertionError as e:
+        missing = sorted(set("clean-%d" % i for i in range(120)) - set(delivered("fltuser")))
+        raise AssertionError("%s; missing %s; queue %s; first run's log:\n%s\nsecond run's log:\n%s"
+                             % (e, missing, queue.all_files(), log, s2.text(s2.mark))) from None
     s2.signal(signal.SIGALRM)
     wait_for(lambda: queue.all_files() == [], timeout=30, what="an empty queue")
     copies = delivered("fltuser")
     assert sorted(copies) == sorted("clean-%d" % i for i in range(120))
     dups = {k: v for k, v in copies.items() if v > 1}
     assert dups == {}, dups
+
+
+def tracer(pid):
+    """the pid tracing pid (TracerPid in /proc/pid/status), 0 for none"""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_qmail_clean_dead_before_it_answers_done_leaves_no_files_of_the_message(queue, sched, users):
+    """qmail-clean dies after it carried out a finished message's done/
+    command (intd/, todo/ and mess/ unlinked), before its answer: strace
+    kills it at that write. The message is gone, so qmail-send must not
+    commit it at exit: its info/ file would outlive its mess file, whose
+    inode number (the id) the next qmail-queue may get, and the next run
+    would take that file for the new message's and drop the new one's
+    todo/ entry. (Under load the test above lost a message that way.)"""
+    s = sched()
+    pid = helper(s, "qmail-clean")
+    tr = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-e", "trace=write",
+                           "-e", "inject=write:signal=SIGKILL:when=1", "-p", str(pid)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: tracer(pid) == tr.pid, timeout=10, what="strace to attach")
+        assert queue_with([], msg("gone-1"), "a@" + ME, ["fltuser@" + ME]) == 0
+        wait_for(lambda: s.proc.poll() is not None, timeout=30, what="qmail-send to leave")
+        tr.wait(timeout=10)
+    finally:
+        if tr.poll() is None:
+            tr.kill()
+            tr.wait()
+    s.stop()
+    log = s.text(s.mark)
+    assert "lost qmail-clean connection" in log
+    ended = re.findall(r"^end msg (\d+)$", log, re.M)
+    assert len(ended) == 1, log
+    assert delivered("fltuser") == {"gone-1": 1}
+    assert queue.all_files() == [], log
+    # the next run starts clean, delivers new mail, and not the old again
+    sched()
+    assert queue_with([], msg("gone-2"), "a@" + ME, ["fltuser@" + ME]) == 0
+    wait_for(lambda: "gone-2" in delivered("fltuser"), timeout=20, what="the next message")
+    wait_for(lambda: queue.all_files() == [], timeout=20, what="an empty queue")
+    assert delivered("fltuser") == {"gone-1": 1, "gone-2": 1}
 
 
 # ---------------------------------------------------------------- defect 4
