@@ -18,7 +18,9 @@ int open_excl_mode(const char *fn, int mode);
 int open_nameless(int dfd, const char *dir);
 
 /* link_nameless - give the nameless file fd the name fn (relative to
- * dfd); fails rather than overwrite, as link(2) */
+ * dfd); fails rather than overwrite, as link(2). By the descriptor
+ * itself where the kernel allows it (AT_EMPTY_PATH), else through its
+ * /proc/self/fd link. */
 int link_nameless(int fd, int dfd, const char *fn);
 
 #endif

@@ -307,6 +307,25 @@ def test_unwritable_pid_directory_is_not_needed(queue):
     queue.clear()
 
 
+@pytest.mark.parametrize("err", ["ENOENT", "EPERM"])
+def test_a_kernel_that_refuses_a_link_by_descriptor_gets_the_proc_link(queue, err, tmp_path):
+    """Before Linux 6.10 linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH
+    and says ENOENT (EPERM in some versions): strace makes the first
+    linkat of each file say so, and qmail-queue names the nameless file
+    through /proc/self/fd instead, queued the same"""
+    log = str(tmp_path / "linkat")
+    r = qq(MSG, env(b"a@b", b"c@d"), user="nobody",
+           wrap=["strace", "-f", "-qq", "-o", log, "-e", "trace=linkat",
+                 "-e", "inject=linkat:error=%s:when=1..3+2" % err])
+    assert r.code == 0, r.stderr
+    nobody = pwd.getpwnam("nobody").pw_uid
+    check_queued(queue, MSG, b"Fa@b\0Tc@d\0", nobody, b"by uid %d" % nobody)
+    calls = open(log).read()
+    assert calls.count("AT_EMPTY_PATH) = -1 %s" % err) == 2, calls
+    assert calls.count('linkat(AT_FDCWD, "/proc/self/fd/') == 2, calls
+    queue.clear()
+
+
 @pytest.mark.skipif(subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0,
                     reason="needs a mount namespace")
 def test_without_nameless_files_the_pid_file_names_the_message(queue):
