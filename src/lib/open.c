@@ -39,8 +39,9 @@ int link_nameless(int fd, int dfd, const char *fn)
 #ifdef AT_EMPTY_PATH
   /* Linux 6.10 and later let the one who opened the file link it by its
    * descriptor; before, that needs CAP_DAC_READ_SEARCH and says ENOENT
-   * (EPERM in some versions). The /proc link below needs nothing but a
-   * lookup through /proc, which costs more. */
+   * (EPERM, as from a security module or a seccomp filter, is taken the
+   * same way). The /proc link below needs nothing but a lookup through
+   * /proc, which costs more. */
   if (linkat(fd, "", dfd, fn, AT_EMPTY_PATH) == 0) return 0;
   if (errno != ENOENT && errno != EPERM) return -1;
 #endif

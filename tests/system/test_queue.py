@@ -310,9 +310,10 @@ def test_unwritable_pid_directory_is_not_needed(queue):
 @pytest.mark.parametrize("err", ["ENOENT", "EPERM"])
 def test_a_kernel_that_refuses_a_link_by_descriptor_gets_the_proc_link(queue, err, tmp_path):
     """Before Linux 6.10 linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH
-    and says ENOENT (EPERM in some versions): strace makes the first
-    linkat of each file say so, and qmail-queue names the nameless file
-    through /proc/self/fd instead, queued the same"""
+    and says ENOENT (EPERM, from a security module or a seccomp filter,
+    counts the same): strace makes the first linkat of each file say so,
+    and qmail-queue names the nameless file through /proc/self/fd
+    instead, queued the same"""
     log = str(tmp_path / "linkat")
     r = qq(MSG, env(b"a@b", b"c@d"), user="nobody",
            wrap=["strace", "-f", "-qq", "-o", log, "-e", "trace=linkat",
