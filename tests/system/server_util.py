@@ -3,10 +3,11 @@ SMTP tests: started on a free port with the home's bin first in PATH,
 waited for until it listens and its probe connection is over, and stopped
 by pid."""
 import os
+import socket
 import subprocess
 
 from conftest import HOME, wait_for
-from proc_util import child_pids, free_port, listening, stop_process
+from proc_util import child_pids, free_port, stop_process
 
 
 class TcpServer:
@@ -28,9 +29,29 @@ class TcpServer:
         def up():
             if self.proc.poll() is not None:
                 raise AssertionError("tcpserver exited with %s" % self.proc.returncode)
-            return listening(self.port, host)
-        wait_for(up, timeout=10, what="tcpserver to listen")
-        # the probe's own child must be gone before tests look for theirs
+            try:
+                return socket.create_connection((host, self.port), timeout=1)
+            except OSError:
+                return None
+        probe = wait_for(up, timeout=10, what="tcpserver to listen")
+
+        # the probe's own child must have come and gone before tests look
+        # for theirs: a connection accepted is not yet a child forked, so
+        # hold it open until the child is there (or has answered or closed)
+        def forked():
+            if self.children():
+                return True
+            try:
+                probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                return True
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+        try:
+            wait_for(forked, timeout=10, what="the probe connection's child")
+        finally:
+            probe.close()
         wait_for(lambda: not self.children(), timeout=10, what="the probe connection to end")
 
     def children(self):
