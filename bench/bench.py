@@ -40,7 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.modules.setdefault("bench", sys.modules[__name__])
 
 from util import (wait_until, free_port, listening, make_user, make_maildir,  # noqa: E402
-                  clear_maildir, count_new, empty_dir, write_owned, tree_cpu)
+                  clear_maildir, count_new, empty_dir, write_owned, tree_cpu, disk_requests,
+                  disk_total, DISK_KINDS)
 import util  # noqa: E402
 import postfix as pfx  # noqa: E402
 import qmail as qm  # noqa: E402
@@ -91,6 +92,7 @@ class Result:
         self.value, self.unit = value, unit
         self.detail = ""
         self.cpu = None      # CPU seconds the side spent on it (measure_figure)
+        self.io = None       # requests the disk completed meanwhile, by kind (measure_figure)
 
     @property
     def rate(self):
@@ -187,7 +189,8 @@ class Ctx:
 # --- the machine's limits ---
 
 def machine_rates(tools, scratch):
-    """The machine's fsync and fork+exec rates. The fsync loop creates and
+    """The machine's fsync and fork+exec rates, and the CPU a disk request
+    costs it (microseconds: lower is better). The fsync loop creates and
     removes thousands of files: scratch's parent gets ext4's spreading
     hint (chattr +T) before scratch is made, so those files lie in a block
     group of their own, and the inodes they free are not walked past by
@@ -201,7 +204,8 @@ def machine_rates(tools, scratch):
     rates = os.path.join(tools, "rates")
     for label, args in (("fsync", ["fsync", scratch, "1", "1"]),
                         ("fsync4", ["fsync", scratch, "1", "4"]),
-                        ("spawn", ["spawn", "1"])):
+                        ("spawn", ["spawn", "1"]),
+                        ("request", ["request", os.path.join(scratch, "request"), "1"])):
         try:
             r = subprocess.run([rates] + args, capture_output=True, text=True, timeout=30)
             out[label] = float(r.stdout.strip()) if r.returncode == 0 else None
@@ -560,18 +564,32 @@ def measure_figure(ctx, fig):
             else:
                 say("bench: %s: %s run %d ..." % (fig.labels[0], name, run + 1))
                 cpu = s.cpu() + (children_cpu() if fig.injects else 0)
+                io = disk_requests(ctx.work)
                 try:
                     rs = fig.measure(s)
                     rs = list(rs) if isinstance(rs, (tuple, list)) else [rs]
                 except (OSError, subprocess.SubprocessError, Stale) as e:
                     rs = [Result(status="failed", note=str(e)[:120])] * len(fig.labels)
                 cpu = s.cpu() + (children_cpu() if fig.injects else 0) - cpu
+                if io is not None:
+                    after = disk_requests(ctx.work)
+                    io = {k: after[k] - io[k] for k in DISK_KINDS}
                 for r in rs:
-                    r.cpu = cpu
-                say("bench: %s: %s run %d: %s" % (fig.labels[0], name, run + 1, " / ".join(map(str, rs))))
+                    r.cpu, r.io = cpu, io
+                say("bench: %s: %s run %d: %s%s" % (fig.labels[0], name, run + 1, " / ".join(map(str, rs)),
+                                                    disk_said(io, rs[0])))
             for label, r in zip(fig.labels, rs):
                 out[label][name].append(r)
     return out
+
+
+def disk_said(io, r):
+    """the disk's requests per item of one run, by kind, for the log"""
+    if io is None or r.rate is None or r.value is not None or not r.n:
+        return ""
+    n = float(r.n)
+    return "; disk a item: %.2f requests: %.2f reads, %.2f writes (%.2f flushes), %.2f discards" % (
+        disk_total(io) / n, io["reads"] / n, io["writes"] / n, io["flushes"] / n, io["discards"] / n)
 
 
 def children_cpu():
@@ -613,6 +631,12 @@ class Row:
              if r.rate is not None and r.value is None and r.n and r.cpu is not None]
         return statistics.median(v) if v else None
 
+    def io_per(self, side):
+        """the median over the runs of the disk requests per item"""
+        v = [disk_total(r.io) / r.n for r in (self.ours if side == "ours" else self.theirs)
+             if r.rate is not None and r.value is None and r.n and r.io is not None]
+        return statistics.median(v) if v else None
+
     def unit(self):
         for r in self.ours + self.theirs:
             if r.status == "ok" and r.value is not None:
@@ -630,6 +654,12 @@ def fmt(v, spec="%.1f"):
     return "-" if v is None else spec % v
 
 
+def fmt_io(v):
+    """disk requests per item: two decimals, three below one (a fan-out's
+    recipients share a few)"""
+    return fmt(v, "%.2f" if v is None or v >= 1 else "%.3f")
+
+
 def report(rates, rows, runs, out):
     lines = []
     w = lines.append
@@ -641,14 +671,17 @@ def report(rates, rows, runs, out):
     w("machine: fsync %s/s (1 writer), %s/s (4 writers); fork+exec %s/s" % (num(f1), num(f4), num(sp)))
     if "fsync runs" in rates:
         w("         (better of the measurements before and after the jobs: %s)" % "; ".join(
-            "%s %s then %s" % (k.split()[0], num(rates[k][0]), num(rates[k][1]))
-            for k in ("fsync runs", "fsync4 runs", "spawn runs")))
+            "%s %s then %s%s" % (k.split()[0], num(rates[k][0]), num(rates[k][1]),
+                                 " us" if k == "request runs" else "")
+            for k in ("fsync runs", "fsync4 runs", "spawn runs", "request runs") if k in rates))
+    if rates.get("request"):
+        w("disk: a request (4 KB written and waited for) costs the machine %.0f us of CPU" % rates["request"])
     w("%d runs of each figure on each side, taking turns; rates are medians over the runs," % runs)
     w("ours/pfx is the median of the runs' ratios, with their min and max")
     w("")
-    head = ("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s %7s %7s" %
+    head = ("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s %7s %7s %7s %7s" %
             ("benchmark (items)", "ours/s", "ours s", "pfx/s", "pfx s", "ours/pfx", "(min-max)",
-             "ours/fs", "pfx/fs", "ours/sp", "ours ms", "pfx ms"))
+             "ours/fs", "pfx/fs", "ours/sp", "ours ms", "pfx ms", "ours io", "pfx io"))
     w(head)
     w("-" * len(head))
     for row in rows:
@@ -661,12 +694,13 @@ def report(rates, rows, runs, out):
             w("%-26s %9s %8s %9s %8s %8s %13s" % (row.label, fmt(o, "%g"), unit, fmt(p, "%g"), unit if p else "-",
                                                   fmt(med, "%.2f"), spread))
             continue
-        w("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s %7s %7s" % (
+        w("%-26s %9s %8s %9s %8s %8s %13s %7s %7s %7s %7s %7s %7s %7s" % (
             row.label, fmt(o), fmt(row.secs("ours"), "%.3f"), fmt(p), fmt(row.secs("postfix"), "%.3f"),
             fmt(med, "%.2f"), spread,
             fmt(o / f1 if o and f1 else None, "%.2f"), fmt(p / f1 if p and f1 else None, "%.2f"),
             fmt(o / sp if o and sp else None, "%.2f"),
-            fmt(row.cpu_ms("ours"), "%.3f"), fmt(row.cpu_ms("postfix"), "%.3f")))
+            fmt(row.cpu_ms("ours"), "%.3f"), fmt(row.cpu_ms("postfix"), "%.3f"),
+            fmt_io(row.io_per("ours")), fmt_io(row.io_per("postfix"))))
     notes = [n for row in rows for n in row.notes()]
     if notes:
         w("")
@@ -694,7 +728,10 @@ def report(rates, rows, runs, out):
     w("ours ms and pfx ms are the CPU milliseconds a system's own processes spent per item, from the")
     w("start of a run until its mail left the queue (the local and remote jobs count the injectors")
     w("too, the SMTP clients are not counted): set against the 2 cores' wall time, they say whether")
-    w("a figure is bound by the CPU or by waiting.")
+    w("a figure is bound by the CPU or by waiting. ours io and pfx io are the requests per item that")
+    w("the disk under the bench completed over the same span (reads, writes and discards; an fsync's")
+    w("cache flush is one write); the disk line above says what one costs the machine's CPU, outside")
+    w("the ms columns in part.")
     text = "\n".join(lines) + "\n"
     say("")
     say(text)
@@ -833,7 +870,8 @@ def run(which, build, home, runs):
         again = machine_rates(tools, os.path.join(work, "spread", "fsync-scratch"))
         for k, v in again.items():
             rates[k + " runs"] = (rates[k], v)
-            if v is not None and (rates[k] is None or v > rates[k]):
+            better = (lambda a, b: a < b) if k == "request" else (lambda a, b: a > b)
+            if v is not None and (rates[k] is None or better(v, rates[k])):
                 rates[k] = v
     report(rates, rows, runs, os.path.join(work, "results.txt"))
     return 0

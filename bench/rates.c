@@ -1,4 +1,4 @@
-/* rates - the two limits a mail system's speed is measured against.
+/* rates - the limits a mail system's speed is measured against.
  *
  *   rates fsync DIR SECONDS WRITERS
  *     WRITERS processes each loop for SECONDS: create a new small file in
@@ -6,6 +6,13 @@
  *     fsyncs per second (all writers together).
  *   rates spawn SECONDS
  *     fork, exec /bin/true, wait, in a loop. Prints spawns per second.
+ *   rates request FILE SECONDS
+ *     rewrites FILE's first 4 KB and sends it to the disk, waiting for it
+ *     (sync_file_range), in a loop: one disk request each. Prints the
+ *     CPU time all CPUs spent outside idle meanwhile (/proc/stat), in
+ *     microseconds per request: what a request costs the machine beyond
+ *     its system call (the block layer, the device's doorbell, its
+ *     interrupt, the wake-up), on a virtual machine the most.
  *   rates inject COUNT PARALLEL FILE PROG [ARG...]
  *     runs PROG ARG... COUNT times, PARALLEL at a time, each with FILE on
  *     its stdin (the benchmark's injector, cheaper than a script's fork).
@@ -17,6 +24,7 @@
  *     fd 1 (a pipe), i = 0 .. COUNT-1. Prints "<failed> <seconds>".
  *
  * Output is one line. Exit 0, or 111 on any failure. */
+#define _GNU_SOURCE   /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -116,6 +124,47 @@ static int spawnrate(double secs)
   return 0;
 }
 
+/* busy - CPU seconds all CPUs have spent so far outside idle and iowait,
+ * steal left out (/proc/stat: user nice system irq softirq) */
+static double busy(void)
+{
+  unsigned long long user, nice, sys, idle, iowait, irq, softirq;
+  FILE *f = fopen("/proc/stat", "r");
+  int got;
+  if (!f) fail("/proc/stat");
+  got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu",
+               &user, &nice, &sys, &idle, &iowait, &irq, &softirq);
+  fclose(f);
+  if (got != 7) { errno = EPROTO; fail("/proc/stat"); }
+  return (double)(user + nice + sys + irq + softirq) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int requestcost(const char *file, double secs)
+{
+  char buf[4096];
+  unsigned long n = 0;
+  double start, until, cpu;
+  int fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  if (fd == -1) fail("open");
+  memset(buf, 'x', sizeof buf);
+  if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf || fsync(fd) == -1) fail("write");
+  cpu = busy();
+  start = now();
+  until = start + secs;
+  while (now() < until) {
+    buf[0] = (char)n;
+    if (pwrite(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf) fail("pwrite");
+    if (sync_file_range(fd, 0, sizeof buf, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                        SYNC_FILE_RANGE_WAIT_AFTER) == -1)
+      fail("sync_file_range");
+    ++n;
+  }
+  cpu = busy() - cpu;
+  if (close(fd) == -1 || unlink(file) == -1) fail("close");
+  printf("%.1f\n", n ? cpu * 1e6 / (double)n : 0.0);
+  return 0;
+}
+
 /* runmany - start(i, ctx) for i = 0 .. count-1, par children at a time;
  * the number of children that did not exit 0 */
 static unsigned long runmany(unsigned long count, int par, void (*start)(unsigned long, void *), void *ctx)
@@ -212,11 +261,14 @@ int main(int argc, char **argv)
     return fsyncrate(argv[2], atof(argv[3]), atoi(argv[4]));
   if (argc == 3 && !strcmp(argv[1], "spawn"))
     return spawnrate(atof(argv[2]));
+  if (argc == 4 && !strcmp(argv[1], "request"))
+    return requestcost(argv[2], atof(argv[3]));
   if (argc >= 6 && !strcmp(argv[1], "inject"))
     return inject(strtoul(argv[2], NULL, 10), atoi(argv[3]), argv[4], argv + 5);
   if (argc == 9 && !strcmp(argv[1], "queue"))
     return queue(strtoul(argv[2], NULL, 10), atoi(argv[3]), argv + 4);
   fprintf(stderr, "usage: rates fsync DIR SECONDS WRITERS | rates spawn SECONDS |\n"
+          "       rates request FILE SECONDS |\n"
           "       rates inject COUNT PARALLEL FILE PROG [ARG...] |\n"
           "       rates queue COUNT PARALLEL QMAILQUEUE FILE SENDER PREFIX SUFFIX\n");
   return 100;

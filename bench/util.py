@@ -70,6 +70,33 @@ def children(pid):
     return out
 
 
+DISK_KINDS = ("reads", "writes", "discards", "flushes")
+
+
+def disk_requests(path):
+    """The requests the disk holding path has completed so far, by kind
+    (DISK_KINDS, from /sys/dev/block/MAJ:MIN/stat as the kernel's
+    Documentation/block/stat.rst lays it out: fields 1, 5, 12 and 16), or
+    None where path's file system has no block device of its own (tmpfs,
+    overlay). A cache flush that a file system asks for (fsync) is sent
+    as an empty write and counts among the writes; flushes counts the
+    flushes the disk then ran (several waiting writes may share one; a
+    partition does not count them)."""
+    dev = os.stat(path).st_dev
+    try:
+        with open("/sys/dev/block/%d:%d/stat" % (os.major(dev), os.minor(dev))) as f:
+            v = [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return None
+    return {k: v[i] if i < len(v) else 0 for k, i in zip(DISK_KINDS, (0, 4, 11, 15))}
+
+
+def disk_total(io):
+    """every request of disk_requests' counts once: the reads, writes
+    (each flush as the empty write it was sent as) and discards"""
+    return io["reads"] + io["writes"] + io["discards"]
+
+
 def tree_cpu(roots):
     """CPU seconds (user and system) of the processes under roots, the
     roots included: each one's own time and that of the children it has
