@@ -10,9 +10,10 @@
  *     rewrites FILE's first 4 KB and sends it to the disk, waiting for it
  *     (sync_file_range), in a loop: one disk request each. Prints the
  *     CPU time all CPUs spent outside idle meanwhile (/proc/stat), in
- *     microseconds per request: what a request costs the machine beyond
- *     its system call (the block layer, the device's doorbell, its
- *     interrupt, the wake-up), on a virtual machine the most.
+ *     microseconds per request: what a request costs the machine, its
+ *     system calls and what they set going (the block layer, the
+ *     device's doorbell, its interrupt, the wake-up), on a virtual
+ *     machine the most.
  *   rates inject COUNT PARALLEL FILE PROG [ARG...]
  *     runs PROG ARG... COUNT times, PARALLEL at a time, each with FILE on
  *     its stdin (the benchmark's injector, cheaper than a script's fork).
