@@ -274,13 +274,24 @@ def test_qmailctl_cdb_rebuilds_rules(svcroot):
     assert run([bin_path("qmailctl"), "-r", os.path.join(svcroot, "none"), "cdb"]).returncode == 111
 
 
-FAKE_SEND = """#!/bin/sh
-# stands in for qmail-send: records the signals qmailctl sends
-trap 'echo HUP >> {rec}' HUP
-trap 'echo ALRM >> {rec}' ALRM
-trap 'echo TERM >> {rec}; exit 0' TERM
-echo up >> {rec}
-while :; do sleep 1 & wait $!; done
+# stands in for qmail-send: records the signals qmailctl sends. Python,
+# not sh: a handler runs within 0.1 s of its signal whatever the script
+# is doing (CI once saw a HUP never recorded by an sh script of traps
+# around `sleep 1 & wait`)
+FAKE_SEND = """#!/usr/bin/python3
+import signal, sys, time
+def note(word):
+    with open({rec!r}, "a") as f:
+        f.write(word + "\\n")
+def term(sig, frame):
+    note("TERM")
+    sys.exit(0)
+signal.signal(signal.SIGHUP, lambda sig, frame: note("HUP"))
+signal.signal(signal.SIGALRM, lambda sig, frame: note("ALRM"))
+signal.signal(signal.SIGTERM, term)
+note("up")
+while True:
+    time.sleep(0.1)
 """
 
 
