@@ -627,17 +627,20 @@ class Row:
         v = [r.secs for r in (self.ours if side == "ours" else self.theirs) if r.rate is not None and r.secs]
         return statistics.median(v) if v else None
 
+    def per_item(self, side, of):
+        """the median over the side's runs of of(r) per item, over the runs
+        that finished as rates and for which of(r) is not None"""
+        v = [of(r) / r.n for r in (self.ours if side == "ours" else self.theirs)
+             if r.rate is not None and r.value is None and r.n and of(r) is not None]
+        return statistics.median(v) if v else None
+
     def cpu_ms(self, side):
         """the median over the runs of the side's CPU milliseconds per item"""
-        v = [1000 * r.cpu / r.n for r in (self.ours if side == "ours" else self.theirs)
-             if r.rate is not None and r.value is None and r.n and r.cpu is not None]
-        return statistics.median(v) if v else None
+        return self.per_item(side, lambda r: None if r.cpu is None else 1000 * r.cpu)
 
     def io_per(self, side):
         """the median over the runs of the disk requests per item"""
-        v = [disk_total(r.io) / r.n for r in (self.ours if side == "ours" else self.theirs)
-             if r.rate is not None and r.value is None and r.n and r.io is not None]
-        return statistics.median(v) if v else None
+        return self.per_item(side, lambda r: None if r.io is None else disk_total(r.io))
 
     def unit(self):
         for r in self.ours + self.theirs:
@@ -872,8 +875,8 @@ def run(which, build, home, runs):
         again = machine_rates(tools, os.path.join(work, "spread", "fsync-scratch"))
         for k, v in again.items():
             rates[k + " runs"] = (rates[k], v)
-            better = (lambda a, b: a < b) if k == "request" else (lambda a, b: a > b)
-            if v is not None and (rates[k] is None or better(v, rates[k])):
+            # the higher rate is the better, the lower request cost
+            if v is not None and (rates[k] is None or (v < rates[k] if k == "request" else v > rates[k])):
                 rates[k] = v
     report(rates, rows, runs, os.path.join(work, "results.txt"))
     return 0
