@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "bio.h"
 #include "say.h"
+#include "unixsock.h"
 
 #define FATAL "qmail-authcheck: fatal: "
 #define CHECKPW_MAX 512
@@ -51,8 +51,7 @@ static size_t readdata(void)
 
 int main(int argc, char **argv)
 {
-  struct sockaddr_un sun;
-  const char *path;
+  const char *path, *step;
   size_t n, l;
   ssize_t r;
   char code;
@@ -65,13 +64,13 @@ int main(int argc, char **argv)
   if (l == n) die(2, FATAL, "no login name on descriptor 3\n", NULL);
   if (strnlen(data + l + 1, n - l - 1) == n - l - 1) die(2, FATAL, "no password on descriptor 3\n", NULL);
 
-  if (strlen(path) >= sizeof sun.sun_path) { errno = ENAMETOOLONG; die_temp("unable to connect to ", path); }
-  memset(&sun, 0, sizeof sun);
-  sun.sun_family = AF_UNIX;
-  memcpy(sun.sun_path, path, strlen(path) + 1);
-  s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s == -1) die_temp("unable to make a socket for ", path);
-  if (connect(s, (struct sockaddr *)&sun, sizeof sun) == -1) die_temp("unable to connect to ", path);
+  s = unixsock_connect(path, &step);
+  if (s == -1) {
+    int e = errno;
+    explicit_bzero(data, sizeof data);
+    errno = e;
+    die(111, FATAL, "unable to ", step, " ", path, ": ", say_errno(), "\n", NULL);
+  }
   if (!bio_writeall(s, data, n, ANSWERTIME)) die_temp("unable to write to ", path);
   explicit_bzero(data + l + 1, sizeof data - l - 1);     /* the name stays, for USER */
   if (shutdown(s, SHUT_WR) == -1) die_temp("unable to write to ", path);

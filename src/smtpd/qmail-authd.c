@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "auto.h"
@@ -30,6 +29,7 @@
 #include "say.h"
 #include "scan.h"
 #include "sig.h"
+#include "unixsock.h"
 #include "waitchild.h"
 
 #define FATAL "qmail-authd: fatal: "
@@ -41,11 +41,6 @@
 static noreturn void usage(void)
 {
   die(100, "qmail-authd: usage: qmail-authd [ -u user ] [ -c max ] socket checkpassword [ arg ... ]\n", NULL);
-}
-
-static noreturn void die_sys(const char *what, const char *path)
-{
-  die(111, FATAL, what, path, ": ", say_errno(), "\n", NULL);
 }
 
 static char **checker;
@@ -115,33 +110,12 @@ static noreturn void serve(int c)
   _exit(0);
 }
 
-/* peerok - the peer runs as uid or root */
-static int peerok(int c, uid_t uid)
-{
-  struct ucred cr;
-  socklen_t len = sizeof cr;
-  if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1) return 0;
-  return cr.uid == uid || cr.uid == 0;
-}
-
 /* listen_on - bind path as a socket for root and gid only */
 static int listen_on(const char *path, gid_t gid)
 {
-  struct sockaddr_un sun;
-  int s;
-
-  if (strlen(path) >= sizeof sun.sun_path) { errno = ENAMETOOLONG; die_sys("unable to bind ", path); }
-  memset(&sun, 0, sizeof sun);
-  sun.sun_family = AF_UNIX;
-  memcpy(sun.sun_path, path, strlen(path) + 1);
-  s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s == -1) die_sys("unable to make a socket for ", path);
-  if (unlink(path) == -1 && errno != ENOENT) die_sys("unable to remove ", path);
-  umask(077);                           /* nobody can connect before the chown */
-  if (bind(s, (struct sockaddr *)&sun, sizeof sun) == -1) die_sys("unable to bind ", path);
-  if (chown(path, 0, gid) == -1) die_sys("unable to chown ", path);
-  if (chmod(path, 0660) == -1) die_sys("unable to chmod ", path);
-  if (listen(s, 64) == -1) die_sys("unable to listen on ", path);
+  const char *step;
+  int s = unixsock_listen(path, 0, gid, 0660, 64, &step);
+  if (s == -1) die(111, FATAL, "unable to ", step, " ", path, ": ", say_errno(), "\n", NULL);
   return s;
 }
 
@@ -179,7 +153,7 @@ int main(int argc, char **argv)
       if (errno != EINTR && errno != ECONNABORTED) { say(2, WARN, "accept: ", say_errno(), "\n", NULL); sleep(1); }
       continue;
     }
-    if (!peerok(c, uid)) { close(c); continue; }
+    if (!unixsock_peerok(c, uid)) { close(c); continue; }
     pid = fork();
     if (pid == 0) { close(s); serve(c); }
     if (pid == -1) say(2, WARN, "unable to fork: ", say_errno(), "\n", NULL);
