@@ -1,5 +1,6 @@
 /* ucspi-tlsd - TLS for a program run by tcpserver, the UCSPI-TLS way.
  * Usage: ucspi-tlsd [-i] [-h secs] [-t secs] prog...   (server)
+ *        ucspi-tlsd -d socket                          (resident engine)
  *        ucspi-tlsd -c [-C cafile] [-V] [-n name]... [-h secs] [-t secs]
  * The server reads CERTFILE and KEYFILE, drops root if it has it, then
  * runs prog. Without -i prog gets SSLCTLFD, SSLREADFD and SSLWRITEFD and
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "ucspi-tlsd.h"
@@ -32,31 +34,69 @@ const char *tls_prog = "ucspi-tlsd";
 static noreturn void usage(void)
 {
   die(100, "ucspi-tlsd: usage: ucspi-tlsd [-i] [-h secs] [-t secs] prog...\n"
+           "       ucspi-tlsd -d socket\n"
            "       ucspi-tlsd -c [-C cafile] [-V] [-n name]... [-h secs] [-t secs]\n", NULL);
 }
 
-static noreturn void die_sys(const char *what) { die(111, "ucspi-tlsd: fatal: unable to ", what, ": ", say_errno(), "\n", NULL); }
+noreturn void die_sys(const char *what) { die(111, "ucspi-tlsd: fatal: unable to ", what, ": ", say_errno(), "\n", NULL); }
 
 /* loadfile - check that the file named in $var can be read by us now, so
- * the message names the file and the errno, not an OpenSSL code */
-static const char *loadfile(const char *var)
+ * the message names the file and the errno, not an OpenSSL code: a
+ * failure is fatal, or with fatal 0 it is 0 with errno set */
+static const char *loadfile(const char *var, int fatal)
 {
   const char *fn = getenv(var);
   int fd;
   if (!fn || !*fn) die(111, "ucspi-tlsd: fatal: ", var, " is not set\n", NULL);
   fd = open(fn, O_RDONLY | O_CLOEXEC);
+  if (fd == -1 && !fatal) return 0;
   if (fd == -1) die(111, "ucspi-tlsd: fatal: unable to read ", var, " ", fn, ": ", say_errno(), "\n", NULL);
   close(fd);
   return fn;
 }
 
-static SSL_CTX *server_ctx(void)
+/* try_ctx - the context with CERTFILE's chain and KEYFILE's key, or 0
+ * with *what and *file saying which step failed and the reason queued
+ * for tls_reason (or in errno for a file we cannot read, which with
+ * fatal set is a fatal error instead) */
+static SSL_CTX *try_ctx(int fatal, const char **what, const char **file)
 {
   SSL_CTX *ctx = tls_ctx(1);
-  const char *cert = loadfile("CERTFILE"), *key = loadfile("KEYFILE");
-  if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) tls_die("unable to load the certificate chain in CERTFILE ", cert);
-  if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) tls_die("unable to load the key in KEYFILE ", key);
-  if (SSL_CTX_check_private_key(ctx) != 1) tls_die("KEYFILE does not match CERTFILE", "");
+  const char *cert, *key;
+  ERR_clear_error();
+  *what = "unable to read CERTFILE "; *file = getenv("CERTFILE");
+  if (!(cert = loadfile("CERTFILE", fatal))) goto fail;
+  *what = "unable to read KEYFILE "; *file = getenv("KEYFILE");
+  if (!(key = loadfile("KEYFILE", fatal))) goto fail;
+  *what = "unable to load the certificate chain in CERTFILE "; *file = cert;
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) goto fail;
+  *what = "unable to load the key in KEYFILE "; *file = key;
+  if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) goto fail;
+  *what = "KEYFILE does not match CERTFILE"; *file = "";
+  if (SSL_CTX_check_private_key(ctx) != 1) goto fail;
+  return ctx;
+fail:
+  {
+    int e = errno;
+    SSL_CTX_free(ctx);
+    errno = e;
+  }
+  return 0;
+}
+
+SSL_CTX *server_ctx(void)
+{
+  const char *what, *file;
+  SSL_CTX *ctx = try_ctx(1, &what, &file);
+  if (!ctx) tls_die(what, file);
+  return ctx;
+}
+
+SSL_CTX *server_ctx_again(void)
+{
+  const char *what, *file;
+  SSL_CTX *ctx = try_ctx(0, &what, &file);
+  if (!ctx) say(2, "ucspi-tlsd: warning: ", what, file, ": ", tls_reason(), "; going on with the context loaded before\n", NULL);
   return ctx;
 }
 
@@ -84,11 +124,14 @@ static void become(uid_t uid, gid_t gid)
  * becomes $UID/$GID (envuidgid's names, what tcpserver -U would do) when
  * they are set, and otherwise keeps root (qmail-popup needs it for
  * checkpassword). Not started as root, nothing changes. */
-static int engine_ids, prog_ids;
-static uid_t engine_uid, prog_uid;
-static gid_t engine_gid, prog_gid;
+int engine_ids;
+uid_t engine_uid;
+gid_t engine_gid;
+static int prog_ids;
+static uid_t prog_uid;
+static gid_t prog_gid;
 
-static void plan_ids(void)
+void plan_ids(void)
 {
   if (geteuid() != 0) return;
   prog_ids = ids("UID", "GID", &prog_uid, &prog_gid);
@@ -98,7 +141,7 @@ static void plan_ids(void)
     die(111, "ucspi-tlsd: fatal: running as root: set TLS_UID and TLS_GID, or UID and GID, to the account the TLS engine runs as\n", NULL);
 }
 
-static void drop_engine(void) { if (engine_ids) become(engine_uid, engine_gid); }
+void drop_engine(void) { if (engine_ids) become(engine_uid, engine_gid); }
 static void drop_prog(void) { if (prog_ids) become(prog_uid, prog_gid); }
 
 /* one_account - the engine and prog end up with the same ids */
@@ -116,9 +159,9 @@ static void setnum(const char *var, int fd)
 
 /* the application's view: one pipe each way, made close-on-exec on our
  * side so nothing else holds them open */
-static int toprog[2], fromprog[2];
+int toprog[2], fromprog[2];
 
-static void pipes(void)
+void pipes(void)
 {
   if (pipe2(toprog, O_CLOEXEC) == -1 || pipe2(fromprog, O_CLOEXEC) == -1) die_sys("make pipes");
 }
@@ -129,7 +172,7 @@ static void forget(void)
   unsetenv("CERTFILE"); unsetenv("KEYFILE"); unsetenv("TLS_UID"); unsetenv("TLS_GID");
 }
 
-static noreturn void runprog(char **prog)
+noreturn void runprog(char **prog)
 {
   drop_prog();
   forget();
@@ -137,12 +180,12 @@ static noreturn void runprog(char **prog)
   die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", NULL);
 }
 
-static unsigned hsecs = 30, idle = 1200;
+unsigned hsecs = 30, idle = 1200;
 
 /* export_env - "SSL_PROTOCOL=p\0SSL_CIPHER=c\0" (tls_env's: n bytes in
  * env, which has room for one more) into our environment for prog; 0 when
  * env is not that */
-static int export_env(char *env, size_t n)
+int export_env(char *env, size_t n)
 {
   size_t eq;
   if (n < 14) return 0;
@@ -166,7 +209,7 @@ static noreturn void handshake_failed(const char *why)
  * send after it, and a client that writes its next command (EHLO after
  * STARTTLS) while that record is unacknowledged holds it back (Nagle)
  * until the delayed ACK, 40 ms later. */
-static SSL *accept_tls(SSL_CTX *ctx)
+SSL *accept_tls(SSL_CTX *ctx)
 {
   const char *why;
   int one = 1;
@@ -180,7 +223,7 @@ static SSL *accept_tls(SSL_CTX *ctx)
 
 /* offer - UCSPI-TLS: the control socket's end ctl and the pipes' ends
  * that prog keeps, named in the environment it gets */
-static void offer(int ctl)
+void offer(int ctl)
 {
   if (fd_keep(ctl) == -1 || fd_keep(toprog[0]) == -1 || fd_keep(fromprog[1]) == -1) die_sys("pass descriptors");
   setnum("SSLCTLFD", ctl);
@@ -192,7 +235,7 @@ static void offer(int ctl)
  * 'Y' starts TLS and answers with SSL_PROTOCOL=...\0SSL_CIPHER=...\0\0
  * once the handshake is done, 'y' starts TLS without an answer; then
  * the pump, whose code it returns. EOF before a command: 0. */
-static int command(SSL_CTX *ctx, int ctl)
+int command(SSL_CTX *ctx, int ctl)
 {
   char c, env[512];
   ssize_t r;
@@ -346,12 +389,14 @@ static unsigned secs(const char *s)
 int main(int argc, char **argv)
 {
   int opt, immed = 0, client = 0;
+  const char *serve = 0, *engine;
   SSL_CTX *ctx;
 
   sig_ignore(SIGPIPE);
-  while ((opt = getopt(argc, argv, "+icC:Vn:h:t:")) != -1)
+  while ((opt = getopt(argc, argv, "+icd:C:Vn:h:t:")) != -1)
     switch (opt) {
       case 'i': immed = 1; break;
+      case 'd': serve = optarg; break;
       case 'c': client = 1; break;
       case 'C': tlsc_cafile = optarg; break;
       case 'V': tlsc_require = 1; break;
@@ -360,8 +405,11 @@ int main(int argc, char **argv)
       case 't': idle = secs(optarg); break;
       default: usage();
     }
-  if (client) { if (optind != argc) usage(); tls_client(hsecs, idle); }
+  if (client) { if (optind != argc || serve) usage(); tls_client(hsecs, idle); }
+  if (serve) { if (optind != argc || immed) usage(); engine_serve(serve); }
   if (optind >= argc) usage();
+  engine = getenv("TLSENGINE");
+  if (engine && *engine) { plan_ids(); engine_handoff(engine, immed, argv + optind); }
   ctx = server_ctx();
   plan_ids();
   if (one_account()) {
