@@ -5,6 +5,7 @@
 #   qmail-pop3d  qmail-popup + checkpassword + qmail-pop3d under tcpserver
 # and, given a certificate (-C, -K), TLS and AUTH (doc/auth.md):
 #   qmail-authd  the root password service qmail-smtpd asks (qmail-authcheck)
+#   qmail-tlsd   the resident TLS engine (ucspi-tlsd -d) the TLS services use
 #   qmail-smtpd  then offers STARTTLS, and AUTH after it
 #   qmail-submission  port 587 (RFC 6409): STARTTLS, AUTH required
 #   qmail-smtps  port 465 (RFC 8314): TLS from the start, AUTH required
@@ -21,15 +22,16 @@ usage() {
   cat >&2 <<USAGE
 usage: services.sh [ -s ] [ -H home ] [ -L logdir ] [ -R rulesdir ] [ -o services ]
                    [ -a smtpaddr ] [ -p smtpport ] [ -q pop3port ] [ -D defaultdelivery ]
-                   [ -m memlimit ] [ -C certfile -K keyfile ] [ -S authsocket ]
+                   [ -m memlimit ] [ -C certfile -K keyfile ] [ -S authsocket ] [ -E tlssocket ]
                    [ -P submissionport ] [ -T smtpsport ] [ servicedir ]
   servicedir  default /etc/service if it exists, else /service if it exists,
               else /etc/service (created)
   -s          start the services now (no down files)
-  -o          comma-separated subset of send,smtpd,pop3,authd,submission,smtps
-              (default send,smtpd,pop3, and with -C also authd,submission,smtps)
+  -o          comma-separated subset of send,smtpd,pop3,authd,tlsd,submission,smtps
+              (default send,smtpd,pop3, and with -C also authd,tlsd,submission,smtps)
   -C, -K      PEM certificate chain and key for ucspi-tlsd (read as root)
   -S          qmail-authd's socket (default /run/qmail/authd.sock)
+  -E          qmail-tlsd's socket (default /run/qmail/tlsd.sock)
 USAGE
   exit 100
 }
@@ -46,9 +48,10 @@ mem=40000000
 start=0
 cert= key=
 authsock=/run/qmail/authd.sock
+tlssock=/run/qmail/tlsd.sock
 subport=587
 smtpsport=465
-while getopts sH:L:R:o:a:p:q:D:m:C:K:S:P:T: opt; do
+while getopts sH:L:R:o:a:p:q:D:m:C:K:S:E:P:T: opt; do
   case $opt in
     s) start=1 ;;
     H) home=$OPTARG ;;
@@ -63,6 +66,7 @@ while getopts sH:L:R:o:a:p:q:D:m:C:K:S:P:T: opt; do
     C) cert=$OPTARG ;;
     K) key=$OPTARG ;;
     S) authsock=$OPTARG ;;
+    E) tlssock=$OPTARG ;;
     P) subport=$OPTARG ;;
     T) smtpsport=$OPTARG ;;
     *) usage ;;
@@ -82,11 +86,11 @@ fi
 if [ -n "$cert$key" ] && { [ -z "$cert" ] || [ -z "$key" ]; }; then
   echo "services.sh: -C and -K go together" >&2; exit 100
 fi
-[ -n "$which" ] || { which=send,smtpd,pop3; [ -z "$cert" ] || which=$which,authd,submission,smtps; }
-case ,$which, in *,submission,*|*,smtps,*)
-  [ -n "$cert" ] || { echo "services.sh: submission and smtps need -C and -K" >&2; exit 100; } ;;
+[ -n "$which" ] || { which=send,smtpd,pop3; [ -z "$cert" ] || which=$which,authd,tlsd,submission,smtps; }
+case ,$which, in *,submission,*|*,smtps,*|*,tlsd,*)
+  [ -n "$cert" ] || { echo "services.sh: submission, smtps and tlsd need -C and -K" >&2; exit 100; } ;;
 esac
-for p in "$home" "$logdir" "$rules" "$sdir" "$authsock" ${cert:+"$cert"} ${key:+"$key"}; do
+for p in "$home" "$logdir" "$rules" "$sdir" "$authsock" "$tlssock" ${cert:+"$cert"} ${key:+"$key"}; do
   case $p in /*) ;; *) echo "services.sh: not an absolute path: $p" >&2; exit 100 ;; esac
   case $p in *[!A-Za-z0-9/._+-]*) echo "services.sh: unsafe characters in $p" >&2; exit 100 ;; esac
 done
@@ -191,8 +195,11 @@ RUN
 }
 
 # smtprun NAME PORT RULES ENV TLSFLAG - the run script of an SMTP service
-# with TLS and AUTH: tcpserver as root, ucspi-tlsd reads the key and then
-# runs TLS and qmail-smtpd as $qmaild; logins go to qmail-authd
+# with TLS and AUTH: tcpserver as root, ucspi-tlsd hands the connection to
+# qmail-tlsd (or, while that is down, reads the key itself) and runs
+# qmail-smtpd as $qmaild; logins go to qmail-authd
+engine=
+case ,$which, in *,tlsd,*) engine="TLSENGINE=$tlssock " ;; esac
 smtprun() {
   cat <<RUN
 #!/bin/sh
@@ -201,7 +208,7 @@ smtprun() {
 RUN
   smtphead "$1"
   cat <<RUN
-exec env - PATH="$path" CERTFILE=$cert KEYFILE=$key UID="\$uid" GID="\$gid" $4 \\
+exec env - PATH="$path" ${engine}CERTFILE=$cert KEYFILE=$key UID="\$uid" GID="\$gid" $4 \\
   softlimit -m $mem \\
   tcpserver -v -R -l "\$local" -x $rules/$3.cdb -c "\$max" $addr $2 \\
     $home/bin/ucspi-tlsd$5 $home/bin/qmail-smtpd $home/bin/qmail-authcheck $authsock true
@@ -216,6 +223,22 @@ service qmail-authd authd <<RUN
 exec 2>&1
 mkdir -p ${authsock%/*} || exit 111
 exec env - PATH="$path" $home/bin/qmail-authd $authsock $home/bin/checkpassword true
+RUN
+;; esac
+
+case ,$which, in *,tlsd,*)
+service qmail-tlsd tlsd <<RUN
+#!/bin/sh
+# ucspi-tlsd -d as root: reads the key (again when it changes) and serves
+# the TLS of the SMTP services on $tlssock, each connection in a worker
+# running as $qmaild.
+exec 2>&1
+uid=\$(id -u $qmaild) || exit 111
+gid=\$(getent group $nofiles | cut -d: -f3)
+[ -n "\$gid" ] || exit 111
+mkdir -p ${tlssock%/*} || exit 111
+exec env - PATH="$path" CERTFILE=$cert KEYFILE=$key UID="\$uid" GID="\$gid" \\
+  $home/bin/ucspi-tlsd -d $tlssock
 RUN
 ;; esac
 

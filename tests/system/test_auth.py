@@ -478,8 +478,9 @@ def test_msmtp_cleartext(cleartext, fakeqq, account, tmp_path):
 
 
 def test_services_with_a_certificate(tmp_path):
-    """scripts/services.sh -C -K: qmail-authd, and qmail-smtpd (25),
-    qmail-submission (587) and qmail-smtps (465) behind ucspi-tlsd with
+    """scripts/services.sh -C -K: qmail-authd, qmail-tlsd (the resident
+    TLS engine), and qmail-smtpd (25), qmail-submission (587) and
+    qmail-smtps (465) behind ucspi-tlsd handing TLS to qmail-tlsd, with
     AUTH through qmail-authcheck; submission and smtps require AUTH."""
     from conftest import HOME, SRC
     (tmp_path / "rules").mkdir()
@@ -490,7 +491,7 @@ def test_services_with_a_certificate(tmp_path):
     r = run(args + [str(sdir)])
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(sdir)) == ["qmail-authd", "qmail-pop3d", "qmail-send", "qmail-smtpd",
-                                        "qmail-smtps", "qmail-submission"]
+                                        "qmail-smtps", "qmail-submission", "qmail-tlsd"]
     text = {}
     for name in os.listdir(sdir):
         path = sdir / name / "run"
@@ -498,6 +499,9 @@ def test_services_with_a_certificate(tmp_path):
         text[name] = path.read_text()
     authd = text["qmail-authd"]
     assert "%s/bin/qmail-authd /run/qmail-test/authd.sock %s/bin/checkpassword true" % (HOME, HOME) in authd
+    tlsd = text["qmail-tlsd"]
+    assert "CERTFILE=/etc/ssl/mail/chain.pem KEYFILE=/etc/ssl/mail/key.pem" in tlsd
+    assert "%s/bin/ucspi-tlsd -d /run/qmail/tlsd.sock" % HOME in tlsd and 'UID="$uid"' in tlsd
     check = "%s/bin/qmail-authcheck /run/qmail-test/authd.sock true" % HOME
     for name, port, immediate, required in (("qmail-smtpd", 25, False, False),
                                             ("qmail-submission", 587, False, True),
@@ -505,7 +509,7 @@ def test_services_with_a_certificate(tmp_path):
         t = text[name]
         assert " 0 %d " % port in t and "CERTFILE=/etc/ssl/mail/chain.pem KEYFILE=/etc/ssl/mail/key.pem" in t
         assert ("ucspi-tlsd -i " in t) == immediate and "bin/ucspi-tlsd" in t
-        assert ("AUTHREQUIRED=1" in t) == required
+        assert ("AUTHREQUIRED=1" in t) == required and "TLSENGINE=/run/qmail/tlsd.sock " in t
         assert "%s/bin/qmail-smtpd %s" % (HOME, check) in t
         assert "-u \"$uid\"" not in t     # tcpserver stays root; ucspi-tlsd drops to UID/GID
     # -C without -K, and submission without a certificate, are usage errors
