@@ -195,15 +195,16 @@ RUN
 }
 
 # smtprun NAME PORT RULES ENV TLSFLAG - the run script of an SMTP service
-# with TLS and AUTH: tcpserver as root, ucspi-tlsd hands the connection to
-# qmail-tlsd (or, while that is down, reads the key itself) and runs
-# qmail-smtpd as $qmaild; logins go to qmail-authd
-engine=
-case ,$which, in *,tlsd,*) engine="TLSENGINE=$tlssock " ;; esac
+# with TLS and AUTH: tcpserver as root, ucspi-tlsd-front hands the
+# connection to qmail-tlsd (or, while that is down, runs ucspi-tlsd, which
+# reads the key itself) and runs qmail-smtpd as $qmaild; logins go to
+# qmail-authd. Without qmail-tlsd, ucspi-tlsd itself.
+engine= helper=ucspi-tlsd
+case ,$which, in *,tlsd,*) engine="TLSENGINE=$tlssock " helper=ucspi-tlsd-front ;; esac
 smtprun() {
   cat <<RUN
 #!/bin/sh
-# $1: qmail-smtpd on $addr:$2 behind ucspi-tlsd$5 (TLS), AUTH through
+# $1: qmail-smtpd on $addr:$2 behind $helper$5 (TLS), AUTH through
 # qmail-authcheck and qmail-authd on $authsock. Rules: $rules/$3.cdb.
 RUN
   smtphead "$1"
@@ -211,7 +212,7 @@ RUN
 exec env - PATH="$path" ${engine}CERTFILE=$cert KEYFILE=$key UID="\$uid" GID="\$gid" $4 \\
   softlimit -m $mem \\
   tcpserver -v -R -l "\$local" -x $rules/$3.cdb -c "\$max" $addr $2 \\
-    $home/bin/ucspi-tlsd$5 $home/bin/qmail-smtpd $home/bin/qmail-authcheck $authsock true
+    $home/bin/$helper$5 $home/bin/qmail-smtpd $home/bin/qmail-authcheck $authsock true
 RUN
 }
 

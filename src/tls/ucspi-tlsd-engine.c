@@ -1,33 +1,16 @@
-/* The resident engine of ucspi-tlsd (-d socket), and the hand-off to it.
+/* The resident engine of ucspi-tlsd (-d socket).
  *
- * A helper started for each connection loads OpenSSL, makes its context
- * and reads the certificate and the key before the first byte of the
- * handshake: about 4 ms of CPU a connection on the bench machine, more
- * than the handshake. The engine does that once. It stays (as root when
- * started so, to read the key again when it changes), listens on a UNIX
- * socket, and forks a worker for each connection a helper hands it; the
- * worker becomes the engine's account and runs the helper's own code on
- * the descriptors it was given. A helper whose $TLSENGINE names the
- * socket hands its connection over and becomes prog; when the engine is
- * not there or does not take the connection, it does TLS itself.
- *
- * The hand-off, on one connection to the socket, from root or the
- * engine's account only (SO_PEERCRED):
- *   helper: struct handoff, with SCM_RIGHTS: the network's read and write
- *     descriptors (0, 1), its stderr (2), the read end of prog's output,
- *     the write end of prog's input, and without -i the engine's end of
- *     the UCSPI-TLS control socket;
- *   worker: 'k', once it runs as the engine's account;
- *   helper: 'g', and from then on the connection is the worker's. A
- *     worker that reads anything else (the helper gave up waiting and
- *     closed) exits having touched nothing, so one of the two serves the
- *     connection, never both;
- *   worker (-i only): tls_env's text once the handshake is done, then EOF.
- * A failed handshake ends the worker with its message on the helper's
- * stderr, as if the helper had done it, and the helper exits 111. */
+ * A helper started for each connection loads libssl and libcrypto, makes
+ * its context and reads the certificate and the key before the first
+ * byte of the handshake, which costs more CPU than the handshake (on the
+ * bench machine, bench/README.md). The engine does that once. It stays
+ * (as root when started so, to read the key again when it changes),
+ * listens on a UNIX socket, and forks a worker for each connection that
+ * ucspi-tlsd-front hands it (handoff.h); the worker becomes the engine's
+ * account and runs the helper's own code on the descriptors it was
+ * given. The engine's own process touches no byte from the network. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,6 +20,8 @@
 #include <openssl/ssl.h>
 
 #include "ucspi-tlsd.h"
+#include "handoff.h"
+#include "prog.h"
 #include "bio.h"
 #include "fd.h"
 #include "say.h"
@@ -44,100 +29,8 @@
 #include "unixsock.h"
 #include "waitchild.h"
 
-#define NFD 6               /* descriptors handed over: 5 with -i */
-#define TAKETIME 10         /* seconds the helper waits for 'k' */
-#define TALKTIME 5          /* seconds the engine waits for a request or 'g' */
-
-struct handoff {
-  char magic[4];            /* "TLS1": the two sides are one build */
-  unsigned immed;           /* -i */
-  unsigned hsecs, idle;     /* -h and -t */
-};
-
-static const char magic[4] = { 'T', 'L', 'S', '1' };
-
-/* ------------------------------------------------------------ the helper */
-
-static void warn(const char *path, const char *what, const char *why)
-{
-  say(2, "ucspi-tlsd: warning: TLSENGINE ", path, ": ", what, why, "; doing TLS here\n", NULL);
-}
-
-static void close_all(int *fd, int n)
-{
-  int i;
-  for (i = 0; i < n; ++i)
-    if (fd[i] != -1) close(fd[i]);
-}
-
-/* give - the request and the descriptors, in one message */
-static int give(int s, const struct handoff *h, const int *fd, int n)
-{
-  union { struct cmsghdr h; char buf[CMSG_SPACE(NFD * sizeof(int))]; } u;
-  struct iovec iov = { (void *)h, sizeof *h };
-  struct msghdr m;
-  struct cmsghdr *c;
-  ssize_t r;
-
-  memset(&m, 0, sizeof m);
-  memset(&u, 0, sizeof u);
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = u.buf;
-  m.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
-  c = CMSG_FIRSTHDR(&m);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
-  memcpy(CMSG_DATA(c), fd, (size_t)n * sizeof(int));
-  do r = sendmsg(s, &m, MSG_NOSIGNAL); while (r == -1 && errno == EINTR);
-  return r == (ssize_t)sizeof *h;
-}
-
-void engine_handoff(const char *path, int immed, char **prog)
-{
-  struct handoff h;
-  int s, ctl[2] = { -1, -1 }, fd[NFD], n = immed ? NFD - 1 : NFD;
-  const char *step;
-  char c, env[512];
-  size_t got = 0;
-  ssize_t r;
-
-  s = unixsock_connect(path, &step);
-  if (s == -1) { warn(path, "unable to connect: ", say_errno()); return; }
-  if (!immed && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) == -1) die_sys("make a socket pair");
-  pipes();
-  fd[0] = 0; fd[1] = 1; fd[2] = 2; fd[3] = fromprog[0]; fd[4] = toprog[1]; fd[5] = ctl[1];
-  memcpy(h.magic, magic, sizeof magic);
-  h.immed = (unsigned)immed; h.hsecs = hsecs; h.idle = idle;
-  if (!give(s, &h, fd, n)) { warn(path, "unable to hand over the connection: ", say_errno()); goto undo; }
-  r = bio_rawread(s, &c, 1, TAKETIME);
-  if (r != 1 || c != 'k') { warn(path, "the engine did not take the connection", ""); goto undo; }
-  c = 'g';
-  if (bio_writeall(s, &c, 1, TAKETIME) != 1) { warn(path, "the engine went away", ""); goto undo; }
-
-  /* the connection is the worker's now */
-  close(toprog[1]); close(fromprog[0]);
-  if (!immed) {
-    close(s); close(ctl[1]);
-    offer(ctl[0]);
-    runprog(prog);                      /* on the network, as delayed() */
-  }
-  for (;;) {                            /* the handshake's result, then EOF */
-    r = bio_rawread(s, env + got, sizeof env - 1 - got, hsecs + TAKETIME);
-    if (r <= 0 || (got += (size_t)r) == sizeof env - 1) break;
-  }
-  close(s);
-  if (!export_env(env, got)) _exit(111);   /* no handshake: the worker said why */
-  if (fd_copy(0, toprog[0]) == -1 || fd_copy(1, fromprog[1]) == -1) die_sys("move descriptors");
-  runprog(prog);
-
-undo:
-  close(s);
-  close_all(ctl, 2);
-  close_all(toprog, 2);
-  close_all(fromprog, 2);
-}
+#define NFD HANDOFF_NFD
+#define TALKTIME HANDOFF_TALK
 
 /* ------------------------------------------------------------ the engine */
 
@@ -213,9 +106,9 @@ static int take(int c, struct handoff *h, int *fd)
   want = h->immed ? NFD - 1 : NFD;
   if (n > NFD) n = NFD + 1;
   if (r != (ssize_t)sizeof *h || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n != want
-      || memcmp(h->magic, magic, sizeof magic) || h->immed > 1
+      || memcmp(h->magic, handoff_magic, sizeof handoff_magic) || h->immed > 1
       || !h->hsecs || h->hsecs > 86400 || !h->idle || h->idle > 86400) {
-    close_all(fd, n > NFD ? NFD : n);
+    handoff_close(fd, n > NFD ? NFD : n);
     return 0;
   }
   return 1;
@@ -295,7 +188,7 @@ noreturn void engine_serve(const char *path)
       pid = fork();
       if (pid == 0) { close(s); worker(c, &h, fd, ctx); }
       if (pid == -1) say(2, "ucspi-tlsd: warning: unable to fork: ", say_errno(), "\n", NULL);
-      close_all(fd, h.immed ? NFD - 1 : NFD);
+      handoff_close(fd, h.immed ? NFD - 1 : NFD);
     }
     close(c);
   }

@@ -6,7 +6,8 @@
  * runs prog. Without -i prog gets SSLCTLFD, SSLREADFD and SSLWRITEFD and
  * starts TLS by writing Y (or y) on the control descriptor; with -i the
  * handshake comes first and prog sees the cleartext on fd 0 and 1.
- * The only program of the suite that links libssl (ucspi-tlsd(8)). */
+ * The only program of the suite that links libssl (ucspi-tlsd(8));
+ * ucspi-tlsd-front hands connections to the -d engine without it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,13 +24,12 @@
 
 #include "ucspi-tlsd.h"
 #include "fd.h"
-#include "fmt.h"
-#include "priv.h"
 #include "say.h"
 #include "scan.h"
 #include "sig.h"
 
 const char *tls_prog = "ucspi-tlsd";
+unsigned hsecs = 30, idle = 1200;
 
 static noreturn void usage(void)
 {
@@ -37,8 +37,6 @@ static noreturn void usage(void)
            "       ucspi-tlsd -d socket\n"
            "       ucspi-tlsd -c [-C cafile] [-V] [-n name]... [-h secs] [-t secs]\n", NULL);
 }
-
-noreturn void die_sys(const char *what) { die(111, "ucspi-tlsd: fatal: unable to ", what, ": ", say_errno(), "\n", NULL); }
 
 /* loadfile - check that the file named in $var can be read by us now, so
  * the message names the file and the errno, not an OpenSSL code: a
@@ -100,101 +98,10 @@ SSL_CTX *server_ctx_again(void)
   return ctx;
 }
 
-/* ids - the numbers in $u and $g: 1, 0 when unset, exit when malformed */
-static int ids(const char *u, const char *g, uid_t *uid, gid_t *gid)
-{
-  const char *x = getenv(u), *y = getenv(g);
-  unsigned long a, b;
-  if (!x || !y) return 0;
-  if (!*x || scan_ulong(x, &a) != strlen(x) || !*y || scan_ulong(y, &b) != strlen(y))
-    die(111, "ucspi-tlsd: fatal: ", u, " or ", g, " is not a number\n", NULL);
-  *uid = (uid_t)a;
-  *gid = (gid_t)b;
-  return 1;
-}
-
-static void become(uid_t uid, gid_t gid)
-{
-  if (!priv_drop(uid, gid)) die_sys("drop privileges");
-}
-
-/* Started as root, the key is read first; then the TLS engine, which
- * handles every byte from the network, becomes $TLS_UID/$TLS_GID
- * (s6-networking's names) or else $UID/$GID, and never runs as root; prog
- * becomes $UID/$GID (envuidgid's names, what tcpserver -U would do) when
- * they are set, and otherwise keeps root (qmail-popup needs it for
- * checkpassword). Not started as root, nothing changes. */
-int engine_ids;
-uid_t engine_uid;
-gid_t engine_gid;
-static int prog_ids;
-static uid_t prog_uid;
-static gid_t prog_gid;
-
-void plan_ids(void)
-{
-  if (geteuid() != 0) return;
-  prog_ids = ids("UID", "GID", &prog_uid, &prog_gid);
-  engine_ids = ids("TLS_UID", "TLS_GID", &engine_uid, &engine_gid);
-  if (!engine_ids && prog_ids) { engine_ids = 1; engine_uid = prog_uid; engine_gid = prog_gid; }
-  if (!engine_ids || !engine_uid)
-    die(111, "ucspi-tlsd: fatal: running as root: set TLS_UID and TLS_GID, or UID and GID, to the account the TLS engine runs as\n", NULL);
-}
-
-void drop_engine(void) { if (engine_ids) become(engine_uid, engine_gid); }
-static void drop_prog(void) { if (prog_ids) become(prog_uid, prog_gid); }
-
 /* one_account - the engine and prog end up with the same ids */
 static int one_account(void)
 {
   return engine_ids == prog_ids && (!engine_ids || (engine_uid == prog_uid && engine_gid == prog_gid));
-}
-
-static void setnum(const char *var, int fd)
-{
-  char num[FMT_ULONG];
-  num[fmt_ulong(num, (unsigned long)fd)] = 0;
-  if (setenv(var, num, 1) == -1) die_sys("set the environment");
-}
-
-/* the application's view: one pipe each way, made close-on-exec on our
- * side so nothing else holds them open */
-int toprog[2], fromprog[2];
-
-void pipes(void)
-{
-  if (pipe2(toprog, O_CLOEXEC) == -1 || pipe2(fromprog, O_CLOEXEC) == -1) die_sys("make pipes");
-}
-
-/* forget - what prog need not know */
-static void forget(void)
-{
-  unsetenv("CERTFILE"); unsetenv("KEYFILE"); unsetenv("TLS_UID"); unsetenv("TLS_GID");
-}
-
-noreturn void runprog(char **prog)
-{
-  drop_prog();
-  forget();
-  execvp(prog[0], prog);
-  die(111, "ucspi-tlsd: fatal: unable to run ", prog[0], ": ", say_errno(), "\n", NULL);
-}
-
-unsigned hsecs = 30, idle = 1200;
-
-/* export_env - "SSL_PROTOCOL=p\0SSL_CIPHER=c\0" (tls_env's: n bytes in
- * env, which has room for one more) into our environment for prog; 0 when
- * env is not that */
-int export_env(char *env, size_t n)
-{
-  size_t eq;
-  if (n < 14) return 0;
-  env[n] = 0;
-  eq = strlen(env) + 1;
-  if (eq >= n || strncmp(env, "SSL_PROTOCOL=", 13) || strncmp(env + eq, "SSL_CIPHER=", 11)) return 0;
-  if (setenv("SSL_PROTOCOL", env + 13, 1) == -1 || setenv("SSL_CIPHER", env + eq + 11, 1) == -1)
-    die_sys("set the environment");
-  return 1;
 }
 
 static noreturn void handshake_failed(const char *why)
@@ -219,16 +126,6 @@ SSL *accept_tls(SSL_CTX *ctx)
   if (!tls_handshake(ssl, 0, 1, hsecs, &why)) handshake_failed(why);
   setsockopt(0, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
   return ssl;
-}
-
-/* offer - UCSPI-TLS: the control socket's end ctl and the pipes' ends
- * that prog keeps, named in the environment it gets */
-void offer(int ctl)
-{
-  if (fd_keep(ctl) == -1 || fd_keep(toprog[0]) == -1 || fd_keep(fromprog[1]) == -1) die_sys("pass descriptors");
-  setnum("SSLCTLFD", ctl);
-  setnum("SSLREADFD", toprog[0]);
-  setnum("SSLWRITEFD", fromprog[1]);
 }
 
 /* command - the engine's side of UCSPI-TLS: one command byte on ctl.
@@ -389,7 +286,7 @@ static unsigned secs(const char *s)
 int main(int argc, char **argv)
 {
   int opt, immed = 0, client = 0;
-  const char *serve = 0, *engine;
+  const char *serve = 0;
   SSL_CTX *ctx;
 
   sig_ignore(SIGPIPE);
@@ -408,8 +305,6 @@ int main(int argc, char **argv)
   if (client) { if (optind != argc || serve) usage(); tls_client(hsecs, idle); }
   if (serve) { if (optind != argc || immed) usage(); engine_serve(serve); }
   if (optind >= argc) usage();
-  engine = getenv("TLSENGINE");
-  if (engine && *engine) { plan_ids(); engine_handoff(engine, immed, argv + optind); }
   ctx = server_ctx();
   plan_ids();
   if (one_account()) {

@@ -3,7 +3,9 @@
  * ucspi-tlsd-io.c: the TLS context, a handshake bounded in time, the
  *   pump between the TLS connection and the application's pipes.
  * ucspi-tlsd-client.c: the client side (-c) that qmail-remote runs.
- * ucspi-tlsd-engine.c: the resident engine (-d) and the hand-off to it.
+ * ucspi-tlsd-engine.c: the resident engine (-d).
+ * prog.c, handoff.c (shared with ucspi-tlsd-front): prog's side, and
+ *   the hand-off to the engine.
  * Every function here that can fail prints its own message and exits 111:
  * the helper is one connection, and a failed connection is temporary. */
 #ifndef UCSPI_TLSD_H
@@ -13,7 +15,8 @@
 #include <stdnoreturn.h>
 #include <openssl/ssl.h>
 
-extern const char *tls_prog;            /* "ucspi-tlsd" in messages */
+#include "prog.h"
+
 
 /* tls_die - "ucspi-tlsd: fatal: a b: <openssl or errno reason>", exit 111 */
 noreturn void tls_die(const char *a, const char *b);
@@ -48,24 +51,12 @@ noreturn void tls_client(unsigned hsecs, unsigned idle);
 
 /* the server side (ucspi-tlsd.c), which the engine's workers run too */
 extern unsigned hsecs, idle;            /* -h and -t */
-extern int toprog[2], fromprog[2];      /* the application's pipes */
-extern int engine_ids;                  /* the engine changes account */
-extern uid_t engine_uid;
-extern gid_t engine_gid;
-noreturn void die_sys(const char *what);
 SSL_CTX *server_ctx(void);              /* CERTFILE and KEYFILE, or exit */
 SSL_CTX *server_ctx_again(void);        /* the same, or 0 with a warning */
-void plan_ids(void);                    /* the engine's and prog's accounts */
-void drop_engine(void);
-void pipes(void);
-void offer(int ctl);                    /* UCSPI-TLS's descriptors for prog */
-noreturn void runprog(char **prog);     /* as prog's account */
-int export_env(char *env, size_t n);    /* tls_env's text into SSL_* */
 SSL *accept_tls(SSL_CTX *ctx);          /* the handshake on fds 0 and 1 */
 int command(SSL_CTX *ctx, int ctl);     /* UCSPI-TLS's engine side */
 
 /* the resident engine (ucspi-tlsd-engine.c) */
 noreturn void engine_serve(const char *path);
-void engine_handoff(const char *path, int immed, char **prog);  /* returns if not taken */
 
 #endif

@@ -480,7 +480,7 @@ def test_msmtp_cleartext(cleartext, fakeqq, account, tmp_path):
 def test_services_with_a_certificate(tmp_path):
     """scripts/services.sh -C -K: qmail-authd, qmail-tlsd (the resident
     TLS engine), and qmail-smtpd (25), qmail-submission (587) and
-    qmail-smtps (465) behind ucspi-tlsd handing TLS to qmail-tlsd, with
+    qmail-smtps (465) behind ucspi-tlsd-front handing TLS to qmail-tlsd, with
     AUTH through qmail-authcheck; submission and smtps require AUTH."""
     from conftest import HOME, SRC
     (tmp_path / "rules").mkdir()
@@ -508,7 +508,7 @@ def test_services_with_a_certificate(tmp_path):
                                             ("qmail-smtps", 465, True, True)):
         t = text[name]
         assert " 0 %d " % port in t and "CERTFILE=/etc/ssl/mail/chain.pem KEYFILE=/etc/ssl/mail/key.pem" in t
-        assert ("ucspi-tlsd -i " in t) == immediate and "bin/ucspi-tlsd" in t
+        assert ("ucspi-tlsd-front -i " in t) == immediate and "bin/ucspi-tlsd-front " in t
         assert ("AUTHREQUIRED=1" in t) == required and "TLSENGINE=/run/qmail/tlsd.sock " in t
         assert "%s/bin/qmail-smtpd %s" % (HOME, check) in t
         assert "-u \"$uid\"" not in t     # tcpserver stays root; ucspi-tlsd drops to UID/GID

@@ -1,9 +1,9 @@
 """The resident TLS engine: ucspi-tlsd -d SOCKET loads the context once
-and serves the connections that helpers with $TLSENGINE hand it
-(ucspi-tlsd(8)). Real clients (Python's smtplib and ssl) talk STARTTLS
-and SMTPS to qmail-smtpd under tcpserver; the helpers are given a
-CERTFILE that does not exist, so a session that works was served by the
-engine. Also: the fallback when the engine is not there, a renewed
+and serves the connections that ucspi-tlsd-front, run by tcpserver with
+$TLSENGINE, hands it (ucspi-tlsd(8), ucspi-tlsd-front(8)). Real clients
+(Python's smtplib and ssl) talk STARTTLS and SMTPS to qmail-smtpd under
+tcpserver; the fronts are given a CERTFILE that does not exist, so a
+session that works was served by the engine. Also: the fallback when the engine is not there, a renewed
 certificate picked up without a restart, hand-offs in the wrong shape
 or from another account, and the engine's own start-up errors."""
 import os
@@ -16,12 +16,13 @@ import subprocess
 
 import pytest
 
-from conftest import run, wait_for
+from conftest import bin_path, run, wait_for
 from proc_util import descendants, stop_process, term_all
 from smtpd_util import ids
 from test_tls import SMSG, SMTPD, TLSD, WORK, client_ctx, pki, received  # noqa: F401 (pki is a fixture)
 
 NOCERT = "/nonexistent/cert.pem"
+FRONT = bin_path("ucspi-tlsd-front")
 
 
 class Engine:
@@ -74,7 +75,7 @@ def tls_received(fakeqq):
 
 
 def test_engine_serves_starttls(servers, engine, fakeqq, pki, control):
-    srv = servers([TLSD, SMTPD], env=helper_env(fakeqq, engine.sock))
+    srv = servers([FRONT, SMTPD], env=helper_env(fakeqq, engine.sock))
     s = smtplib.SMTP("127.0.0.1", srv.port, timeout=30)
     s.ehlo("client.example")
     assert s.has_extn("starttls")
@@ -94,7 +95,7 @@ def test_engine_serves_starttls(servers, engine, fakeqq, pki, control):
 
 
 def test_engine_serves_smtps(servers, engine, fakeqq, pki, control):
-    srv = servers([TLSD, "-i", SMTPD], env=helper_env(fakeqq, engine.sock))
+    srv = servers([FRONT, "-i", SMTPD], env=helper_env(fakeqq, engine.sock))
     s = smtplib.SMTP_SSL("127.0.0.1", srv.port, timeout=30, context=client_ctx(pki))
     assert s.ehlo("client.example")[0] == 250 and not s.has_extn("starttls")
     s.sendmail("a@example.org", ["u@testhost.example"], SMSG)
@@ -109,7 +110,7 @@ def test_a_failed_handshake_is_logged_by_the_helper(servers, engine, fakeqq, con
     log = os.path.join(WORK, "helper.log")
     if os.path.exists(log):
         os.unlink(log)
-    srv = servers([TLSD, "-i", "-h", "2", SMTPD], env=helper_env(fakeqq, engine.sock), log=log)
+    srv = servers([FRONT, "-i", "-h", "2", SMTPD], env=helper_env(fakeqq, engine.sock), log=log)
     c = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     c.sendall(b"EHLO not a TLS client\r\n")
     c.close()
@@ -122,13 +123,25 @@ def test_without_the_engine_the_helper_does_tls_itself(servers, fakeqq, pki, con
     if os.path.exists(log):
         os.unlink(log)
     missing = os.path.join(WORK, "no-engine.sock")
-    srv = servers([TLSD, "-i", SMTPD], env=helper_env(fakeqq, missing, pki["cert.pem"], pki["key.pem"]), log=log)
+    srv = servers([FRONT, "-i", SMTPD], env=helper_env(fakeqq, missing, pki["cert.pem"], pki["key.pem"]), log=log)
     s = smtplib.SMTP_SSL("127.0.0.1", srv.port, timeout=30, context=client_ctx(pki))
     s.sendmail("a@example.org", ["u@testhost.example"], SMSG)
     s.quit()
     tls_received(fakeqq)
     text = open(log, "rb").read()
-    assert b"ucspi-tlsd: warning: TLSENGINE " + missing.encode() + b": unable to connect: No such file" in text
+    assert b"ucspi-tlsd-front: warning: TLSENGINE " + missing.encode() + b": unable to connect: No such file" in text
+
+
+def test_without_tlsengine_the_front_is_ucspi_tlsd(servers, fakeqq, pki, control):
+    env = {"CERTFILE": pki["cert.pem"], "KEYFILE": pki["key.pem"], "QMAILQUEUE": fakeqq.prog}
+    srv = servers([FRONT, "-h", "5", SMTPD], env=env)
+    s = smtplib.SMTP("127.0.0.1", srv.port, timeout=30)
+    s.starttls(context=client_ctx(pki))
+    s.sendmail("a@example.org", ["u@testhost.example"], SMSG)
+    s.quit()
+    tls_received(fakeqq)
+    assert run([FRONT]).returncode == 100
+    assert run([FRONT, "-c"]).returncode == 100    # the client side is ucspi-tlsd's own
 
 
 def test_an_account_the_engine_does_not_serve_is_not_served(engine, pki):
@@ -136,7 +149,7 @@ def test_an_account_the_engine_does_not_serve_is_not_served(engine, pki):
     the socket, and its helper does TLS itself (here: cannot, no key)"""
     st = os.stat(engine.sock)
     assert st.st_uid == ids()[0] and st.st_mode & 0o777 == 0o600
-    r = run([TLSD, "-i", "/bin/true"], env={"TLSENGINE": engine.sock, "CERTFILE": NOCERT, "KEYFILE": NOCERT},
+    r = run([FRONT, "-i", "/bin/true"], env={"TLSENGINE": engine.sock, "CERTFILE": NOCERT, "KEYFILE": NOCERT},
             user="qmailr")
     assert r.returncode == 111
     assert b"unable to connect: Permission denied; doing TLS here" in r.stderr
@@ -180,7 +193,7 @@ def test_hand_offs_in_the_wrong_shape_are_dropped(servers, engine, fakeqq, pki, 
     os.close(w)
     assert engine.proc.poll() is None and engine.workers() == []
     # and the engine still serves
-    srv = servers([TLSD, "-i", SMTPD], env=helper_env(fakeqq, engine.sock))
+    srv = servers([FRONT, "-i", SMTPD], env=helper_env(fakeqq, engine.sock))
     s = smtplib.SMTP_SSL("127.0.0.1", srv.port, timeout=30, context=client_ctx(pki))
     s.sendmail("a@example.org", ["u@testhost.example"], SMSG)
     s.quit()
@@ -211,7 +224,7 @@ def test_a_renewed_certificate_is_used_without_a_restart(servers, pki):
     os.chmod(key, 0o600)                         # root's only: the engine reads it as root
     e = Engine(cert, key, "renew")
     try:
-        srv = servers([TLSD, "-i", "/bin/sh", "-c", "echo up"],
+        srv = servers([FRONT, "-i", "/bin/sh", "-c", "echo up"],
                       env={"TLSENGINE": e.sock, "CERTFILE": NOCERT, "KEYFILE": NOCERT})
         assert peer_cert(srv.port) == pem_der(pki["cert.pem"])
         # renewed by rename, as certbot and acme clients do
