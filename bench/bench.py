@@ -316,9 +316,10 @@ class Ours(Side):
 
     def cpu_roots(self):
         """qmail-send (its helpers, qmail-local and qmail-remote under them)
-        and the tcpservers (qmail-smtpd, ucspi-tlsd and qmail-queue)"""
+        and the tcpservers (qmail-smtpd, ucspi-tlsd and qmail-queue), and
+        the resident TLS engine with its workers"""
         q = self.q
-        return [p.pid for p in (q.send, q.tcpserver, q.tlsserver, q.starttlsserver) if p is not None]
+        return [p.pid for p in (q.send, q.tcpserver, q.tlsserver, q.starttlsserver, q.tlsengine) if p is not None]
 
 
 class Theirs(Side):
@@ -793,6 +794,9 @@ def setup_ours(home, work, sink_port):
     if not q.start_smtpd(side.smtp_port, QDOMAIN):
         side.smtp_port = None
     cert, key = make_cert(work)
+    # BENCH_TLSENGINE=0: every TLS connection loads OpenSSL itself
+    if os.environ.get("BENCH_TLSENGINE", "1") != "0":
+        q.start_tlsengine(cert, key)
     side.tls_port = free_port()
     if not q.start_smtps(side.tls_port, QDOMAIN, cert, key):
         side.tls_port = None

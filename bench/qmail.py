@@ -21,6 +21,8 @@ class Qmail:
         self.tcpserver = None
         self.tlsserver = None
         self.starttlsserver = None
+        self.tlsengine = None   # ucspi-tlsd -d, when start_tlsengine ran
+        self.tlssock = None
         self.userpw = None      # the account users() put in users/cdb
         self.logpath = os.path.join(logdir, "qmail-send.log")
         self.env = {"PATH": self.bin + ":/usr/bin:/bin"}
@@ -153,7 +155,7 @@ class Qmail:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         record(p.pid, "tcpserver")
         if not wait_until(lambda: p.poll() is not None or listening(port), 10, 0.02) or p.poll() is not None:
-            _stop_tcpserver(p)
+            _stop_server(p)
             return None
         # let the probe connection's qmail-smtpd finish before timing
         wait_until(lambda: not children(p.pid), 10, 0.02)
@@ -166,14 +168,36 @@ class Qmail:
                                          [os.path.join(self.bin, "qmail-smtpd")], self.env)
         return self.tcpserver is not None
 
+    def start_tlsengine(self, cert, key):
+        """ucspi-tlsd -d: the resident engine the TLS servers started after
+        this hand their connections to (as root, workers as qmaild)"""
+        uid = pwd.getpwnam(_user(1)).pw_uid
+        gid = grp.getgrnam(_group(1)).gr_gid
+        sock = os.path.join(self.logdir, "tlsd.sock")
+        env = dict(self.env, CERTFILE=cert, KEYFILE=key, UID=str(uid), GID=str(gid))
+        p = subprocess.Popen([os.path.join(self.bin, "ucspi-tlsd"), "-d", sock], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=open(os.path.join(self.logdir, "tlsd.log"), "ab"))
+        record(p.pid, "ucspi-tlsd -d")
+        if not wait_until(lambda: p.poll() is not None or os.path.exists(sock), 10, 0.02) or p.poll() is not None:
+            _stop_server(p)
+            return False
+        self.tlsengine, self.tlssock = p, sock
+        return True
+
     def _tls(self, port, localname, cert, key, opts):
         """qmail-smtpd behind ucspi-tlsd under a tcpserver of its own: the
-        helper reads the key as root, then both drop to qmaild/nofiles."""
+        helper reads the key as root, then both drop to qmaild/nofiles
+        (or ucspi-tlsd-front hands the connection to the resident engine)"""
         uid = pwd.getpwnam(_user(1)).pw_uid
         gid = grp.getgrnam(_group(1)).gr_gid
         env = dict(self.env, CERTFILE=cert, KEYFILE=key, UID=str(uid), GID=str(gid))
+        helper = "ucspi-tlsd"
+        if self.tlssock:
+            env["TLSENGINE"] = self.tlssock
+            helper = "ucspi-tlsd-front"
         return self._tcpserver(port, localname, [],
-                               [os.path.join(self.bin, "ucspi-tlsd")] + opts +
+                               [os.path.join(self.bin, helper)] + opts +
                                [os.path.join(self.bin, "qmail-smtpd")], env)
 
     def start_smtps(self, port, localname, cert, key):
@@ -189,12 +213,17 @@ class Qmail:
     def stop_smtpd(self):
         for p in (self.tlsserver, self.starttlsserver, self.tcpserver):
             if p is not None:
-                _stop_tcpserver(p)
+                _stop_server(p)
         self.tlsserver = self.starttlsserver = self.tcpserver = None
+        if self.tlsengine is not None:
+            _stop_server(self.tlsengine)
+        self.tlsengine = self.tlssock = None
 
 
-def _stop_tcpserver(p):
-    """Stop tcpserver p, then (bounded) the sessions it was running."""
+
+def _stop_server(p):
+    """Stop tcpserver p (or the TLS engine), then (bounded) the sessions
+    it was running."""
     if p.poll() is not None:
         return
     kids = children(p.pid)
