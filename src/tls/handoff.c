@@ -68,8 +68,8 @@ void handoff(const char *path, int immed, unsigned hsecs, unsigned idle, char **
   if (!give(s, &h, fd, n)) { warn(path, "unable to hand over the connection: ", say_errno()); goto undo; }
   r = bio_rawread(s, &c, 1, HANDOFF_TAKE);
   if (r != 1 || c != 'k') { warn(path, "the engine did not take the connection", ""); goto undo; }
-  c = 'g';
-  if (bio_writeall(s, &c, 1, HANDOFF_TAKE) != 1) { warn(path, "the engine went away", ""); goto undo; }
+  c = 'g';                              /* no SIGPIPE when the engine has gone */
+  if (send(s, &c, 1, MSG_NOSIGNAL) != 1) { warn(path, "the engine went away", ""); goto undo; }
 
   /* the connection is the worker's now */
   close(toprog[1]); close(fromprog[0]);

@@ -29,11 +29,6 @@
 #include "unixsock.h"
 #include "waitchild.h"
 
-#define NFD HANDOFF_NFD
-#define TALKTIME HANDOFF_TALK
-
-/* ------------------------------------------------------------ the engine */
-
 /* what a file was when its context was made; a change is a new one */
 struct ident { int ok; dev_t dev; ino_t ino; off_t size; struct timespec mtime, ctime; };
 
@@ -77,7 +72,7 @@ static SSL_CTX *fresh(SSL_CTX *ctx)
  * kept open) for anything but the shape the helper sends */
 static int take(int c, struct handoff *h, int *fd)
 {
-  union { struct cmsghdr h; char buf[CMSG_SPACE(NFD * sizeof(int))]; } u;
+  union { struct cmsghdr h; char buf[CMSG_SPACE(HANDOFF_NFD * sizeof(int))]; } u;
   struct iovec iov = { h, sizeof *h };
   struct msghdr m;
   struct cmsghdr *cm;
@@ -90,7 +85,7 @@ static int take(int c, struct handoff *h, int *fd)
   m.msg_control = u.buf;
   m.msg_controllen = sizeof u.buf;
   do r = recvmsg(c, &m, MSG_CMSG_CLOEXEC); while (r == -1 && errno == EINTR);
-  for (i = 0; i < NFD; ++i) fd[i] = -1;
+  for (i = 0; i < HANDOFF_NFD; ++i) fd[i] = -1;
   if (r == -1) return 0;
   for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
     if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
@@ -98,17 +93,17 @@ static int take(int c, struct handoff *h, int *fd)
       for (j = 0; j < k; ++j) {
         int d;
         memcpy(&d, CMSG_DATA(cm) + j * sizeof(int), sizeof d);
-        if (n < NFD) fd[n] = d;
+        if (n < HANDOFF_NFD) fd[n] = d;
         else close(d);                  /* one too many: refused below */
         ++n;
       }
     }
-  want = h->immed ? NFD - 1 : NFD;
-  if (n > NFD) n = NFD + 1;
+  want = h->immed ? HANDOFF_NFD - 1 : HANDOFF_NFD;
+  if (n > HANDOFF_NFD) n = HANDOFF_NFD + 1;
   if (r != (ssize_t)sizeof *h || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n != want
       || memcmp(h->magic, handoff_magic, sizeof handoff_magic) || h->immed > 1
       || !h->hsecs || h->hsecs > 86400 || !h->idle || h->idle > 86400) {
-    handoff_close(fd, n > NFD ? NFD : n);
+    handoff_close(fd, n > HANDOFF_NFD ? HANDOFF_NFD : n);
     return 0;
   }
   return 1;
@@ -128,19 +123,19 @@ static noreturn void worker(int c, const struct handoff *h, int *fd, SSL_CTX *ct
   fromprog[0] = fd[3];
   toprog[1] = fd[4];
   drop_engine();
-  if (bio_writeall(c, &k, 1, TALKTIME) != 1 || bio_rawread(c, &g, 1, TALKTIME) != 1 || g != 'g') _exit(0);
+  if (bio_writeall(c, &k, 1, HANDOFF_TALK) != 1 || bio_rawread(c, &g, 1, HANDOFF_TALK) != 1 || g != 'g') _exit(0);
   if (!h->immed) { close(c); _exit(command(ctx, fd[5])); }
   ssl = accept_tls(ctx);
   n = tls_env(ssl, env, sizeof env);
-  if (bio_writeall(c, env, n, TALKTIME) != 1) _exit(111);
+  if (bio_writeall(c, env, n, HANDOFF_TALK) != 1) _exit(111);
   close(c);
   _exit(tls_pump(ssl, 0, 1, fromprog[0], toprog[1], idle));
 }
 
-/* stdfds - descriptors 0, 1 and 2 open, so that nothing accepted or
- * received lands on them */
 static void nothing(int sig) { (void)sig; }
 
+/* stdfds - descriptors 0, 1 and 2 open, so that nothing accepted or
+ * received lands on them */
 static void stdfds(void)
 {
   int fd;
@@ -153,9 +148,9 @@ noreturn void engine_serve(const char *path)
 {
   SSL_CTX *ctx;
   struct handoff h;
-  struct timeval tv = { TALKTIME, 0 };
+  struct timeval tv = { HANDOFF_TALK, 0 };
   const char *step;
-  int s, c, fd[NFD];
+  int s, c, fd[HANDOFF_NFD];
   pid_t pid;
 
   stdfds();
@@ -188,7 +183,7 @@ noreturn void engine_serve(const char *path)
       pid = fork();
       if (pid == 0) { close(s); worker(c, &h, fd, ctx); }
       if (pid == -1) say(2, "ucspi-tlsd: warning: unable to fork: ", say_errno(), "\n", NULL);
-      handoff_close(fd, h.immed ? NFD - 1 : NFD);
+      handoff_close(fd, h.immed ? HANDOFF_NFD - 1 : HANDOFF_NFD);
     }
     close(c);
   }
