@@ -69,6 +69,13 @@ static void setnum(const char *var, int fd)
   if (setenv(var, num, 1) == -1) die_sys("set the environment");
 }
 
+unsigned scan_secs(const char *s)
+{
+  unsigned long u;
+  if (scan_ulong(s, &u) != strlen(s) || !u || u > 86400) return 0;
+  return (unsigned)u;
+}
+
 /* the application's view: one pipe each way, made close-on-exec on our
  * side so nothing else holds them open */
 int toprog[2], fromprog[2];

@@ -27,5 +27,6 @@ int export_env(char *env, size_t n);    /* "SSL_PROTOCOL=p\0SSL_CIPHER=c\0" (n b
 void forget(void);                      /* unset CERTFILE, KEYFILE, TLS_UID, TLS_GID */
 noreturn void runprog(char **prog);     /* as prog's account, without CERTFILE, KEYFILE, TLS_UID, TLS_GID */
 noreturn void die_sys(const char *what);   /* "unable to <what>: <errno>" */
+unsigned scan_secs(const char *s);      /* -h and -t: 1 to 86400 seconds, else 0 */
 
 #endif

@@ -15,7 +15,6 @@
 #include "handoff.h"
 #include "prog.h"
 #include "say.h"
-#include "scan.h"
 #include "auto.h"
 
 const char *tls_prog = "ucspi-tlsd-front";
@@ -23,13 +22,6 @@ const char *tls_prog = "ucspi-tlsd-front";
 static noreturn void usage(void)
 {
   die(100, "ucspi-tlsd-front: usage: ucspi-tlsd-front [-i] [-h secs] [-t secs] prog...\n", NULL);
-}
-
-static unsigned secs(const char *s)
-{
-  unsigned long u;
-  if (scan_ulong(s, &u) != strlen(s) || !u || u > 86400) usage();
-  return (unsigned)u;
 }
 
 /* tlsd - run ucspi-tlsd from our home with argv as it was given */
@@ -55,8 +47,8 @@ int main(int argc, char **argv)
   while ((opt = getopt(argc, argv, "+ih:t:")) != -1)
     switch (opt) {
       case 'i': immed = 1; break;
-      case 'h': hsecs = secs(optarg); break;
-      case 't': idle = secs(optarg); break;
+      case 'h': if (!(hsecs = scan_secs(optarg))) usage(); break;
+      case 't': if (!(idle = scan_secs(optarg))) usage(); break;
       default: usage();
     }
   if (optind >= argc) usage();

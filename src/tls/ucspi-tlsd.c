@@ -15,7 +15,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,7 +24,6 @@
 #include "ucspi-tlsd.h"
 #include "fd.h"
 #include "say.h"
-#include "scan.h"
 #include "sig.h"
 
 const char *tls_prog = "ucspi-tlsd";
@@ -276,13 +274,6 @@ static noreturn void delayed1(SSL_CTX *ctx, char **prog)
   reap(pid);
 }
 
-static unsigned secs(const char *s)
-{
-  unsigned long u;
-  if (scan_ulong(s, &u) != strlen(s) || !u || u > 86400) usage();
-  return (unsigned)u;
-}
-
 int main(int argc, char **argv)
 {
   int opt, immed = 0, client = 0;
@@ -298,8 +289,8 @@ int main(int argc, char **argv)
       case 'C': tlsc_cafile = optarg; break;
       case 'V': tlsc_require = 1; break;
       case 'n': tlsc_name(optarg); break;
-      case 'h': hsecs = secs(optarg); break;
-      case 't': idle = secs(optarg); break;
+      case 'h': if (!(hsecs = scan_secs(optarg))) usage(); break;
+      case 't': if (!(idle = scan_secs(optarg))) usage(); break;
       default: usage();
     }
   if (client) { if (optind != argc || serve) usage(); tls_client(hsecs, idle); }
