@@ -9,6 +9,8 @@
 #   qmail-smtpd  then offers STARTTLS, and AUTH after it
 #   qmail-submission  port 587 (RFC 6409): STARTTLS, AUTH required
 #   qmail-smtps  port 465 (RFC 8314): TLS from the start, AUTH required
+#   qmail-pop3d  then offers STLS (RFC 2595)
+#   qmail-pop3s  port 995 (RFC 8314): POP3 with TLS from the start
 # each with a log/ service writing to LOGDIR/<name> as qmaill.
 # Each directory is built under a dot name (svscan skips those) and renamed
 # into place. New directories get a "down" file, so supervise leaves them
@@ -23,15 +25,16 @@ usage() {
 usage: services.sh [ -s ] [ -H home ] [ -L logdir ] [ -R rulesdir ] [ -o services ]
                    [ -a smtpaddr ] [ -p smtpport ] [ -q pop3port ] [ -D defaultdelivery ]
                    [ -m memlimit ] [ -C certfile -K keyfile ] [ -S authsocket ] [ -E tlssocket ]
-                   [ -P submissionport ] [ -T smtpsport ] [ servicedir ]
+                   [ -P submissionport ] [ -T smtpsport ] [ -Q pop3sport ] [ servicedir ]
   servicedir  default /etc/service if it exists, else /service if it exists,
               else /etc/service (created)
   -s          start the services now (no down files)
-  -o          comma-separated subset of send,smtpd,pop3,authd,tlsd,submission,smtps
-              (default send,smtpd,pop3, and with -C also authd,tlsd,submission,smtps)
+  -o          comma-separated subset of send,smtpd,pop3,authd,tlsd,submission,smtps,pop3s
+              (default send,smtpd,pop3, and with -C also authd,tlsd,submission,smtps,pop3s)
   -C, -K      PEM certificate chain and key for ucspi-tlsd (read as root)
   -S          qmail-authd's socket (default /run/qmail/authd.sock)
   -E          qmail-tlsd's socket (default /run/qmail/tlsd.sock)
+  -P, -T, -Q  the ports of submission (587), smtps (465) and pop3s (995)
 USAGE
   exit 100
 }
@@ -51,7 +54,8 @@ authsock=/run/qmail/authd.sock
 tlssock=/run/qmail/tlsd.sock
 subport=587
 smtpsport=465
-while getopts sH:L:R:o:a:p:q:D:m:C:K:S:E:P:T: opt; do
+pop3sport=995
+while getopts sH:L:R:o:a:p:q:D:m:C:K:S:E:P:T:Q: opt; do
   case $opt in
     s) start=1 ;;
     H) home=$OPTARG ;;
@@ -69,6 +73,7 @@ while getopts sH:L:R:o:a:p:q:D:m:C:K:S:E:P:T: opt; do
     E) tlssock=$OPTARG ;;
     P) subport=$OPTARG ;;
     T) smtpsport=$OPTARG ;;
+    Q) pop3sport=$OPTARG ;;
     *) usage ;;
   esac
 done
@@ -86,15 +91,15 @@ fi
 if [ -n "$cert$key" ] && { [ -z "$cert" ] || [ -z "$key" ]; }; then
   echo "services.sh: -C and -K go together" >&2; exit 100
 fi
-[ -n "$which" ] || { which=send,smtpd,pop3; [ -z "$cert" ] || which=$which,authd,tlsd,submission,smtps; }
-case ,$which, in *,submission,*|*,smtps,*|*,tlsd,*)
-  [ -n "$cert" ] || { echo "services.sh: submission, smtps and tlsd need -C and -K" >&2; exit 100; } ;;
+[ -n "$which" ] || { which=send,smtpd,pop3; [ -z "$cert" ] || which=$which,authd,tlsd,submission,smtps,pop3s; }
+case ,$which, in *,submission,*|*,smtps,*|*,tlsd,*|*,pop3s,*)
+  [ -n "$cert" ] || { echo "services.sh: submission, smtps, pop3s and tlsd need -C and -K" >&2; exit 100; } ;;
 esac
 for p in "$home" "$logdir" "$rules" "$sdir" "$authsock" "$tlssock" ${cert:+"$cert"} ${key:+"$key"}; do
   case $p in /*) ;; *) echo "services.sh: not an absolute path: $p" >&2; exit 100 ;; esac
   case $p in *[!A-Za-z0-9/._+-]*) echo "services.sh: unsafe characters in $p" >&2; exit 100 ;; esac
 done
-for n in "$port" "$pop3port" "$mem" "$subport" "$smtpsport"; do
+for n in "$port" "$pop3port" "$mem" "$subport" "$smtpsport" "$pop3sport"; do
   case $n in ''|*[!0-9]*) echo "services.sh: not a number: $n" >&2; exit 100 ;; esac
 done
 case $addr in ''|*[!0-9A-Za-z.:-]*) echo "services.sh: bad address: $addr" >&2; exit 100 ;; esac
@@ -231,7 +236,7 @@ case ,$which, in *,tlsd,*)
 service qmail-tlsd tlsd <<RUN
 #!/bin/sh
 # ucspi-tlsd -d as root: reads the key (again when it changes) and serves
-# the TLS of the SMTP services on $tlssock, each connection in a worker
+# the TLS of the SMTP and POP3 services on $tlssock, each connection in a worker
 # running as $qmaild.
 exec 2>&1
 uid=\$(id -u $qmaild) || exit 111
@@ -277,23 +282,46 @@ authservice() {
 case ,$which, in *,submission,*) authservice submission "$subport" "" ;; esac
 case ,$which, in *,smtps,*) authservice smtps "$smtpsport" " -i" ;; esac
 
-case ,$which, in *,pop3,*)
-mkrules tcp.pop3 '# tcprules(1) input for qmail-popup
-:allow'
-service qmail-pop3d pop3d <<RUN
+# pop3run NAME PORT TLSFLAG - the run script of a POP3 service:
+# qmail-popup asks for the password, checkpassword checks it and becomes
+# the user, qmail-pop3d serves ~/Maildir. With a certificate, behind
+# $helper (STLS, or -i: TLS from the start) with the TLS engine as
+# $qmaild and qmail-popup as root, which checkpassword needs.
+pop3run() {
+  cat <<RUN
 #!/bin/sh
-# POP3 on $addr:$pop3port: qmail-popup asks for the password, checkpassword
-# checks it and becomes the user, qmail-pop3d serves ~/Maildir.
+# $1 on $addr:$2. Rules: $rules/tcp.pop3.cdb.
 exec 2>&1
 local=\$(sed -n 1p $home/control/me 2>/dev/null)
-[ -n "\$local" ] || { echo "qmail-pop3d: $home/control/me is missing; run config-fast"; exit 111; }
+[ -n "\$local" ] || { echo "$1: $home/control/me is missing; run config-fast"; exit 111; }
 check=$home/bin/checkpassword
 [ -x "\$check" ] || check=/bin/checkpassword
+RUN
+  if [ -n "$cert" ]; then
+    cat <<RUN
+uid=\$(id -u $qmaild) || exit 111
+gid=\$(getent group $nofiles | cut -d: -f3)
+[ -n "\$gid" ] || exit 111
+exec env - PATH="$path" ${engine}CERTFILE=$cert KEYFILE=$key TLS_UID="\$uid" TLS_GID="\$gid" \\
+  softlimit -m $mem \\
+  tcpserver -v -R -H -l "\$local" -x $rules/tcp.pop3.cdb $addr $2 \\
+    $home/bin/$helper$3 $home/bin/qmail-popup "\$local" "\$check" $home/bin/qmail-pop3d Maildir
+RUN
+  else
+    cat <<RUN
 exec env - PATH="$path" softlimit -m $mem \\
-  tcpserver -v -R -H -l "\$local" -x $rules/tcp.pop3.cdb $addr $pop3port \\
+  tcpserver -v -R -H -l "\$local" -x $rules/tcp.pop3.cdb $addr $2 \\
     $home/bin/qmail-popup "\$local" "\$check" $home/bin/qmail-pop3d Maildir
 RUN
-;; esac
+  fi
+}
+
+case ,$which, in *,pop3,*|*,pop3s,*)
+mkrules tcp.pop3 '# tcprules(1) input for qmail-popup
+:allow' ;;
+esac
+case ,$which, in *,pop3,*) pop3run qmail-pop3d "$pop3port" "" | service qmail-pop3d pop3d ;; esac
+case ,$which, in *,pop3s,*) pop3run qmail-pop3s "$pop3sport" " -i" | service qmail-pop3s pop3s ;; esac
 
 if [ $start = 1 ]; then
   echo "services.sh: started; svscan on $sdir brings them up within five seconds"

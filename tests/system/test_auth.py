@@ -481,7 +481,9 @@ def test_services_with_a_certificate(tmp_path):
     """scripts/services.sh -C -K: qmail-authd, qmail-tlsd (the resident
     TLS engine), and qmail-smtpd (25), qmail-submission (587) and
     qmail-smtps (465) behind ucspi-tlsd-front handing TLS to qmail-tlsd, with
-    AUTH through qmail-authcheck; submission and smtps require AUTH."""
+    AUTH through qmail-authcheck; submission and smtps require AUTH.
+    qmail-pop3d (110, STLS) and qmail-pop3s (995) behind the front too,
+    with qmail-popup left root for checkpassword."""
     from conftest import HOME, SRC
     (tmp_path / "rules").mkdir()
     sdir = tmp_path / "service"
@@ -490,7 +492,7 @@ def test_services_with_a_certificate(tmp_path):
             "-C", "/etc/ssl/mail/chain.pem", "-K", "/etc/ssl/mail/key.pem"]
     r = run(args + [str(sdir)])
     assert r.returncode == 0, r.stderr
-    assert sorted(os.listdir(sdir)) == ["qmail-authd", "qmail-pop3d", "qmail-send", "qmail-smtpd",
+    assert sorted(os.listdir(sdir)) == ["qmail-authd", "qmail-pop3d", "qmail-pop3s", "qmail-send", "qmail-smtpd",
                                         "qmail-smtps", "qmail-submission", "qmail-tlsd"]
     text = {}
     for name in os.listdir(sdir):
@@ -512,6 +514,12 @@ def test_services_with_a_certificate(tmp_path):
         assert ("AUTHREQUIRED=1" in t) == required and "TLSENGINE=/run/qmail/tlsd.sock " in t
         assert "%s/bin/qmail-smtpd %s" % (HOME, check) in t
         assert "-u \"$uid\"" not in t     # tcpserver stays root; ucspi-tlsd drops to UID/GID
+    popup = '%s/bin/qmail-popup "$local" "$check" %s/bin/qmail-pop3d Maildir' % (HOME, HOME)
+    for name, port, immediate in (("qmail-pop3d", 110, False), ("qmail-pop3s", 995, True)):
+        t = text[name]
+        assert " 0 %d " % port in t and "TLSENGINE=/run/qmail/tlsd.sock " in t
+        assert ("ucspi-tlsd-front -i " in t) == immediate and "bin/ucspi-tlsd-front " in t and popup in t
+        assert 'TLS_UID="$uid" TLS_GID="$gid"' in t and " UID=" not in t and '-u "$uid"' not in t
     # -C without -K, and submission without a certificate, are usage errors
     assert run(args[:-2] + [str(tmp_path / "s2")]).returncode == 100
     assert run(args[:-4] + ["-o", "submission", str(tmp_path / "s3")]).returncode == 100

@@ -543,14 +543,15 @@ def popuser():
     return pw
 
 
-def pop_server(pki, immediate=False):
+def pop_server(pki, immediate=False, helper=TLSD, env=None):
     """tcpserver as root: qmail-popup needs root for checkpassword; the TLS
     engine runs as qmaild (TLS_UID)."""
     uid, gid = ids()
-    argv = [TLSD] + (["-i"] if immediate else []) + [bin_path("qmail-popup"), POPHOST,
-                                                    bin_path("checkpassword"), bin_path("qmail-pop3d"), "Maildir"]
-    return TcpServer(argv, env={"CERTFILE": pki["cert.pem"], "KEYFILE": pki["key.pem"],
-                                "TLS_UID": str(uid), "TLS_GID": str(gid)})
+    argv = [helper] + (["-i"] if immediate else []) + [bin_path("qmail-popup"), POPHOST,
+                                                      bin_path("checkpassword"), bin_path("qmail-pop3d"), "Maildir"]
+    full = {"CERTFILE": pki["cert.pem"], "KEYFILE": pki["key.pem"], "TLS_UID": str(uid), "TLS_GID": str(gid)}
+    full.update(env or {})
+    return TcpServer(argv, env=full)
 
 
 def stop(srv):

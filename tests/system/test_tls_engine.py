@@ -5,21 +5,28 @@ $TLSENGINE, hands it (ucspi-tlsd(8), ucspi-tlsd-front(8)). Real clients
 tcpserver; the fronts are given a CERTFILE that does not exist, so a
 session that works was served by the engine. Also: the fallback when the engine is not there, a renewed
 certificate picked up without a restart, hand-offs in the wrong shape
-or from another account, and the engine's own start-up errors."""
+or from another account, an engine that dies in the middle of a
+hand-off, POP3 (STLS and POP3S) with qmail-popup as root, and the
+engine's own start-up errors."""
 import os
+import poplib
 import re
 import shutil
 import smtplib
 import socket
 import ssl
+import struct
 import subprocess
+import threading
 
 import pytest
 
 from conftest import bin_path, run, wait_for
-from proc_util import descendants, stop_process, term_all
+from proc_util import descendants, listening, stop_process, term_all
+from server_util import TcpServer
 from smtpd_util import ids
-from test_tls import SMSG, SMTPD, TLSD, WORK, client_ctx, pki, received  # noqa: F401 (pki is a fixture)
+from test_tls import (POPPASS, POPUSER, SMSG, SMTPD, TLSD, WORK, client_ctx, pki, pop_server,  # noqa: F401
+                      popuser, received, stop)                        # (pki and popuser are fixtures)
 
 NOCERT = "/nonexistent/cert.pem"
 FRONT = bin_path("ucspi-tlsd-front")
@@ -74,18 +81,22 @@ def tls_received(fakeqq):
     assert msg.endswith(b"hello over TLS\n")
 
 
+def worker_is_qmaild(engine):
+    """the TLS side of the session is the engine's one child, as qmaild"""
+    uid, gid = ids()
+    w, = engine.workers()
+    st = open("/proc/%d/status" % w).read()
+    assert re.search(r"^Uid:\s+%d\s+%d\s+%d\s+%d$" % ((uid,) * 4), st, re.M), st
+    assert re.search(r"^Groups:\s+%d\s*$" % gid, st, re.M), st
+
+
 def test_engine_serves_starttls(servers, engine, fakeqq, pki, control):
     srv = servers([FRONT, SMTPD], env=helper_env(fakeqq, engine.sock))
     s = smtplib.SMTP("127.0.0.1", srv.port, timeout=30)
     s.ehlo("client.example")
     assert s.has_extn("starttls")
     assert s.starttls(context=client_ctx(pki))[0] == 220
-    # the TLS side of this session is a child of the engine, as qmaild
-    uid, gid = ids()
-    w, = engine.workers()
-    st = open("/proc/%d/status" % w).read()
-    assert re.search(r"^Uid:\s+%d\s+%d\s+%d\s+%d$" % ((uid,) * 4), st, re.M), st
-    assert re.search(r"^Groups:\s+%d\s*$" % gid, st, re.M), st
+    worker_is_qmaild(engine)
     s.ehlo("client.example")
     assert not s.has_extn("starttls")
     s.sendmail("a@example.org", ["u@testhost.example"], SMSG)
@@ -155,6 +166,165 @@ def test_an_account_the_engine_does_not_serve_is_not_served(engine, pki):
     assert b"unable to connect: Permission denied; doing TLS here" in r.stderr
     assert b"unable to read CERTFILE" in r.stderr
     assert engine.workers() == []
+
+
+
+
+@pytest.mark.parametrize("immediate", [False, True], ids=["stls", "pop3s"])
+def test_engine_serves_pop3(engine, pki, popuser, immediate):
+    """qmail-popup behind the front as scripts/services.sh runs it: tcpserver
+    as root, TLS_UID and no UID, so qmail-popup stays root for checkpassword
+    while the engine's worker does the TLS as qmaild"""
+    srv = pop_server(pki, immediate, helper=FRONT,
+                     env={"TLSENGINE": engine.sock, "CERTFILE": NOCERT, "KEYFILE": NOCERT})
+    try:
+        if immediate:
+            p = poplib.POP3_SSL("127.0.0.1", srv.port, timeout=30, context=client_ctx(pki))
+        else:
+            p = poplib.POP3("127.0.0.1", srv.port, timeout=30)
+            assert "STLS" in p.capa()
+            p.stls(context=client_ctx(pki))
+        assert "STLS" not in p.capa()
+        worker_is_qmaild(engine)
+        p.user(POPUSER)
+        p.pass_(POPPASS)                     # checkpassword ran as root and became the user
+        assert p.stat()[0] == 1
+        assert b"over tls" in b"\n".join(p.retr(1)[1])
+        p.quit()
+    finally:
+        stop(srv)
+    assert engine.text() == b""
+
+
+def test_the_pop3_services_of_services_sh(pki, popuser, tmp_path):
+    """The run scripts services.sh -C -K writes for qmail-tlsd, qmail-pop3d
+    and qmail-pop3s, run as supervise would run them: a POP3 client logs
+    in over STLS and over POP3S, the TLS done by the engine (the fronts'
+    own CERTFILE is what the engine has too, so the engine's log and its
+    workers tell)"""
+    from conftest import HOME, SRC
+    from proc_util import free_port
+    sock = os.path.join(WORK, "svc-tlsd.sock")
+    p110, p995 = free_port(), free_port()
+    sdir = tmp_path / "service"
+    (tmp_path / "rules").mkdir()
+    r = run(["sh", os.path.join(SRC, "scripts", "services.sh"), "-H", HOME, "-L", str(tmp_path / "log"),
+             "-R", str(tmp_path / "rules"), "-o", "tlsd,pop3,pop3s", "-a", "127.0.0.1",
+             "-q", str(p110), "-Q", str(p995), "-E", sock, "-C", pki["cert.pem"], "-K", pki["key.pem"],
+             str(sdir)])
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(sdir)) == ["qmail-pop3d", "qmail-pop3s", "qmail-tlsd"]
+    procs = []
+
+    def start(name):
+        procs.append(subprocess.Popen(["sh", str(sdir / name / "run")], cwd=str(sdir / name),
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=open(tmp_path / (name + ".log"), "wb")))
+        return procs[-1]
+
+    try:
+        tlsd = start("qmail-tlsd")
+        wait_for(lambda: tlsd.poll() is not None or os.path.exists(sock), 10, what="qmail-tlsd's socket")
+        assert tlsd.poll() is None, (tmp_path / "qmail-tlsd.log").read_bytes()
+        for name, port in (("qmail-pop3d", p110), ("qmail-pop3s", p995)):
+            srv = start(name)
+            wait_for(lambda: srv.poll() is not None or listening(port), 10, what=name + " to listen")
+            assert srv.poll() is None, (tmp_path / (name + ".log")).read_bytes()
+        for port, immediate in ((p110, False), (p995, True)):
+            if immediate:
+                p = poplib.POP3_SSL("127.0.0.1", port, timeout=30, context=client_ctx(pki))
+            else:
+                p = poplib.POP3("127.0.0.1", port, timeout=30)
+                p.stls(context=client_ctx(pki))
+            w, = descendants(tlsd.pid)               # the engine's worker has this session
+            p.user(POPUSER)
+            p.pass_(POPPASS)
+            assert p.stat()[0] == 1
+            p.quit()
+            wait_for(lambda: not descendants(tlsd.pid), 10, what="the worker to end")
+        for name in ("qmail-pop3d", "qmail-pop3s"):
+            assert b"warning" not in (tmp_path / (name + ".log")).read_bytes()
+    finally:
+        for pr in reversed(procs):
+            term_all(descendants(pr.pid))
+            stop_process(pr)
+        if os.path.exists(sock):
+            os.unlink(sock)
+
+
+class DyingEngine:
+    """A socket that takes hand-offs the way ucspi-tlsd -d does and then
+    fails: "before" closes without a word, "after" answers 'k' and then
+    closes before the helper's 'g' (the helper is stopped meanwhile, so
+    that the close comes first)."""
+
+    def __init__(self, when):
+        self.path = os.path.join(WORK, "dying.sock")
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.bind(self.path)
+        self.s.listen(8)
+        self.when, self.taken = when, 0
+        self.t = threading.Thread(target=self.serve, daemon=True)
+        self.t.start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(10)
+                req, fds, _, _ = socket.recv_fds(c, 16, 8)
+                for fd in fds:
+                    os.close(fd)
+                if len(req) == 16 and req[:4] == b"TLS1":
+                    self.taken += 1
+                if self.when == "after":
+                    pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+                    os.kill(pid, 19)          # SIGSTOP
+                    c.sendall(b"k")
+                    c.close()
+                    os.kill(pid, 18)          # SIGCONT
+
+    def stop(self):
+        self.s.close()
+        os.unlink(self.path)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_engine_that_dies_in_a_hand_off_leaves_it_to_the_helper(pki, when):
+    """Either way the helper does the TLS itself, says why in the log,
+    and the session is served once"""
+    log = os.path.join(WORK, "dying.log")
+    if os.path.exists(log):
+        os.unlink(log)
+    e = DyingEngine(when)
+    uid, gid = ids()
+    srv = TcpServer([FRONT, "-i", "/bin/sh", "-c", "echo up; id -u"], log=log,
+                    env={"TLSENGINE": e.path, "CERTFILE": pki["cert.pem"], "KEYFILE": pki["key.pem"],
+                         "UID": str(uid), "GID": str(gid)})
+    try:
+        with client_ctx(pki).wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10),
+                                         server_hostname="localhost") as c:
+            c.settimeout(10)
+            got = b""
+            while got.count(b"\n") < 2:
+                d = c.recv(100)
+                if not d:
+                    break
+                got += d
+        assert got == b"up\n%d\n" % uid
+        why = b"the engine did not take the connection" if when == "before" else b"the engine went away"
+        wait_for(lambda: why in open(log, "rb").read(), 10, what="the helper's warning")
+        assert b"TLSENGINE " + e.path.encode() + b": " + why + b"; doing TLS here" in open(log, "rb").read()
+        assert e.taken >= 1
+    finally:
+        term_all(descendants(srv.proc.pid))
+        srv.stop()
+        e.stop()
 
 
 def answer(c):
