@@ -247,6 +247,12 @@ int del_canexit(void)
   return 1;
 }
 
+int del_idle(int c)
+{
+  const struct chan *ch = &chans[c];
+  return ch->alive && !ch->used && !ch->pass.id;
+}
+
 static int del_avail(const struct chan *ch)
 {
   return ch->alive && ch->used < ch->concurrency && ch->numfree;

@@ -22,7 +22,9 @@
  * mail cannot starve deliveries ("silly qmail syndrome"), and the scan
  * stops reading while TODO_AHEAD messages it read wait for a delivery
  * slot: what the deliveries cannot take yet waits in todo/, unread, and
- * is not committed for having waited. */
+ * is not committed for having waited. Unless no local delivery runs:
+ * then the waiting ones wait for remote slots only, and the scan reads
+ * on to find the local mail behind them (scan_held). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -89,6 +91,8 @@ void todo_init(void)
   triggerfd = open("lock/trigger", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 }
 
+static int scan_held(void);
+
 void todo_poll(struct pollfd *p, nfds_t *n, time_t *wakeup)
 {
   trigidx = -1;
@@ -97,9 +101,9 @@ void todo_poll(struct pollfd *p, nfds_t *n, time_t *wakeup)
     trigidx = (int)*n;
     p[*n].fd = triggerfd; p[*n].events = POLLIN; p[*n].revents = 0; ++*n;
   }
-  /* while enough read messages wait for a delivery slot, the next entry
-   * waits too: a report that frees a slot wakes us */
-  if (numwaiting >= TODO_AHEAD) return;
+  /* while the scan is held, the next entry waits: a report that frees a
+   * slot, or a commit's timeout, wakes us */
+  if (scan_held()) return;
   if (tododir || flagtodo) { *wakeup = 0; return; }
   if (*wakeup > nexttodorun) *wakeup = nexttodorun;
 }
@@ -116,6 +120,19 @@ static size_t ringhead, ringlen;
 static todo_msg *hset[HSETSIZE];      /* open addressing */
 static size_t numpend;
 static size_t membytes;             /* held in the lists */
+
+/* scan_held - the scan reads no further for now: the ring is full (the
+ * commits due make room), or TODO_AHEAD messages read wait for a slot
+ * while local deliveries run. With none running, the waiting ones are
+ * all for remote slots (a waiting local one would have started): a bulk
+ * remote send must not keep the local mail queued behind it in todo/,
+ * so the scan goes on, and what it reads for remote waits in memory and
+ * is committed COMMIT_DELAY later, as after a first attempt that failed. */
+static int scan_held(void)
+{
+  if (ringlen >= PENDMAX) return 1;
+  return numwaiting >= TODO_AHEAD && !del_idle(0);
+}
 
 static size_t hslot(unsigned long id)
 {
@@ -632,7 +649,7 @@ void todo_do(const struct pollfd *p)
       if (read_todo(held[i]) == -1) held[numheld++] = held[i];
     }
   }
-  for (; k < TODO_BATCH && ringlen < PENDMAX && numwaiting < TODO_AHEAD; ) {
+  for (; k < TODO_BATCH && !scan_held(); ) {
     e = readdir(tododir);
     if (!e) { closedir(tododir); tododir = 0; break; }
     if (!qfn_id(e->d_name, &id)) continue;

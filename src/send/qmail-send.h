@@ -142,6 +142,7 @@ int del_canexit(void);
 void del_poll(struct pollfd *p, nfds_t *n, time_t *wakeup);
 void del_do(const struct pollfd *p);
 void del_startall(void);                /* start what the concurrency allows */
+int del_idle(int c);                    /* channel c's spawner is there and runs no delivery */
 void del_committed(unsigned long id);   /* its todo_msg became its files */
 
 /* qmail-send-mark.c */

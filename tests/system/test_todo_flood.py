@@ -2,9 +2,12 @@
 todo/ no faster than its deliveries take the messages (what it has read
 starts at once, and the rest stays in todo/, where it costs nothing,
 instead of waiting in memory until it has to be committed), and a message
-queued in the middle of the flood is delivered promptly."""
+queued in the middle of the flood is delivered promptly; a flood of
+remote mail that the remote deliveries cannot take does not hold back
+local mail queued behind it."""
 import os
 import re
+import socket
 import threading
 import time
 
@@ -118,3 +121,32 @@ def test_slow_deliveries_hold_the_scan_back(sched, queue, users):
     # what cannot start yet stays in todo/, unread
     assert worst <= AHEAD_BOUND, worst
     assert took < 60, took
+
+
+def test_a_bulk_remote_send_does_not_hold_local_mail_back(sched, queue, users, control):
+    """Both remote slots hang on a peer that never answers, and 2000
+    remote messages come in: the 128 read first wait for a slot, and
+    with no local delivery running the scan reads on past them (what it
+    reads waits in memory, to be committed), so that a local message
+    queued after the flood is found and delivered within seconds, not
+    when the waiting ones have been committed 128 a second (7-8.5 s
+    with 1500 before the scan read on; 0.1-2.6 s since)."""
+    n = 2000
+    peer = socket.socket()
+    peer.bind(("127.0.0.1", 0))
+    peer.listen(64)
+    control["smtproutes"] = "slow.example:127.0.0.1:%d\n" % peer.getsockname()[1]
+    control["concurrencyremote"] = "2\n"
+    try:
+        sched()
+        queued, errors = [], []
+        for th in flood(n, "far@slow.example", queued, errors):
+            th.join()
+        assert not errors and len(queued) == n
+        t = time.monotonic()
+        assert qq(b"Subject: urgent\n\nbehind the bulk\n", "tfa@" + ME, ["tfb@" + ME]) == 0
+        wait_for(lambda: messages(mbox("tfb")), timeout=120, what="the local message")
+        took = time.monotonic() - t
+        assert took < 5, (took, len(queue.todo()))
+    finally:
+        peer.close()                  # the hanging qmail-remote see a reset and end
