@@ -168,8 +168,6 @@ def test_an_account_the_engine_does_not_serve_is_not_served(engine, pki):
     assert engine.workers() == []
 
 
-
-
 @pytest.mark.parametrize("immediate", [False, True], ids=["stls", "pop3s"])
 def test_engine_serves_pop3(engine, pki, popuser, immediate):
     """qmail-popup behind the front as scripts/services.sh runs it: tcpserver
@@ -199,9 +197,8 @@ def test_engine_serves_pop3(engine, pki, popuser, immediate):
 def test_the_pop3_services_of_services_sh(pki, popuser, tmp_path):
     """The run scripts services.sh -C -K writes for qmail-tlsd, qmail-pop3d
     and qmail-pop3s, run as supervise would run them: a POP3 client logs
-    in over STLS and over POP3S, the TLS done by the engine (the fronts'
-    own CERTFILE is what the engine has too, so the engine's log and its
-    workers tell)"""
+    in over STLS and over POP3S, the TLS done by the engine (its worker
+    holds each session, and the fronts log no fallback)"""
     from conftest import HOME, SRC
     from proc_util import free_port
     sock = os.path.join(WORK, "svc-tlsd.sock")
@@ -230,6 +227,8 @@ def test_the_pop3_services_of_services_sh(pki, popuser, tmp_path):
             srv = start(name)
             wait_for(lambda: srv.poll() is not None or listening(port), 10, what=name + " to listen")
             assert srv.poll() is None, (tmp_path / (name + ".log")).read_bytes()
+        # the listen probes' connections were handed over too: their workers go first
+        wait_for(lambda: not descendants(tlsd.pid), 10, what="the probes' workers to end")
         for port, immediate in ((p110, False), (p995, True)):
             if immediate:
                 p = poplib.POP3_SSL("127.0.0.1", port, timeout=30, context=client_ctx(pki))

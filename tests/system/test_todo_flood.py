@@ -149,4 +149,4 @@ def test_a_bulk_remote_send_does_not_hold_local_mail_back(sched, queue, users, c
         took = time.monotonic() - t
         assert took < 5, (took, len(queue.todo()))
     finally:
-        peer.close()                  # the hanging qmail-remote see a reset and end
+        peer.close()                  # the hanging qmail-remote processes see a reset and end
