@@ -183,15 +183,23 @@ exec env - PATH="$path" qmail-start "\$dd"
 RUN
 ;; esac
 
+# qmaildids - the lines of a run script that set uid and gid to those of
+# $qmaild and $nofiles
+qmaildids() {
+  cat <<RUN
+uid=\$(id -u $qmaild) || exit 111
+gid=\$(getent group $nofiles | cut -d: -f3)
+[ -n "\$gid" ] || exit 111
+RUN
+}
+
 # smtphead NAME - what every SMTP run script does first: its log on
 # stdout, the uid of $qmaild and the gid of $nofiles, the connections at
 # once (control/concurrencyincoming, else 20), the local name (control/me)
 smtphead() {
+  echo 'exec 2>&1'
+  qmaildids
   cat <<RUN
-exec 2>&1
-uid=\$(id -u $qmaild) || exit 111
-gid=\$(getent group $nofiles | cut -d: -f3)
-[ -n "\$gid" ] || exit 111
 max=\$(sed -n 1p $home/control/concurrencyincoming 2>/dev/null)
 [ -n "\$max" ] || max=20
 local=\$(sed -n 1p $home/control/me 2>/dev/null)
@@ -233,19 +241,21 @@ RUN
 ;; esac
 
 case ,$which, in *,tlsd,*)
-service qmail-tlsd tlsd <<RUN
+{
+cat <<RUN
 #!/bin/sh
 # ucspi-tlsd -d as root: reads the key (again when it changes) and serves
 # the TLS of the SMTP and POP3 services on $tlssock, each connection in a worker
 # running as $qmaild.
 exec 2>&1
-uid=\$(id -u $qmaild) || exit 111
-gid=\$(getent group $nofiles | cut -d: -f3)
-[ -n "\$gid" ] || exit 111
+RUN
+qmaildids
+cat <<RUN
 mkdir -p ${tlssock%/*} || exit 111
 exec env - PATH="$path" CERTFILE=$cert KEYFILE=$key UID="\$uid" GID="\$gid" \\
   $home/bin/ucspi-tlsd -d $tlssock
 RUN
+} | service qmail-tlsd tlsd
 ;; esac
 
 case ,$which, in *,smtpd,*)
@@ -288,6 +298,7 @@ case ,$which, in *,smtps,*) authservice smtps "$smtpsport" " -i" ;; esac
 # $helper (STLS, or -i: TLS from the start) with the TLS engine as
 # $qmaild and qmail-popup as root, which checkpassword needs.
 pop3run() {
+  tlsenv= tlsprog=
   cat <<RUN
 #!/bin/sh
 # $1 on $addr:$2. Rules: $rules/tcp.pop3.cdb.
@@ -298,22 +309,15 @@ check=$home/bin/checkpassword
 [ -x "\$check" ] || check=/bin/checkpassword
 RUN
   if [ -n "$cert" ]; then
-    cat <<RUN
-uid=\$(id -u $qmaild) || exit 111
-gid=\$(getent group $nofiles | cut -d: -f3)
-[ -n "\$gid" ] || exit 111
-exec env - PATH="$path" ${engine}CERTFILE=$cert KEYFILE=$key TLS_UID="\$uid" TLS_GID="\$gid" \\
-  softlimit -m $mem \\
-  tcpserver -v -R -H -l "\$local" -x $rules/tcp.pop3.cdb $addr $2 \\
-    $home/bin/$helper$3 $home/bin/qmail-popup "\$local" "\$check" $home/bin/qmail-pop3d Maildir
-RUN
-  else
-    cat <<RUN
-exec env - PATH="$path" softlimit -m $mem \\
-  tcpserver -v -R -H -l "\$local" -x $rules/tcp.pop3.cdb $addr $2 \\
-    $home/bin/qmail-popup "\$local" "\$check" $home/bin/qmail-pop3d Maildir
-RUN
+    qmaildids
+    tlsenv="${engine}CERTFILE=$cert KEYFILE=$key TLS_UID=\"\$uid\" TLS_GID=\"\$gid\" "
+    tlsprog="$home/bin/$helper$3 "
   fi
+  cat <<RUN
+exec env - PATH="$path" ${tlsenv}softlimit -m $mem \\
+  tcpserver -v -R -H -l "\$local" -x $rules/tcp.pop3.cdb $addr $2 \\
+    ${tlsprog}$home/bin/qmail-popup "\$local" "\$check" $home/bin/qmail-pop3d Maildir
+RUN
 }
 
 case ,$which, in *,pop3,*|*,pop3s,*)

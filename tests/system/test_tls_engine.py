@@ -22,7 +22,7 @@ import threading
 import pytest
 
 from conftest import bin_path, run, wait_for
-from proc_util import descendants, listening, stop_process, term_all
+from proc_util import descendants, free_port, listening, stop_process, term_all
 from server_util import TcpServer
 from smtpd_util import ids
 from test_tls import (POPPASS, POPUSER, SMSG, SMTPD, TLSD, WORK, client_ctx, pki, pop_server,  # noqa: F401
@@ -200,7 +200,6 @@ def test_the_pop3_services_of_services_sh(pki, popuser, tmp_path):
     in over STLS and over POP3S, the TLS done by the engine (its worker
     holds each session, and the fronts log no fallback)"""
     from conftest import HOME, SRC
-    from proc_util import free_port
     sock = os.path.join(WORK, "svc-tlsd.sock")
     p110, p995 = free_port(), free_port()
     sdir = tmp_path / "service"
