@@ -82,6 +82,16 @@ def test_bench_smoke_measures_every_figure_on_both_sides(bench_dir):
         if disk:
             assert float(row.group(13)) > 0 and float(row.group(14)) > 0, row.group(0)
     assert "\ngoals:\n" in table
+    # each SMTP run says how far delivery had come when the last message
+    # was accepted: a count no greater than what was sent, on both sides
+    out = r.stdout + r.stderr
+    for side in ("ours", "postfix"):
+        for label in [l for l in LABELS if l.endswith(" accepted")]:
+            m = re.search(r"^bench: %s: %s run 1: .* / %d in %s s = %s/s \((\d+) delivered when the last "
+                          r"was accepted: %s/s while accepting, (?:%s/s|none) after\)"
+                          % (re.escape(label), side, ITEMS, NUM, NUM, r"(\d+)", r"(\d+)"),
+                          out, re.M)
+            assert m and int(m.group(3)) <= ITEMS, "no delivery split for %s %s in:\n%s" % (side, label, out[-3000:])
     # both systems were stopped: no process runs a program of the bench
     # home or works in the bench's directory (Postfix's daemons sit in
     # their queue directory there)
